@@ -1,0 +1,30 @@
+# EdgeGuard build entry points. `make run` and `make test` are the two set-up commands of the README.
+SHELL := /bin/bash
+DOTNET ?= dotnet
+CONFIG ?= Release
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+
+CLI_DLL := src/EdgeGuard.Cli/bin/$(CONFIG)/net10.0/edgeguard.dll
+EDGEGUARD := $(DOTNET) $(CLI_DLL)
+# The text `make run` classifies; override with TEXT="..." (and RESPONSE="..." for a pair).
+TEXT ?= How do I bake sourdough bread at home?
+RESPONSE ?=
+
+.PHONY: all build test run clean
+
+all: build
+
+build:
+	$(DOTNET) build EdgeGuard.sln -c $(CONFIG) --nologo -v quiet
+
+test: build
+	$(DOTNET) test EdgeGuard.sln -c $(CONFIG) --no-build --nologo -v quiet
+
+run: build
+	$(EDGEGUARD) classify "$(TEXT)" $(if $(RESPONSE),--response "$(RESPONSE)")
+
+clean:
+	$(DOTNET) clean EdgeGuard.sln -c $(CONFIG) --nologo -v quiet
+	rm -rf artifacts
