@@ -51,6 +51,8 @@ internal static class SentencePieceModelReader
         TrainerSpec trainer = DefaultTrainerSpec;
         NormalizerSpec normalizer = DefaultNormalizerSpec;
         bool hasDenormalizerRules = false;
+        bool hasTrainerSpec = false;
+        bool hasNormalizerSpec = false;
 
         var reader = new ProtobufReader(modelProto, "ModelProto");
         while (reader.TryReadTag(out int field, out var wireType))
@@ -63,9 +65,11 @@ internal static class SentencePieceModelReader
                 case ModelTrainerSpecField:
                     // proto2 merges repeated occurrences of a singular message field.
                     trainer = ReadTrainerSpec(reader.ReadBytes(field, wireType), trainer);
+                    hasTrainerSpec = true;
                     break;
                 case ModelNormalizerSpecField:
                     normalizer = ReadNormalizerSpec(reader.ReadBytes(field, wireType), normalizer, "NormalizerSpec");
+                    hasNormalizerSpec = true;
                     break;
                 case ModelDenormalizerSpecField:
                     var denormalizer = ReadNormalizerSpec(reader.ReadBytes(field, wireType), DefaultNormalizerSpec, "DenormalizerSpec");
@@ -75,6 +79,19 @@ internal static class SentencePieceModelReader
                     reader.SkipField(wireType);
                     break;
             }
+        }
+
+        if (pieces.Count == 0)
+        {
+            throw new ModelFileException("Not a SentencePiece model: it contains no pieces.");
+        }
+
+        // SentencePiece writes both specs after the pieces, so a file cut short usually loses them; without
+        // this check a truncated file would load with default options and encode differently.
+        if (!hasTrainerSpec || !hasNormalizerSpec)
+        {
+            throw new ModelFileException(
+                $"Corrupt SentencePiece model: {(hasTrainerSpec ? "normalizer_spec" : "trainer_spec")} is missing (truncated file?).");
         }
 
         var model = new SentencePieceModel(pieces, trainer, normalizer, hasDenormalizerRules);
@@ -166,11 +183,6 @@ internal static class SentencePieceModelReader
 
     private static void Validate(SentencePieceModel model)
     {
-        if (model.Pieces.Count == 0)
-        {
-            throw new ModelFileException("Not a SentencePiece model: it contains no pieces.");
-        }
-
         if (model.Trainer.ModelType != TrainerSpec.UnigramModelType)
         {
             string name = model.Trainer.ModelType switch
@@ -194,6 +206,7 @@ internal static class SentencePieceModelReader
         }
 
         var seen = new Dictionary<string, int>(model.Pieces.Count, StringComparer.Ordinal);
+        int normalCount = 0;
         int unknownCount = 0;
         int byteCount = 0;
         for (int id = 0; id < model.Pieces.Count; id++)
@@ -209,6 +222,9 @@ internal static class SentencePieceModelReader
 
             switch (piece.Type)
             {
+                case SentencePieceType.Normal:
+                    normalCount++;
+                    break;
                 case SentencePieceType.Unknown:
                     unknownCount++;
                     break;
@@ -222,6 +238,11 @@ internal static class SentencePieceModelReader
                     byteCount++;
                     break;
             }
+        }
+
+        if (normalCount == 0)
+        {
+            throw new ModelFileException("Corrupt SentencePiece model: it has no normal pieces to encode text with.");
         }
 
         if (unknownCount != 1)
