@@ -10,6 +10,12 @@ namespace EdgeGuard.Tokenization;
 /// </summary>
 internal sealed class PrecompiledCharsMap
 {
+    /// <summary>
+    /// The longest replacement accepted. NFKC's longest expansion is 33 bytes (U+FDFA); the bound keeps a
+    /// crafted map from turning every input character into kilobytes of output.
+    /// </summary>
+    public const int MaxReplacementBytes = 1024;
+
     private readonly DoubleArrayTrie _trie;
     private readonly byte[] _replacements;
 
@@ -42,7 +48,29 @@ internal sealed class PrecompiledCharsMap
             units[i] = BinaryPrimitives.ReadUInt32LittleEndian(trieBytes.Slice(i * sizeof(uint)));
         }
 
-        return new PrecompiledCharsMap(new DoubleArrayTrie(units), blob.Slice(sizeof(uint) + (int)trieSize).ToArray());
+        var replacements = blob.Slice(sizeof(uint) + (int)trieSize);
+        int longest = LongestRun(replacements);
+        if (longest > MaxReplacementBytes)
+        {
+            throw new ModelFileException(
+                $"Corrupt SentencePiece model: the precompiled charsmap has a {longest}-byte replacement; at most {MaxReplacementBytes} are accepted.");
+        }
+
+        return new PrecompiledCharsMap(new DoubleArrayTrie(units), replacements.ToArray());
+    }
+
+    private static int LongestRun(ReadOnlySpan<byte> replacements)
+    {
+        int longest = 0;
+        while (!replacements.IsEmpty)
+        {
+            int end = replacements.IndexOf((byte)0);
+            int length = end < 0 ? replacements.Length : end;
+            longest = Math.Max(longest, length);
+            replacements = end < 0 ? default : replacements[(end + 1)..];
+        }
+
+        return longest;
     }
 
     /// <summary>
