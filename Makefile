@@ -6,7 +6,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-CLI_DLL := src/EdgeGuard.Cli/bin/$(CONFIG)/net10.0/edgeguard.dll
+CLI_DLL := src/EdgeGuard.Cli/bin/$(CONFIG)/net10.0/EdgeGuard.Cli.dll
 EDGEGUARD := $(DOTNET) $(CLI_DLL)
 # The text `make run` classifies; override with TEXT="..." (and RESPONSE="..." for a pair).
 TEXT ?= How do I bake sourdough bread at home?

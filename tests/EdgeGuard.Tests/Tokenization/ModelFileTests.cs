@@ -128,7 +128,7 @@ public sealed class ModelFileTests
     [Fact]
     public void FromSentencePieceModel_BpeModel_ThrowsModelFileExceptionNamingTheType()
     {
-        var model = SyntheticModel.WithDebertaSpecials(modelType: 2).Add("▁", -1).Add("a", -2);
+        var model = SpmModelBuilder.WithDebertaSpecials(modelType: 2).Add("▁", -1).Add("a", -2);
 
         var ex = Assert.Throws<ModelFileException>(model.ToTokenizer);
 
@@ -139,9 +139,9 @@ public sealed class ModelFileTests
     [Fact]
     public void FromSentencePieceModel_SpecialTokenAsNormalPiece_ThrowsModelFileException()
     {
-        var model = new SyntheticModel()
-            .Add("[PAD]", 0, SyntheticModel.Control).Add("[CLS]", 0, SyntheticModel.Normal)
-            .Add("[SEP]", 0, SyntheticModel.Control).Add("[UNK]", 0, SyntheticModel.Unknown).Add("a", -1);
+        var model = new SpmModelBuilder()
+            .Add("[PAD]", 0, SpmModelBuilder.Control).Add("[CLS]", 0, SpmModelBuilder.Normal)
+            .Add("[SEP]", 0, SpmModelBuilder.Control).Add("[UNK]", 0, SpmModelBuilder.Unknown).Add("a", -1);
 
         var ex = Assert.Throws<ModelFileException>(model.ToTokenizer);
 
@@ -151,9 +151,9 @@ public sealed class ModelFileTests
     [Fact]
     public void FromSentencePieceModel_MissingSep_ThrowsModelFileException()
     {
-        var model = new SyntheticModel()
-            .Add("[PAD]", 0, SyntheticModel.Control).Add("[CLS]", 0, SyntheticModel.Control)
-            .Add("[UNK]", 0, SyntheticModel.Unknown).Add("a", -1);
+        var model = new SpmModelBuilder()
+            .Add("[PAD]", 0, SpmModelBuilder.Control).Add("[CLS]", 0, SpmModelBuilder.Control)
+            .Add("[UNK]", 0, SpmModelBuilder.Unknown).Add("a", -1);
 
         var ex = Assert.Throws<ModelFileException>(model.ToTokenizer);
 
@@ -163,7 +163,7 @@ public sealed class ModelFileTests
     [Fact]
     public void FromSentencePieceModel_DuplicatePiece_ThrowsModelFileException()
     {
-        var model = SyntheticModel.WithDebertaSpecials().Add("a", -1).Add("b", -1).Add("a", -2);
+        var model = SpmModelBuilder.WithDebertaSpecials().Add("a", -1).Add("b", -1).Add("a", -2);
 
         Assert.Throws<ModelFileException>(model.ToTokenizer);
     }
@@ -171,7 +171,7 @@ public sealed class ModelFileTests
     [Fact]
     public void FromSentencePieceModel_BytePiecesWithoutByteFallback_ThrowsModelFileException()
     {
-        var model = SyntheticModel.WithDebertaSpecials().Add("<0x41>", 0, SyntheticModel.Byte).Add("a", -1);
+        var model = SpmModelBuilder.WithDebertaSpecials().Add("<0x41>", 0, SpmModelBuilder.Byte).Add("a", -1);
 
         Assert.Throws<ModelFileException>(model.ToTokenizer);
     }
@@ -179,9 +179,9 @@ public sealed class ModelFileTests
     [Fact]
     public void FromSentencePieceModel_MissingNormalizerSpec_ThrowsModelFileException()
     {
-        var model = new SyntheticModel { WriteNormalizerSpec = false }
-            .Add("[PAD]", 0, SyntheticModel.Control).Add("[CLS]", 0, SyntheticModel.Control)
-            .Add("[SEP]", 0, SyntheticModel.Control).Add("[UNK]", 0, SyntheticModel.Unknown).Add("a", -1);
+        var model = new SpmModelBuilder { WriteNormalizerSpec = false }
+            .Add("[PAD]", 0, SpmModelBuilder.Control).Add("[CLS]", 0, SpmModelBuilder.Control)
+            .Add("[SEP]", 0, SpmModelBuilder.Control).Add("[UNK]", 0, SpmModelBuilder.Unknown).Add("a", -1);
 
         Assert.Throws<ModelFileException>(model.ToTokenizer);
     }
@@ -189,9 +189,9 @@ public sealed class ModelFileTests
     [Fact]
     public void FromSentencePieceModel_CharsMapWithOverlongReplacement_ThrowsModelFileException()
     {
-        byte[] charsMap = SyntheticModel.NmtNfkcCharsMap();
+        byte[] charsMap = SpmModelBuilder.NmtNfkcCharsMap();
         byte[] tampered = [.. charsMap, .. Enumerable.Repeat((byte)'x', 2000), 0];
-        var model = SyntheticModel.WithDebertaSpecials(charsMap: tampered).Add("a", -1);
+        var model = SpmModelBuilder.WithDebertaSpecials(charsMap: tampered).Add("a", -1);
 
         var ex = Assert.Throws<ModelFileException>(model.ToTokenizer);
 
@@ -201,8 +201,8 @@ public sealed class ModelFileTests
     [Fact]
     public void FromSentencePieceModel_CharsMapTrieLargerThanItsBlob_ThrowsModelFileException()
     {
-        byte[] charsMap = SyntheticModel.NmtNfkcCharsMap()[..1000];
-        var model = SyntheticModel.WithDebertaSpecials(charsMap: charsMap).Add("a", -1);
+        byte[] charsMap = SpmModelBuilder.NmtNfkcCharsMap()[..1000];
+        var model = SpmModelBuilder.WithDebertaSpecials(charsMap: charsMap).Add("a", -1);
 
         var ex = Assert.Throws<ModelFileException>(model.ToTokenizer);
 

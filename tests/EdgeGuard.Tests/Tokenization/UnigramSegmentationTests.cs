@@ -12,7 +12,7 @@ public sealed class UnigramSegmentationTests
     public void Encode_EqualScoringSegmentations_KeepsTheFirstFound()
     {
         // g+gg, gg+g and g+g+g all score -3: the shortest piece from the earliest start wins.
-        var model = SyntheticModel.WithDebertaSpecials().Add("▁", -1).Add("g", -1).Add("gg", -2);
+        var model = SpmModelBuilder.WithDebertaSpecials().Add("▁", -1).Add("g", -1).Add("gg", -2);
         var sut = model.ToTokenizer();
 
         Assert.Equal([model.IdOf("▁"), model.IdOf("g"), model.IdOf("gg")], sut.Encode("ggg"));
@@ -23,7 +23,7 @@ public sealed class UnigramSegmentationTests
     public void Encode_PathScores_AreComparedInDoubleAndStoredAsFloat()
     {
         // With float-only arithmetic the rounding would pick gg + gggg instead.
-        var model = SyntheticModel.WithDebertaSpecials()
+        var model = SpmModelBuilder.WithDebertaSpecials()
             .Add("▁", -4.756596565246582f).Add("g", -4.883848667144775f).Add("gg", -2.9908931255340576f)
             .Add("ggg", -5.354340553283691f).Add("gggg", -0.8339690566062927f);
         var sut = model.ToTokenizer();
@@ -35,8 +35,8 @@ public sealed class UnigramSegmentationTests
     public void Encode_UserDefinedPieceScore_IsLengthTimesMaxScoreMinusATenth()
     {
         // Max score is max(FLT_MIN, 0), so "ab" scores about -0.1 and loses to a + b at 0.
-        var model = SyntheticModel.WithDebertaSpecials()
-            .Add("▁", -1).Add("a", 0).Add("b", 0).Add("ab", 0, SyntheticModel.UserDefined);
+        var model = SpmModelBuilder.WithDebertaSpecials()
+            .Add("▁", -1).Add("a", 0).Add("b", 0).Add("ab", 0, SpmModelBuilder.UserDefined);
         var sut = model.ToTokenizer();
 
         Assert.Equal([model.IdOf("▁"), model.IdOf("a"), model.IdOf("b")], sut.Encode("ab"));
@@ -45,7 +45,7 @@ public sealed class UnigramSegmentationTests
     [Fact]
     public void Encode_WithoutByteFallback_MergesARunOfUnknownCharactersIntoOneUnk()
     {
-        var model = SyntheticModel.WithDebertaSpecials().Add("▁", -1).Add("a", -2).Add("b", -2).Add("▁a", -1.5f);
+        var model = SpmModelBuilder.WithDebertaSpecials().Add("▁", -1).Add("a", -2).Add("b", -2).Add("▁a", -1.5f);
         var sut = model.ToTokenizer();
 
         Assert.Equal([model.IdOf("▁a"), sut.UnkId, model.IdOf("b")], sut.Encode("a中文b"));
@@ -57,8 +57,8 @@ public sealed class UnigramSegmentationTests
     [Fact]
     public void Encode_UserDefinedPiece_IsMatchedWholeAndExemptFromNormalization()
     {
-        var model = SyntheticModel.WithDebertaSpecials(charsMap: SyntheticModel.NmtNfkcCharsMap())
-            .Add("▁", -1).Add("x", -2).Add("ＡＢ", 0, SyntheticModel.UserDefined).Add("A", -1).Add("B", -1).Add("AB", -0.5f);
+        var model = SpmModelBuilder.WithDebertaSpecials(charsMap: SpmModelBuilder.NmtNfkcCharsMap())
+            .Add("▁", -1).Add("x", -2).Add("ＡＢ", 0, SpmModelBuilder.UserDefined).Add("A", -1).Add("B", -1).Add("AB", -0.5f);
         var sut = model.ToTokenizer();
 
         Assert.Equal([model.IdOf("▁"), model.IdOf("x"), model.IdOf("ＡＢ")], sut.Encode("xＡＢ"));

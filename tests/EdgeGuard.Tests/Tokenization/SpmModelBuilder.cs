@@ -7,7 +7,7 @@ namespace EdgeGuard.Tests.Tokenization;
 /// Writes small SentencePiece <c>ModelProto</c> files for tests that need a vocabulary or options the shared
 /// models do not have. Field numbers follow sentencepiece_model.proto.
 /// </summary>
-internal sealed class SyntheticModel
+internal sealed class SpmModelBuilder
 {
     public const int Normal = 1;
     public const int Unknown = 2;
@@ -30,9 +30,9 @@ internal sealed class SyntheticModel
     public bool WriteNormalizerSpec { get; init; } = true;
 
     /// <summary>A model with the DeBERTa specials at ids 0..3 and, if <paramref name="withBytes"/>, the 256 byte pieces.</summary>
-    public static SyntheticModel WithDebertaSpecials(bool withBytes = false, byte[]? charsMap = null, int modelType = 1)
+    public static SpmModelBuilder WithDebertaSpecials(bool withBytes = false, byte[]? charsMap = null, int modelType = 1)
     {
-        var model = new SyntheticModel
+        var model = new SpmModelBuilder
         {
             ByteFallback = withBytes,
             CharsMap = charsMap ?? [],
@@ -57,7 +57,7 @@ internal sealed class SyntheticModel
 
     public int Count => _pieces.Count;
 
-    public SyntheticModel Add(string text, float score, int type = Normal)
+    public SpmModelBuilder Add(string text, float score, int type = Normal)
     {
         _pieces.Add((text, score, type));
         return this;
