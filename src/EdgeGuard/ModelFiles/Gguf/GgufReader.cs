@@ -237,6 +237,11 @@ public sealed class GgufReader : IDisposable
             dataStart = fileLength;
         }
 
+        if (dataStart > int.MaxValue)
+        {
+            Fail(path, "the metadata and tensor infos extend past 2 GiB, which this runtime does not support");
+        }
+
         List<GgufTensorInfo> tensors = PlaceTensors(path, infos, alignment, dataStart, fileLength);
         return new GgufReader(path, region, metadata, tensors, alignment, dataStart);
     }
