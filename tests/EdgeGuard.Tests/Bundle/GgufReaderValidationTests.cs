@@ -27,6 +27,13 @@ public sealed class GgufReaderValidationTests : IDisposable
     }
 
     [Fact]
+    public void Open_PathWithNulCharacter_FailsAsModelFileException()
+    {
+        var e = Assert.Throws<ModelFileException>(() => GgufReader.Open(_dir.File("bad\0name.gguf")));
+        Assert.Contains("cannot", e.Message);
+    }
+
+    [Fact]
     public void Open_EmptyFile_FailsAsTooShort() =>
         AssertRefused([], "too short for a GGUF header");
 

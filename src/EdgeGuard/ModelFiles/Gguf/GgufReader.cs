@@ -120,6 +120,11 @@ public sealed class GgufReader : IDisposable
         {
             throw new ModelFileException($"{path}: cannot read the file: {e.Message}", e);
         }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            // A path the platform cannot open at all (an embedded NUL, a device that cannot be mapped).
+            throw new ModelFileException($"{path}: cannot open the file: {e.Message}", e);
+        }
 
         try
         {
