@@ -1,0 +1,44 @@
+namespace EdgeGuard.ModelFiles.Bundle;
+
+/// <summary>
+/// Metadata keys of an EdgeGuard bundle. Keys outside the <c>edgeguard.</c> namespace are GGUF's standard ones.
+/// Types and meaning are documented in <c>docs/model-files.md</c>.
+/// </summary>
+public static class BundleKeys
+{
+    /// <summary>string, required: <see cref="BundleFormat.Architecture"/>.</summary>
+    public const string Architecture = "general.architecture";
+
+    /// <summary>string, optional: human-readable model name.</summary>
+    public const string Name = "general.name";
+
+    /// <summary>u32, required: the bundle format version (<see cref="BundleFormat.CurrentVersion"/>).</summary>
+    public const string FormatVersion = "edgeguard.bundle.version";
+
+    /// <summary>string, required: the model's Hugging Face <c>config.json</c>, compact.</summary>
+    public const string ConfigJson = "edgeguard.config_json";
+
+    /// <summary>string array, required: class names, index = class id.</summary>
+    public const string Labels = "edgeguard.labels";
+
+    /// <summary>u32, required: the class id that means unsafe.</summary>
+    public const string UnsafeLabel = "edgeguard.unsafe_label";
+
+    /// <summary>f32, required: decision threshold on P(unsafe), in (0, 1).</summary>
+    public const string Threshold = "edgeguard.threshold";
+
+    /// <summary>u8 array, required: the SentencePiece model file, byte for byte.</summary>
+    public const string TokenizerModel = "edgeguard.tokenizer.spm_model";
+
+    /// <summary>string, required: weight precision, <see cref="BundleFormat.PrecisionF32"/> in version 1.</summary>
+    public const string Precision = "edgeguard.precision";
+
+    /// <summary>string, optional: where the model came from (a Hub id, a training run).</summary>
+    public const string Source = "edgeguard.source";
+
+    /// <summary>u64, required: XXH3-64 of the header region and file length; see <c>docs/model-files.md</c>.</summary>
+    public const string HeaderChecksum = "edgeguard.checksum.header";
+
+    /// <summary>u64, required: XXH3-64 of the tensor data section, to the end of the file.</summary>
+    public const string TensorDataChecksum = "edgeguard.checksum.tensor_data";
+}

@@ -1,0 +1,304 @@
+using System.Diagnostics.CodeAnalysis;
+using EdgeGuard.ModelFiles.Gguf;
+
+namespace EdgeGuard.ModelFiles.Bundle;
+
+/// <summary>
+/// An opened EdgeGuard bundle: a memory-mapped GGUF file whose integrity and bundle-level invariants were checked
+/// on open. Weights stored as F32 are handed out zero-copy from the map; metadata is parsed once.
+/// Immutable after opening and safe to read from several threads; dispose it to unmap the file, after which
+/// memory it handed out must no longer be used.
+/// </summary>
+public sealed class ModelBundle : ITensorSource
+{
+    private readonly GgufReader _file;
+    private readonly Dictionary<string, (TensorInfo Info, GgufTensorInfo Stored)> _tensors;
+
+    private ModelBundle(GgufReader file, bool verifyTensorData)
+    {
+        _file = file;
+
+        // Order matters for the messages: a plain GGUF file is "not a bundle", a damaged bundle is "corrupt"
+        // (the checksum envelope is the same in every format version), and only an intact newer file is "newer".
+        uint version = RequireValue(BundleKeys.FormatVersion, GgufValueType.UInt32, missing: "is not an EdgeGuard bundle (it has no edgeguard.bundle.version key; a plain GGUF file?)").AsUInt32();
+        VerifyHeaderChecksum();
+        if (version == 0)
+        {
+            Fail("bundle format version 0 is not valid");
+        }
+
+        if (version > BundleFormat.CurrentVersion)
+        {
+            Fail($"bundle format version {version} is newer than this runtime supports ({BundleFormat.CurrentVersion}); upgrade EdgeGuard");
+        }
+
+        FormatVersion = (int)version;
+        string architecture = RequireValue(BundleKeys.Architecture, GgufValueType.String).AsString();
+        if (architecture != BundleFormat.Architecture)
+        {
+            Fail($"architecture '{architecture}' is not supported (expected '{BundleFormat.Architecture}')");
+        }
+
+        Precision = RequireValue(BundleKeys.Precision, GgufValueType.String).AsString();
+        if (Precision != BundleFormat.PrecisionF32)
+        {
+            Fail($"precision '{Precision}' is not supported by bundle format version {FormatVersion} (expected '{BundleFormat.PrecisionF32}')");
+        }
+
+        ConfigJson = RequireValue(BundleKeys.ConfigJson, GgufValueType.String).AsString();
+        if (ConfigJsonText.Problem(ConfigJson) is { } configProblem)
+        {
+            Fail($"{BundleKeys.ConfigJson}: {configProblem}");
+        }
+
+        Labels = ReadLabels();
+        uint unsafeLabel = RequireValue(BundleKeys.UnsafeLabel, GgufValueType.UInt32).AsUInt32();
+        if (unsafeLabel >= Labels.Count)
+        {
+            Fail($"{BundleKeys.UnsafeLabel} is {unsafeLabel}, but there are only {Labels.Count} labels");
+        }
+
+        UnsafeLabel = (int)unsafeLabel;
+        Threshold = RequireValue(BundleKeys.Threshold, GgufValueType.Float32).AsFloat32();
+        if (!(Threshold > 0 && Threshold < 1))
+        {
+            Fail($"{BundleKeys.Threshold} is {Threshold}; it must be strictly between 0 and 1");
+        }
+
+        TokenizerModel = ReadTokenizerModel();
+        Name = OptionalString(BundleKeys.Name);
+        Source = OptionalString(BundleKeys.Source);
+        _tensors = ReadTensors();
+        Tensors = _file.Tensors.Select(t => _tensors[t.Name].Info).ToArray();
+
+        var metadata = new Dictionary<string, object>(_file.Metadata.Count, StringComparer.Ordinal);
+        foreach (GgufMetadataEntry entry in _file.Metadata)
+        {
+            metadata.Add(entry.Key, entry.Value.ToObject());
+        }
+
+        Metadata = metadata;
+        if (verifyTensorData)
+        {
+            VerifyTensorDataChecksum();
+        }
+    }
+
+    /// <summary>The bundle's path, as given to <see cref="Open"/>.</summary>
+    public string Origin => _file.Path;
+
+    /// <summary>The bundle format version of the file (<c>edgeguard.bundle.version</c>).</summary>
+    public int FormatVersion { get; }
+
+    /// <summary>The model's Hugging Face <c>config.json</c>, compact.</summary>
+    public string ConfigJson { get; }
+
+    /// <summary>The SentencePiece model bytes, straight from the map. Valid until the bundle is disposed.</summary>
+    public ReadOnlyMemory<byte> TokenizerModel { get; }
+
+    /// <summary>Class names, index = class id.</summary>
+    public IReadOnlyList<string> Labels { get; }
+
+    /// <summary>The class id that means unsafe.</summary>
+    public int UnsafeLabel { get; }
+
+    /// <summary>Decision threshold on P(unsafe), strictly between 0 and 1.</summary>
+    public float Threshold { get; }
+
+    /// <summary>Weight precision (<c>f32</c>).</summary>
+    public string Precision { get; }
+
+    /// <summary>Human-readable model name, if the bundle has one.</summary>
+    public string? Name { get; }
+
+    /// <summary>Provenance, if the bundle records it.</summary>
+    public string? Source { get; }
+
+    /// <summary>Size of the bundle file in bytes.</summary>
+    public long FileSize => _file.FileSize;
+
+    /// <summary>
+    /// Every metadata pair, in file order, for <c>edgeguard inspect</c>: numbers as their CLR type, strings as
+    /// <see cref="string"/>, arrays as <see cref="GgufArray"/> (whose <c>ToString</c> is a one-line summary).
+    /// </summary>
+    public IReadOnlyDictionary<string, object> Metadata { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<TensorInfo> Tensors { get; }
+
+    /// <summary>
+    /// Maps <paramref name="path"/> and validates it: GGUF structure, header checksum, format version, required keys
+    /// and their types, labels, threshold, tokenizer, config JSON, tensor types, and — unless
+    /// <paramref name="verifyTensorData"/> is false — the tensor data checksum.
+    /// </summary>
+    /// <param name="path">The bundle file.</param>
+    /// <param name="verifyTensorData">
+    /// Hash all weights at open (reads the whole file once). Pass false on boards where start-up time matters more
+    /// than catching a corrupted weight: pages are then read lazily on first use, and a damaged weight goes
+    /// undetected. The header checksum, which also covers the file length, is verified either way.
+    /// </param>
+    /// <exception cref="ModelFileException">Anything about the file is wrong; the message names the file and the problem.</exception>
+    public static ModelBundle Open(string path, bool verifyTensorData = true)
+    {
+        GgufReader file = GgufReader.Open(path);
+        try
+        {
+            return new ModelBundle(file, verifyTensorData);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public TensorInfo? Find(string name) => _tensors.TryGetValue(name, out var tensor) ? tensor.Info : null;
+
+    /// <inheritdoc />
+    public ReadOnlyMemory<float> ReadFloat32(string name)
+    {
+        if (!_tensors.TryGetValue(name, out var tensor))
+        {
+            throw new ModelFileException($"{Origin}: has no tensor named '{name}'");
+        }
+
+        GgufTensorInfo stored = tensor.Stored;
+        if (stored.Type == GgmlType.F32)
+        {
+            return _file.GetTensorMemory<float>(stored);
+        }
+
+        float[] values = new float[stored.ElementCount];
+        if (stored.Type == GgmlType.F16)
+        {
+            HalfPrecision.WidenF16(_file.GetTensorBytes(stored), values);
+        }
+        else
+        {
+            HalfPrecision.WidenBF16(_file.GetTensorBytes(stored), values);
+        }
+
+        return values;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _file.Dispose();
+
+    private void VerifyHeaderChecksum()
+    {
+        GgufMetadataEntry stored = RequireEntry(BundleKeys.HeaderChecksum, GgufValueType.UInt64);
+        RequireEntry(BundleKeys.TensorDataChecksum, GgufValueType.UInt64);
+        ulong computed = BundleChecksum.ComputeHeader(_file, stored.ValueOffset);
+        if (computed != stored.Value.AsUInt64())
+        {
+            Fail($"header checksum mismatch (stored {stored.Value.AsUInt64():x16}, computed {computed:x16}): the metadata or tensor table is corrupt, or the file was truncated or extended; copy the bundle again");
+        }
+    }
+
+    private void VerifyTensorDataChecksum()
+    {
+        ulong stored = RequireValue(BundleKeys.TensorDataChecksum, GgufValueType.UInt64).AsUInt64();
+        ulong computed = BundleChecksum.ComputeTensorData(_file);
+        if (computed != stored)
+        {
+            Fail($"tensor data checksum mismatch (stored {stored:x16}, computed {computed:x16}): the weights are corrupt; copy the bundle again");
+        }
+    }
+
+    private string[] ReadLabels()
+    {
+        GgufArray array = RequireValue(BundleKeys.Labels, GgufValueType.Array).AsArray();
+        if (array.ElementType != GgufValueType.String)
+        {
+            Fail($"{BundleKeys.Labels} is an array of {GgufValueTypes.Name(array.ElementType)}; it must be an array of strings");
+        }
+
+        if (array.Count == 0)
+        {
+            Fail($"{BundleKeys.Labels} is empty; a classifier has at least one class");
+        }
+
+        string[] labels = [.. array.Strings];
+        if (labels.Any(string.IsNullOrEmpty))
+        {
+            Fail($"{BundleKeys.Labels} holds an empty label");
+        }
+
+        return labels;
+    }
+
+    private ReadOnlyMemory<byte> ReadTokenizerModel()
+    {
+        GgufArray array = RequireValue(BundleKeys.TokenizerModel, GgufValueType.Array).AsArray();
+        if (array.ElementType != GgufValueType.UInt8)
+        {
+            Fail($"{BundleKeys.TokenizerModel} is an array of {GgufValueTypes.Name(array.ElementType)}; it must be an array of u8");
+        }
+
+        if (array.Count == 0)
+        {
+            Fail($"{BundleKeys.TokenizerModel} is empty; the bundle carries no tokenizer");
+        }
+
+        return array.RawBytes;
+    }
+
+    private Dictionary<string, (TensorInfo, GgufTensorInfo)> ReadTensors()
+    {
+        if (_file.Tensors.Count == 0)
+        {
+            Fail("holds no tensors");
+        }
+
+        var tensors = new Dictionary<string, (TensorInfo, GgufTensorInfo)>(_file.Tensors.Count, StringComparer.Ordinal);
+        foreach (GgufTensorInfo stored in _file.Tensors)
+        {
+            if (!GgmlTypes.TryGetTensorDType(stored.Type, out TensorDType dtype))
+            {
+                Fail($"tensor '{stored.Name}' is stored as {GgmlTypes.Name(stored.Type)}, which bundle format version {FormatVersion} does not use (F32, F16, BF16); the file needs a newer EdgeGuard or is corrupt");
+            }
+
+            tensors.Add(stored.Name, (new TensorInfo(stored.Name, dtype, stored.Shape), stored));
+        }
+
+        return tensors;
+    }
+
+    private string? OptionalString(string key)
+    {
+        GgufMetadataEntry? entry = _file.FindMetadata(key);
+        if (entry is null)
+        {
+            return null;
+        }
+
+        if (entry.Value.Type != GgufValueType.String)
+        {
+            Fail($"{key} is {GgufValueTypes.Name(entry.Value.Type)}; it must be a string");
+        }
+
+        return entry.Value.AsString();
+    }
+
+    private GgufValue RequireValue(string key, GgufValueType type, string? missing = null) => RequireEntry(key, type, missing).Value;
+
+    private GgufMetadataEntry RequireEntry(string key, GgufValueType type, string? missing = null)
+    {
+        GgufMetadataEntry? entry = _file.FindMetadata(key);
+        if (entry is null)
+        {
+            Fail(missing ?? $"required key {key} is missing");
+        }
+
+        if (entry.Value.Type != type)
+        {
+            Fail($"{key} is {GgufValueTypes.Name(entry.Value.Type)}; it must be {GgufValueTypes.Name(type)}");
+        }
+
+        return entry;
+    }
+
+    [DoesNotReturn]
+    private void Fail(string problem) => throw new ModelFileException($"{_file.Path}: {problem}");
+}
