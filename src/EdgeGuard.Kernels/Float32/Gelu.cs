@@ -1,5 +1,5 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
+using EdgeGuard.Kernels.Threading;
 using static EdgeGuard.Kernels.Float32.ErrorFunction;
 
 namespace EdgeGuard.Kernels.Float32;
@@ -8,11 +8,13 @@ namespace EdgeGuard.Kernels.Float32;
 /// The exact GELU, <c>x·Φ(x) = x·erfc(-x/√2)/2</c> (PyTorch's default <c>gelu</c>, not the tanh approximation).
 /// Written with erfc rather than <c>1 + erf</c> so negative inputs keep their relative accuracy.
 /// </summary>
-public static class Gelu
+public static unsafe class Gelu
 {
+    private const int ValuesPerTask = 8192;
+
     private const double InverseSqrt2 = 0.70710678118654752440;
 
-    /// <summary>Whether <see cref="Apply"/> uses the vector variant (selected once).</summary>
+    /// <summary>Whether <see cref="Apply(Span{float})"/> uses the vector variant (selected once).</summary>
     internal static readonly bool UseVector = Vector.IsHardwareAccelerated;
 
     /// <summary>GELU of one value.</summary>
@@ -28,6 +30,16 @@ public static class Gelu
         else
         {
             ApplyScalar(values);
+        }
+    }
+
+    /// <summary>Replaces every value by its GELU, in chunks on <paramref name="pool"/>.</summary>
+    public static void Apply(WorkerPool pool, Span<float> values)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        fixed (float* p = values)
+        {
+            pool.For((values.Length + ValuesPerTask - 1) / ValuesPerTask, new ChunkTask(p, values.Length));
         }
     }
 
@@ -124,5 +136,14 @@ public static class Gelu
         // erfc(t) for t < 0 is 2 - erfc(|t|)
         erfc = Vector.ConditionalSelect(Vector.LessThan(t, Vector<double>.Zero), new Vector<double>(2.0) - erfc, erfc);
         return x * half * erfc;
+    }
+
+    private readonly struct ChunkTask(float* values, int length) : IParallelBody
+    {
+        public void Invoke(int index, int workerIndex)
+        {
+            int start = index * ValuesPerTask;
+            Apply(new Span<float>(values + start, Math.Min(ValuesPerTask, length - start)));
+        }
     }
 }

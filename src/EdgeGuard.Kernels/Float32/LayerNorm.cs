@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using EdgeGuard.Kernels.Threading;
 
 namespace EdgeGuard.Kernels.Float32;
 
@@ -6,8 +7,10 @@ namespace EdgeGuard.Kernels.Float32;
 /// Layer normalisation of one row, optionally of a residual sum: <c>y = (v - mean(v)) / √(var(v) + eps) · γ + β</c>
 /// with <c>v = x + residual</c> and the biased variance, as <c>torch.nn.LayerNorm</c>.
 /// </summary>
-public static class LayerNorm
+public static unsafe class LayerNorm
 {
+    private const int RowsPerTask = 16;
+
     /// <summary>Normalises one row.</summary>
     /// <param name="input">The row.</param>
     /// <param name="residual">Empty, or a row added to <paramref name="input"/> first.</param>
@@ -35,6 +38,31 @@ public static class LayerNorm
         float scale = 1f / MathF.Sqrt(variance + epsilon);
         TensorPrimitives.Multiply(output, scale, output);
         TensorPrimitives.MultiplyAdd(output, gamma, beta, output);
+    }
+
+    /// <summary>
+    /// Normalises <paramref name="rows"/> consecutive rows of <c>gamma.Length</c> values on <paramref name="pool"/>.
+    /// <paramref name="output"/> may be exactly <paramref name="input"/> or <paramref name="residual"/>, but must not overlap them otherwise.
+    /// </summary>
+    public static void NormalizeRows(
+        WorkerPool pool, ReadOnlySpan<float> input, ReadOnlySpan<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float epsilon, Span<float> output, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        int width = gamma.Length;
+        long needed = (long)rows * width;
+        if (width == 0 || beta.Length != width || input.Length < needed || output.Length < needed || (!residual.IsEmpty && residual.Length < needed))
+        {
+            throw new ArgumentException($"Layer norm of {rows} rows of {width}: input {input.Length}, residual {residual.Length}, beta {beta.Length}, output {output.Length}.");
+        }
+
+        CheckAlias(output, input, nameof(input));
+        CheckAlias(output, residual, nameof(residual));
+        fixed (float* pi = input, pr = residual, pg = gamma, pb = beta, po = output)
+        {
+            var task = new RowsTask(pi, residual.IsEmpty ? null : pr, pg, pb, po, width, rows, epsilon);
+            pool.For((rows + RowsPerTask - 1) / RowsPerTask, task);
+        }
     }
 
     /// <summary>Reference twin of <see cref="Normalize"/>: plain loops, double accumulation.</summary>
@@ -65,12 +93,36 @@ public static class LayerNorm
         }
     }
 
+    private static void CheckAlias(Span<float> output, ReadOnlySpan<float> input, string name)
+    {
+        if (output.Overlaps(input, out int offset) && offset != 0)
+        {
+            throw new ArgumentException($"The output partly overlaps {name}.", name);
+        }
+    }
+
     private static void Check(ReadOnlySpan<float> input, ReadOnlySpan<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output)
     {
         int n = input.Length;
         if (n == 0 || output.Length != n || gamma.Length != n || beta.Length != n || (!residual.IsEmpty && residual.Length != n))
         {
             throw new ArgumentException($"Layer norm lengths differ or are zero: input {n}, residual {residual.Length}, gamma {gamma.Length}, beta {beta.Length}, output {output.Length}.");
+        }
+    }
+
+    private readonly struct RowsTask(float* input, float* residual, float* gamma, float* beta, float* output, int width, int rows, float epsilon) : IParallelBody
+    {
+        public void Invoke(int index, int workerIndex)
+        {
+            var g = new ReadOnlySpan<float>(gamma, width);
+            var b = new ReadOnlySpan<float>(beta, width);
+            int end = Math.Min((index + 1) * RowsPerTask, rows);
+            for (int row = index * RowsPerTask; row < end; row++)
+            {
+                long start = (long)row * width;
+                ReadOnlySpan<float> r = residual == null ? default : new ReadOnlySpan<float>(residual + start, width);
+                Normalize(new ReadOnlySpan<float>(input + start, width), r, g, b, epsilon, new Span<float>(output + start, width));
+            }
         }
     }
 }
