@@ -1,4 +1,5 @@
 using EdgeGuard.Kernels.Float32;
+using EdgeGuard.Kernels.Threading;
 
 namespace EdgeGuard.Kernels.Tests;
 
@@ -49,6 +50,26 @@ public sealed class GeluTests
         {
             float tolerance = 1.2e-7f * Math.Abs(expected[i]);
             Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance, $"index {i}, x = {values[i]}: scalar {expected[i]}, vector {actual[i]}");
+        }
+    }
+
+    [Fact]
+    public void Apply_OnThePool_MatchesScalarAcrossChunkBoundaries()
+    {
+        using var pool = new WorkerPool(3);
+        var random = new Random(5);
+        float[] values = new float[(3 * 8192) + 77];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = (float)((random.NextDouble() * 16) - 8);
+        }
+
+        float[] expected = (float[])values.Clone();
+        Gelu.ApplyScalar(expected);
+        Gelu.Apply(pool, values);
+        for (int i = 0; i < values.Length; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - values[i]) <= 1.2e-7f * Math.Abs(expected[i]), $"index {i}");
         }
     }
 }

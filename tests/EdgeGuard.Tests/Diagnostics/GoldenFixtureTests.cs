@@ -34,4 +34,32 @@ public sealed class GoldenFixtureTests
         Assert.True(result.MaxHiddenDelta <= Tolerance, $"hidden states off by {result.MaxHiddenDelta}");
         Assert.True((result.OriginalRuleLogitDelta ?? 0) <= Tolerance, $"original-rule logits off by {result.OriginalRuleLogitDelta}");
     }
+
+    [Theory]
+    [InlineData(SharedModels.Tiny, 9)]
+    [InlineData(SharedModels.Xsmall, 9)]
+    public void Run_WholeFixture_PassesAndReportsEveryCase(string fixture, int cases)
+    {
+        GoldenFixtureReport report = GoldenFixture.Run(RepoPaths.Fixture(fixture), SharedModels.Pool);
+        Assert.Equal(cases, report.Cases.Count);
+        Assert.True(report.Passed(Tolerance), report.ToText());
+        Assert.Contains(report.Cases, c => c.ComparedWithHfBucketRule && c.OriginalRuleLogitDelta is not null);
+        Assert.EndsWith("PASS at tolerance 1e-04", report.ToText());
+    }
+
+    [Fact]
+    public void Passed_DeltaAboveTolerance_Fails()
+    {
+        var bad = new GoldenCaseResult("x", 1, 4, 2e-4, 0, 0, false, null);
+        var report = new GoldenFixtureReport("dir", [bad]);
+        Assert.False(report.Passed());
+        Assert.True(report.Passed(1e-3));
+        Assert.Contains("FAIL", report.ToText());
+    }
+
+    [Fact]
+    public void Open_NotAFixture_ThrowsModelFileException()
+    {
+        Assert.Throws<EdgeGuard.ModelFiles.ModelFileException>(() => GoldenFixture.Open(Path.Combine(Path.GetTempPath(), "edgeguard-no-fixture-" + Guid.NewGuid().ToString("N")), SharedModels.Pool));
+    }
 }

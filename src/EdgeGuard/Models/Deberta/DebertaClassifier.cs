@@ -23,6 +23,10 @@ public sealed class DebertaClassifier
     private readonly RelativePositionBuckets _buckets;
     private readonly Stack<DebertaWorkspace> _idleWorkspaces = new();
     private readonly int _hidden;
+    private readonly int _intermediate;
+    private readonly int _vocabSize;
+    private readonly int _positionBuckets;
+    private readonly int _headSize;
 
     private DebertaClassifier(
         DebertaConfig config, WorkerPool pool, Embeddings embeddings, EncoderLayer[] layers, ContextPooler pooler, Linear classifier, RelativePositionBuckets buckets)
@@ -35,6 +39,11 @@ public sealed class DebertaClassifier
         _classifier = classifier;
         _buckets = buckets;
         _hidden = config.HiddenSize;
+        _intermediate = config.IntermediateSize;
+        _vocabSize = config.VocabSize;
+        _positionBuckets = config.PositionBuckets;
+        _headSize = config.HeadSize;
+        MaxSequenceLength = config.MaxPositionEmbeddings;
     }
 
     /// <summary>The validated config.</summary>
@@ -48,7 +57,7 @@ public sealed class DebertaClassifier
     /// <see cref="Forward(ReadOnlySpan{int}, ReadOnlySpan{int}, int, int, Span{float}, CancellationToken)"/> accepts
     /// longer rows, as Hugging Face does, with relative positions saturating.
     /// </summary>
-    public int MaxSequenceLength => Config.MaxPositionEmbeddings;
+    public int MaxSequenceLength { get; }
 
     /// <summary>
     /// Validates <paramref name="config"/> and every weight the model needs (name and shape), then precomputes the
@@ -190,13 +199,13 @@ public sealed class DebertaClassifier
         }
 
         // Per-worker attention scratch is one array; refuse lengths whose square cannot be allocated.
-        if (DebertaWorkspace.ScratchFor(seqLen, Config.PositionBuckets) > Array.MaxLength)
+        if (DebertaWorkspace.ScratchFor(seqLen, _positionBuckets, _headSize) > Array.MaxLength)
         {
             throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, "Rows this long do not fit the attention scratch; split the input into windows of MaxSequenceLength.");
         }
 
         long tokens = 0;
-        int vocab = Config.VocabSize;
+        int vocab = _vocabSize;
         for (int b = 0; b < batch; b++)
         {
             int length = validLengths[b];
@@ -216,7 +225,7 @@ public sealed class DebertaClassifier
             }
         }
 
-        if (tokens * Config.IntermediateSize > Array.MaxLength)
+        if (tokens * _intermediate > Array.MaxLength)
         {
             throw new ArgumentException($"{tokens} tokens in one batch exceed the activation buffers; use smaller batches.", nameof(inputIds));
         }
@@ -243,7 +252,7 @@ public sealed class DebertaClassifier
             }
         }
 
-        return new DebertaWorkspace(Config, _pool.DegreeOfParallelism);
+        return new DebertaWorkspace(_hidden, _intermediate, _headSize, _pool.DegreeOfParallelism);
     }
 
     private void ReturnWorkspace(DebertaWorkspace workspace)

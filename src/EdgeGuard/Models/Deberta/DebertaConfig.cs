@@ -10,115 +10,120 @@ namespace EdgeGuard.Models.Deberta;
 /// Absent fields take the defaults the Hugging Face implementation gives them, so a config means here what it
 /// means there. <see cref="Validate"/> refuses the variants this engine does not implement.
 /// </summary>
+/// <remarks>
+/// Properties have setters because the JSON source generator assigns every init-only property (absent ones
+/// with their type's default), which would lose the Hugging Face defaults. Code that loads a model copies the
+/// values it depends on, so changing a config afterwards cannot change a loaded model.
+/// </remarks>
 public sealed class DebertaConfig
 {
     /// <summary>Must be <c>deberta-v2</c> (DeBERTa-v2 and -v3 share it).</summary>
     [JsonPropertyName("model_type")]
-    public string? ModelType { get; init; }
+    public string? ModelType { get; set; }
 
     [JsonPropertyName("architectures")]
-    public IReadOnlyList<string>? Architectures { get; init; }
+    public IReadOnlyList<string>? Architectures { get; set; }
 
     [JsonPropertyName("vocab_size")]
-    public int VocabSize { get; init; } = 128100;
+    public int VocabSize { get; set; } = 128100;
 
     [JsonPropertyName("hidden_size")]
-    public int HiddenSize { get; init; } = 1536;
+    public int HiddenSize { get; set; } = 1536;
 
     /// <summary>Width of the word embeddings when it differs from <see cref="HiddenSize"/> (not supported).</summary>
     [JsonPropertyName("embedding_size")]
-    public int? EmbeddingSize { get; init; }
+    public int? EmbeddingSize { get; set; }
 
     [JsonPropertyName("num_hidden_layers")]
-    public int NumHiddenLayers { get; init; } = 24;
+    public int NumHiddenLayers { get; set; } = 24;
 
     [JsonPropertyName("num_attention_heads")]
-    public int NumAttentionHeads { get; init; } = 24;
+    public int NumAttentionHeads { get; set; } = 24;
 
     /// <summary>Per-head width when it is not <c>hidden_size / num_attention_heads</c> (not supported).</summary>
     [JsonPropertyName("attention_head_size")]
-    public int? AttentionHeadSize { get; init; }
+    public int? AttentionHeadSize { get; set; }
 
     [JsonPropertyName("intermediate_size")]
-    public int IntermediateSize { get; init; } = 6144;
+    public int IntermediateSize { get; set; } = 6144;
 
     [JsonPropertyName("hidden_act")]
-    public string HiddenAct { get; init; } = "gelu";
+    public string HiddenAct { get; set; } = "gelu";
 
     [JsonPropertyName("hidden_dropout_prob")]
-    public double HiddenDropoutProb { get; init; } = 0.1;
+    public double HiddenDropoutProb { get; set; } = 0.1;
 
     [JsonPropertyName("attention_probs_dropout_prob")]
-    public double AttentionProbsDropoutProb { get; init; } = 0.1;
+    public double AttentionProbsDropoutProb { get; set; } = 0.1;
 
     [JsonPropertyName("max_position_embeddings")]
-    public int MaxPositionEmbeddings { get; init; } = 512;
+    public int MaxPositionEmbeddings { get; set; } = 512;
 
     [JsonPropertyName("type_vocab_size")]
-    public int TypeVocabSize { get; init; }
+    public int TypeVocabSize { get; set; }
 
     [JsonPropertyName("initializer_range")]
-    public double InitializerRange { get; init; } = 0.02;
+    public double InitializerRange { get; set; } = 0.02;
 
     [JsonPropertyName("layer_norm_eps")]
-    public double LayerNormEps { get; init; } = 1e-7;
+    public double LayerNormEps { get; set; } = 1e-7;
 
     [JsonPropertyName("relative_attention")]
-    public bool RelativeAttention { get; init; }
+    public bool RelativeAttention { get; set; }
 
     /// <summary>Largest relative distance of the log-bucket mapping; below 1 means <see cref="MaxPositionEmbeddings"/>.</summary>
     [JsonPropertyName("max_relative_positions")]
-    public int MaxRelativePositions { get; init; } = -1;
+    public int MaxRelativePositions { get; set; } = -1;
 
     [JsonPropertyName("position_buckets")]
-    public int PositionBuckets { get; init; } = -1;
+    public int PositionBuckets { get; set; } = -1;
 
     /// <summary>Attention terms besides content-to-content; written as a list or as <c>"p2c|c2p"</c>.</summary>
     [JsonPropertyName("pos_att_type")]
     [JsonConverter(typeof(PositionAttentionTypeConverter))]
-    public IReadOnlyList<string>? PosAttType { get; init; }
+    public IReadOnlyList<string>? PosAttType { get; set; }
 
     [JsonPropertyName("share_att_key")]
-    public bool ShareAttKey { get; init; }
+    public bool ShareAttKey { get; set; }
 
     [JsonPropertyName("norm_rel_ebd")]
-    public string NormRelEbd { get; init; } = "none";
+    public string NormRelEbd { get; set; } = "none";
 
     [JsonPropertyName("position_biased_input")]
-    public bool PositionBiasedInput { get; init; } = true;
+    public bool PositionBiasedInput { get; set; } = true;
 
     /// <summary>Present and non-zero when the first layer has DeBERTa-v2's extra convolution (not supported).</summary>
     [JsonPropertyName("conv_kernel_size")]
-    public int? ConvKernelSize { get; init; }
+    public int? ConvKernelSize { get; set; }
 
     [JsonPropertyName("conv_act")]
-    public string? ConvAct { get; init; }
+    public string? ConvAct { get; set; }
 
     [JsonPropertyName("pad_token_id")]
-    public int PadTokenId { get; init; }
+    public int PadTokenId { get; set; }
 
     /// <summary>Width of the context pooler; null means <see cref="HiddenSize"/>.</summary>
     [JsonPropertyName("pooler_hidden_size")]
-    public int? PoolerHiddenSize { get; init; }
+    public int? PoolerHiddenSize { get; set; }
 
     [JsonPropertyName("pooler_hidden_act")]
-    public string PoolerHiddenAct { get; init; } = "gelu";
+    public string PoolerHiddenAct { get; set; } = "gelu";
 
     [JsonPropertyName("pooler_dropout")]
-    public double PoolerDropout { get; init; }
+    public double PoolerDropout { get; set; }
 
     [JsonPropertyName("num_labels")]
-    public int? NumLabelsField { get; init; }
+    public int? NumLabelsField { get; set; }
 
     [JsonPropertyName("id2label")]
-    public IReadOnlyDictionary<string, string>? Id2Label { get; init; }
+    public IReadOnlyDictionary<string, string>? Id2Label { get; set; }
 
     /// <summary>Label indices by name; informational (id2label is authoritative).</summary>
     [JsonPropertyName("label2id")]
-    public IReadOnlyDictionary<string, int>? Label2Id { get; init; }
+    public IReadOnlyDictionary<string, int>? Label2Id { get; set; }
 
     [JsonPropertyName("torch_dtype")]
-    public string? TorchDType { get; init; }
+    public string? TorchDType { get; set; }
 
     /// <summary>Where the config came from, for messages.</summary>
     [JsonIgnore]

@@ -5,10 +5,10 @@ namespace EdgeGuard.Models.Deberta;
 /// layout is position <c>t - Offsets[b]</c> of row b. Buffers only grow, so once a workspace has seen the largest
 /// batch a caller uses, forwards allocate nothing; <see cref="DebertaClassifier"/> keeps idle workspaces for reuse.
 /// </summary>
-internal sealed class DebertaWorkspace(DebertaConfig config, int workers)
+internal sealed class DebertaWorkspace(int hidden, int intermediate, int headSize, int workers)
 {
-    private readonly int _hidden = config.HiddenSize;
-    private readonly int _intermediate = config.IntermediateSize;
+    private readonly int _hidden = hidden;
+    private readonly int _intermediate = intermediate;
 
     public int Batch { get; private set; }
 
@@ -47,7 +47,7 @@ internal sealed class DebertaWorkspace(DebertaConfig config, int workers)
 
     public float[] Pooled { get; private set; } = [];
 
-    /// <summary>Per pool worker: attention scores [L, L] and the c2p and p2c products [L, R] of one (row, head).</summary>
+    /// <summary>Per pool worker: attention scores [L, L], the c2p and p2c products [L, R] and Kᵀ [head_size, L] of one (row, head).</summary>
     public float[][] Scratch { get; } = [.. Enumerable.Range(0, workers).Select(_ => Array.Empty<float>())];
 
     /// <summary>rel_embeddings row of every distance: <c>BucketIndex[d + MaxLength - 1]</c>.</summary>
@@ -99,7 +99,7 @@ internal sealed class DebertaWorkspace(DebertaConfig config, int workers)
         // R: rel_embeddings rows the longest row touches (at most 2·position_buckets).
         int center = maxLength - 1;
         long relRows = BucketIndex[2 * center] - BucketIndex[0] + 1;
-        long scratch = ((long)maxLength * maxLength) + (2L * maxLength * relRows);
+        long scratch = ((long)maxLength * maxLength) + (2L * maxLength * relRows) + ((long)headSize * maxLength);
         for (int w = 0; w < Scratch.Length; w++)
         {
             Scratch[w] = Grow(Scratch[w], scratch);
@@ -107,7 +107,8 @@ internal sealed class DebertaWorkspace(DebertaConfig config, int workers)
     }
 
     /// <summary>Scratch a row of <paramref name="length"/> tokens needs per worker, to refuse impossible lengths up front.</summary>
-    public static long ScratchFor(int length, int positionBuckets) => ((long)length * length) + (2L * length * Math.Min((2L * length) - 1, 2L * positionBuckets));
+    public static long ScratchFor(int length, int positionBuckets, int headSize) =>
+        ((long)length * length) + (2L * length * Math.Min((2L * length) - 1, 2L * positionBuckets)) + ((long)headSize * length);
 
     private static T[] Grow<T>(T[] array, long length)
     {

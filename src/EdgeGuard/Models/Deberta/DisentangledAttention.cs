@@ -14,6 +14,8 @@ namespace EdgeGuard.Models.Deberta;
 /// <remarks>
 /// Deviations from the Hugging Face code, none of which changes a valid position's value:
 /// posK and posQ do not depend on the input, so they are computed once at load instead of every call.
+/// posK and posQ are kept transposed per head ([head][head_size][rel row]) and K is transposed per (row, head),
+/// so the three products with k = head_size run as broadcast-FMA kernels without horizontal sums.
 /// c2p and p2c are computed only for the rel_embeddings rows the row's length reaches, and both are gathered
 /// with one index table (see <see cref="RelativePositionBuckets"/>). Each row attends over its valid keys only
 /// (rows are packed without padding) instead of a masked softmax over the padded length; padding queries,
@@ -25,20 +27,22 @@ internal sealed class DisentangledAttention
     private readonly Linear _query;
     private readonly Linear _key;
     private readonly Linear _value;
-    private readonly float[] _positionKey;
-    private readonly float[] _positionQuery;
+    private readonly float[] _positionKeyT;
+    private readonly float[] _positionQueryT;
+    private readonly int _relRows;
     private readonly int _hidden;
     private readonly int _heads;
     private readonly int _headSize;
     private readonly float _inverseScale;
 
-    private DisentangledAttention(Linear query, Linear key, Linear value, float[] positionKey, float[] positionQuery, DebertaConfig config)
+    private DisentangledAttention(Linear query, Linear key, Linear value, float[] positionKeyT, float[] positionQueryT, int relRows, DebertaConfig config)
     {
         _query = query;
         _key = key;
         _value = value;
-        _positionKey = positionKey;
-        _positionQuery = positionQuery;
+        _positionKeyT = positionKeyT;
+        _positionQueryT = positionQueryT;
+        _relRows = relRows;
         _hidden = config.HiddenSize;
         _heads = config.NumAttentionHeads;
         _headSize = config.HeadSize;
@@ -62,7 +66,28 @@ internal sealed class DisentangledAttention
         float[] positionQuery = new float[rows * hidden];
         key.Forward(pool, relativeEmbeddings, rows, positionKey);
         query.Forward(pool, relativeEmbeddings, rows, positionQuery);
-        return new DisentangledAttention(query, key, value, positionKey, positionQuery, config);
+        return new DisentangledAttention(
+            query, key, value, TransposePerHead(positionKey, rows, config), TransposePerHead(positionQuery, rows, config), rows, config);
+    }
+
+    /// <summary>[rows, hidden] → [head][head_size][rows].</summary>
+    private static float[] TransposePerHead(float[] projected, int rows, DebertaConfig config)
+    {
+        int hidden = config.HiddenSize, headSize = config.HeadSize;
+        float[] transposed = new float[projected.Length];
+        for (int h = 0; h < config.NumAttentionHeads; h++)
+        {
+            for (int k = 0; k < headSize; k++)
+            {
+                int target = ((h * headSize) + k) * rows;
+                for (int r = 0; r < rows; r++)
+                {
+                    transposed[target + r] = projected[(r * hidden) + (h * headSize) + k];
+                }
+            }
+        }
+
+        return transposed;
     }
 
     /// <summary>Reads <see cref="DebertaWorkspace.Hidden"/>, writes <see cref="DebertaWorkspace.Context"/>.</summary>
@@ -86,18 +111,27 @@ internal sealed class DisentangledAttention
         // rel_embeddings rows [lowest, lowest + relRows) are all this row's distances select (the table is monotone).
         int lowest = table[center - (length - 1)];
         int relRows = table[center + (length - 1)] - lowest + 1;
-        int relFirst = (lowest * _hidden) + (head * _headSize);
+        int relFirst = (head * _headSize * _relRows) + lowest;
 
         Span<float> scores = scratch.AsSpan(0, length * length);
         Span<float> c2p = scratch.AsSpan(length * length, length * relRows);
         Span<float> p2c = scratch.AsSpan((length * length) + (length * relRows), length * relRows);
+        Span<float> keyT = scratch.AsSpan((length * length) + (2 * length * relRows), _headSize * length);
         ReadOnlySpan<float> query = workspace.Query.AsSpan(first);
         ReadOnlySpan<float> key = workspace.Key.AsSpan(first);
+        for (int j = 0; j < length; j++)
+        {
+            ReadOnlySpan<float> keyRow = key.Slice(j * _hidden, _headSize);
+            for (int k = 0; k < _headSize; k++)
+            {
+                keyT[(k * length) + j] = keyRow[k];
+            }
+        }
 
         // c2p[i, r] = Qᵢ·posK[r], p2c[j, r] = Kⱼ·posQ[r], scores[i, j] = Qᵢ·Kⱼ
-        Gemm.MultiplyTransposed(query, _hidden, _positionKey.AsSpan(relFirst), _hidden, default, c2p, relRows, length, relRows, _headSize);
-        Gemm.MultiplyTransposed(key, _hidden, _positionQuery.AsSpan(relFirst), _hidden, default, p2c, relRows, length, relRows, _headSize);
-        Gemm.MultiplyTransposed(query, _hidden, key, _hidden, default, scores, length, length, length, _headSize);
+        Gemm.Multiply(query, _hidden, _positionKeyT.AsSpan(relFirst), _relRows, c2p, relRows, length, relRows, _headSize);
+        Gemm.Multiply(key, _hidden, _positionQueryT.AsSpan(relFirst), _relRows, p2c, relRows, length, relRows, _headSize);
+        Gemm.Multiply(query, _hidden, keyT, length, scores, length, length, length, _headSize);
 
         for (int i = 0; i < length; i++)
         {
