@@ -20,18 +20,17 @@ namespace EdgeGuard.Diagnostics;
 public sealed class GoldenFixture : IDisposable
 {
     private readonly HuggingFaceDirectory _directory;
-    private readonly WorkerPool _pool;
     private readonly List<GoldenCase> _cases;
     private readonly DebertaClassifier _classifier;
-    private DebertaClassifier? _originalRuleClassifier;
+    private readonly Lazy<DebertaClassifier> _originalRuleClassifier;
 
     private GoldenFixture(string path, HuggingFaceDirectory directory, WorkerPool pool, List<GoldenCase> cases, DebertaClassifier classifier)
     {
         FixturePath = path;
         _directory = directory;
-        _pool = pool;
         _cases = cases;
         _classifier = classifier;
+        _originalRuleClassifier = new(() => DebertaClassifier.Load(directory.Config, directory.Weights, pool, RelativePositionRule.Original));
     }
 
     /// <summary>The fixture directory.</summary>
@@ -90,8 +89,7 @@ public sealed class GoldenFixture : IDisposable
 
         if (c.HfRuleLogits is not null)
         {
-            _originalRuleClassifier ??= DebertaClassifier.Load(_directory.Config, _directory.Weights, _pool, RelativePositionRule.Original);
-            _originalRuleClassifier.Forward(c.InputIds, c.ValidLengths, c.Batch, c.SeqLen, logits, pooled, states);
+            _originalRuleClassifier.Value.Forward(c.InputIds, c.ValidLengths, c.Batch, c.SeqLen, logits, pooled, states);
             originalRuleLogitDelta = MaxDelta(logits, c.Logits);
         }
 

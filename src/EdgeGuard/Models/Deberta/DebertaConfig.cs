@@ -274,7 +274,7 @@ public sealed class DebertaConfig
             Fail($"pos_att_type={ShowList(PosAttType)} is not supported (exactly [\"p2c\", \"c2p\"] expected)");
         }
 
-        if (!NormRelEbd.Split('|').Select(s => s.Trim()).Contains("layer_norm"))
+        if (!NormRelEbd.ToLowerInvariant().Split('|').Select(s => s.Trim()).Contains("layer_norm"))
         {
             Fail($"norm_rel_ebd={Show(NormRelEbd)} is not supported (\"layer_norm\" expected)");
         }
