@@ -1,0 +1,287 @@
+using EdgeGuard.Kernels.Threading;
+using EdgeGuard.ModelFiles;
+
+namespace EdgeGuard.Models.Deberta;
+
+/// <summary>
+/// A DeBERTa-v3 sequence classifier (<c>DebertaV2ForSequenceClassification</c>) in float32: embeddings,
+/// encoder layers with disentangled attention, context pooler, linear classifier. This is the reference engine
+/// the golden fixtures pin. Relative positions follow the Hugging Face bucket rule.
+/// </summary>
+/// <remarks>
+/// Weights are used where the <see cref="ITensorSource"/> holds them (zero-copy for aligned F32), so the source
+/// must stay open while the classifier is in use. Rows are packed without their padding: padding never costs
+/// compute and cannot influence valid positions. Attention memory grows with the square of the longest row.
+/// </remarks>
+public sealed class DebertaClassifier
+{
+    private readonly WorkerPool _pool;
+    private readonly Embeddings _embeddings;
+    private readonly EncoderLayer[] _layers;
+    private readonly ContextPooler _pooler;
+    private readonly Linear _classifier;
+    private readonly RelativePositionBuckets _buckets;
+    private readonly Stack<DebertaWorkspace> _idleWorkspaces = new();
+    private readonly int _hidden;
+    private readonly int _intermediate;
+    private readonly int _vocabSize;
+    private readonly int _positionBuckets;
+    private readonly int _headSize;
+
+    private DebertaClassifier(
+        DebertaConfig config, WorkerPool pool, Embeddings embeddings, EncoderLayer[] layers, ContextPooler pooler, Linear classifier, RelativePositionBuckets buckets)
+    {
+        Config = config;
+        _pool = pool;
+        _embeddings = embeddings;
+        _layers = layers;
+        _pooler = pooler;
+        _classifier = classifier;
+        _buckets = buckets;
+        _hidden = config.HiddenSize;
+        _intermediate = config.IntermediateSize;
+        _vocabSize = config.VocabSize;
+        _positionBuckets = config.PositionBuckets;
+        _headSize = config.HeadSize;
+        MaxSequenceLength = config.MaxPositionEmbeddings;
+    }
+
+    /// <summary>The validated config.</summary>
+    public DebertaConfig Config { get; }
+
+    /// <summary>Number of logits per row.</summary>
+    public int NumLabels => _classifier.OutFeatures;
+
+    /// <summary>
+    /// The window length the model was trained for (max_position_embeddings); callers should split longer input.
+    /// <see cref="Forward(ReadOnlySpan{int}, ReadOnlySpan{int}, int, int, Span{float}, CancellationToken)"/> accepts
+    /// longer rows, as Hugging Face does, with relative positions saturating.
+    /// </summary>
+    public int MaxSequenceLength { get; }
+
+    /// <summary>
+    /// Validates <paramref name="config"/> and every weight the model needs (name and shape), then precomputes the
+    /// input-independent relative-position projections of each layer on <paramref name="pool"/>.
+    /// </summary>
+    /// <param name="config">The model config; validated here.</param>
+    /// <param name="weights">The weights under Hugging Face names; must outlive the classifier.</param>
+    /// <param name="pool">The threads every forward runs on.</param>
+    /// <exception cref="ModelFileException">An unsupported config, or a missing, unreadable or misshapen tensor (named with expected and actual shape), or weights for more layers than the config has.</exception>
+    public static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool) =>
+        Load(config, weights, pool, RelativePositionRule.HuggingFace);
+
+    /// <summary>As the public overload, with a choice of bucket rule (the original rule reproduces Microsoft DeBERTa's outputs).</summary>
+    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(pool);
+        config.Validate();
+        RejectMismatchedWeights(config, weights);
+
+        int hidden = config.HiddenSize;
+        float eps = (float)config.LayerNormEps;
+        var root = new WeightLoader(weights);
+        WeightLoader deberta = root.Child("deberta");
+        WeightLoader encoder = deberta.Child("encoder");
+        var embeddings = Embeddings.Load(deberta.Child("embeddings"), config);
+
+        // LayerNorm(rel_embeddings) (norm_rel_ebd = layer_norm), shared by every layer's position projections.
+        int relRows = 2 * config.PositionBuckets;
+        ReadOnlySpan<float> relEmbeddings = encoder.Child("rel_embeddings").Matrix("weight", relRows, hidden).Span;
+        var relNorm = LayerNormWeights.Load(encoder.Child("LayerNorm"), hidden, eps);
+        float[] normalisedRel = new float[relRows * hidden];
+        relNorm.Forward(pool, relEmbeddings, default, normalisedRel, relRows);
+
+        var layers = new EncoderLayer[config.NumHiddenLayers];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i] = EncoderLayer.Load(encoder.Child("layer").Child(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), config, normalisedRel, pool);
+        }
+
+        var pooler = ContextPooler.Load(root.Child("pooler"), config);
+        var classifier = Linear.Load(root.Child("classifier"), hidden, config.NumLabels);
+        var buckets = new RelativePositionBuckets(config.PositionBuckets, config.EffectiveMaxRelativePositions, rule);
+        return new DebertaClassifier(config, pool, embeddings, layers, pooler, classifier, buckets);
+    }
+
+    /// <summary>
+    /// Classifies <paramref name="batch"/> rows of token ids. Thread-safe; allocation-free once buffers for the
+    /// largest batch shape seen have been made.
+    /// </summary>
+    /// <param name="inputIds"><c>batch × seqLen</c> ids, row-major, each row right-padded (padding ids are not read).</param>
+    /// <param name="validLengths">Tokens per row, each in <c>[1, seqLen]</c>.</param>
+    /// <param name="batch">Rows.</param>
+    /// <param name="seqLen">Padded row length.</param>
+    /// <param name="logits"><c>batch × NumLabels</c> outputs.</param>
+    /// <param name="cancellationToken">Checked before each layer.</param>
+    /// <exception cref="ArgumentException">Inconsistent sizes, or a token id outside <c>[0, vocab_size)</c> at a valid position.</exception>
+    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default) =>
+        ForwardCore(inputIds, validLengths, batch, seqLen, logits, default, default, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="Forward(ReadOnlySpan{int}, ReadOnlySpan{int}, int, int, Span{float}, CancellationToken)"/>, also
+    /// copying the pooled output <c>[batch, hidden]</c> and the last hidden state <c>[batch, seqLen, hidden]</c>
+    /// (padding positions are written as 0: they are not computed). Either may be empty to skip it.
+    /// </summary>
+    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, Span<float> pooledOutput, Span<float> lastHiddenState)
+    {
+        if (!pooledOutput.IsEmpty && pooledOutput.Length != batch * _hidden)
+        {
+            throw new ArgumentException($"pooledOutput has {pooledOutput.Length} values for {batch} rows of {_hidden}.", nameof(pooledOutput));
+        }
+
+        if (!lastHiddenState.IsEmpty && lastHiddenState.Length != (long)batch * seqLen * _hidden)
+        {
+            throw new ArgumentException($"lastHiddenState has {lastHiddenState.Length} values for {batch}×{seqLen} positions of {_hidden}.", nameof(lastHiddenState));
+        }
+
+        ForwardCore(inputIds, validLengths, batch, seqLen, logits, pooledOutput, lastHiddenState, CancellationToken.None);
+    }
+
+    private void ForwardCore(
+        ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, Span<float> pooledOutput, Span<float> lastHiddenState, CancellationToken cancellationToken)
+    {
+        CheckInputs(inputIds, validLengths, batch, seqLen, logits);
+        cancellationToken.ThrowIfCancellationRequested();
+        DebertaWorkspace workspace = RentWorkspace();
+        try
+        {
+            workspace.Prepare(inputIds, validLengths, batch, seqLen, _buckets);
+            _embeddings.Forward(_pool, workspace);
+            foreach (EncoderLayer layer in _layers)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                layer.Forward(_pool, workspace);
+            }
+
+            for (int b = 0; b < batch; b++)
+            {
+                workspace.Hidden.AsSpan(workspace.Offsets[b] * _hidden, _hidden).CopyTo(workspace.Cls.AsSpan(b * _hidden));
+            }
+
+            _pooler.Forward(_pool, workspace.Cls, batch, workspace.Pooled);
+            _classifier.Forward(_pool, workspace.Pooled.AsSpan(0, batch * _hidden), batch, logits);
+
+            if (!pooledOutput.IsEmpty)
+            {
+                workspace.Pooled.AsSpan(0, batch * _hidden).CopyTo(pooledOutput);
+            }
+
+            if (!lastHiddenState.IsEmpty)
+            {
+                CopyHiddenState(workspace, seqLen, lastHiddenState);
+            }
+        }
+        finally
+        {
+            ReturnWorkspace(workspace);
+        }
+    }
+
+    private void CheckInputs(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(seqLen, 1);
+        if (inputIds.Length != (long)batch * seqLen)
+        {
+            throw new ArgumentException($"inputIds has {inputIds.Length} ids for {batch}×{seqLen}.", nameof(inputIds));
+        }
+
+        if (validLengths.Length != batch)
+        {
+            throw new ArgumentException($"validLengths has {validLengths.Length} entries for {batch} rows.", nameof(validLengths));
+        }
+
+        if (logits.Length != batch * NumLabels)
+        {
+            throw new ArgumentException($"logits has {logits.Length} values for {batch} rows of {NumLabels} labels.", nameof(logits));
+        }
+
+        // Per-worker attention scratch is one array; refuse lengths whose square cannot be allocated.
+        if (DebertaWorkspace.ScratchFor(seqLen, _positionBuckets, _headSize) > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, "Rows this long do not fit the attention scratch; split the input into windows of MaxSequenceLength.");
+        }
+
+        long tokens = 0;
+        int vocab = _vocabSize;
+        for (int b = 0; b < batch; b++)
+        {
+            int length = validLengths[b];
+            if (length < 1 || length > seqLen)
+            {
+                throw new ArgumentException($"validLengths[{b}] = {length} is outside [1, {seqLen}].", nameof(validLengths));
+            }
+
+            tokens += length;
+            ReadOnlySpan<int> row = inputIds.Slice(b * seqLen, length);
+            for (int i = 0; i < row.Length; i++)
+            {
+                if ((uint)row[i] >= (uint)vocab)
+                {
+                    throw new ArgumentException($"inputIds[{(b * seqLen) + i}] = {row[i]} (row {b}, position {i}) is outside the vocabulary [0, {vocab}).", nameof(inputIds));
+                }
+            }
+        }
+
+        if (tokens * _intermediate > Array.MaxLength)
+        {
+            throw new ArgumentException($"{tokens} tokens in one batch exceed the activation buffers; use smaller batches.", nameof(inputIds));
+        }
+    }
+
+    private void CopyHiddenState(DebertaWorkspace workspace, int seqLen, Span<float> lastHiddenState)
+    {
+        for (int b = 0; b < workspace.Batch; b++)
+        {
+            int length = workspace.Lengths[b];
+            Span<float> row = lastHiddenState.Slice(b * seqLen * _hidden, seqLen * _hidden);
+            workspace.Hidden.AsSpan(workspace.Offsets[b] * _hidden, length * _hidden).CopyTo(row);
+            row[(length * _hidden)..].Clear();
+        }
+    }
+
+    private DebertaWorkspace RentWorkspace()
+    {
+        lock (_idleWorkspaces)
+        {
+            if (_idleWorkspaces.TryPop(out DebertaWorkspace? workspace))
+            {
+                return workspace;
+            }
+        }
+
+        return new DebertaWorkspace(_hidden, _intermediate, _headSize, _pool.DegreeOfParallelism);
+    }
+
+    private void ReturnWorkspace(DebertaWorkspace workspace)
+    {
+        lock (_idleWorkspaces)
+        {
+            _idleWorkspaces.Push(workspace);
+        }
+    }
+
+    /// <summary>Weights that contradict the config are a wrong file pairing, not something to ignore.</summary>
+    private static void RejectMismatchedWeights(DebertaConfig config, ITensorSource weights)
+    {
+        const string layerPrefix = "deberta.encoder.layer.";
+        foreach (TensorInfo tensor in weights.Tensors)
+        {
+            string name = tensor.Name;
+            if (name.StartsWith(layerPrefix, StringComparison.Ordinal))
+            {
+                int end = name.IndexOf('.', layerPrefix.Length);
+                if (end > layerPrefix.Length && int.TryParse(name.AsSpan(layerPrefix.Length, end - layerPrefix.Length), out int layer) && layer >= config.NumHiddenLayers)
+                {
+                    throw new ModelFileException($"{weights.Origin}: tensor '{name}' belongs to layer {layer}, but {config.Origin} has num_hidden_layers={config.NumHiddenLayers}.");
+                }
+            }
+            else if (name.StartsWith("deberta.encoder.conv.", StringComparison.Ordinal))
+            {
+                throw new ModelFileException($"{weights.Origin}: tensor '{name}' is a convolution layer weight, but {config.Origin} has no conv_kernel_size.");
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+using EdgeGuard.Kernels.Float32;
+using EdgeGuard.Kernels.Threading;
+
+namespace EdgeGuard.Models.Deberta;
+
+/// <summary>
+/// <c>DisentangledSelfAttention</c> of DeBERTa-v3 with shared keys (share_att_key) and pos_att_type c2p + p2c:
+/// <code>
+/// score[i, j] = ( Qᵢ·Kⱼ + Qᵢ·posK[idx(i - j)] + Kⱼ·posQ[idx(i - j)] ) / √(3·head_size)
+/// posK = key_proj(LN(rel_embeddings)),  posQ = query_proj(LN(rel_embeddings))
+/// </code>
+/// softmax over the row's keys, times V, per head.
+/// </summary>
+/// <remarks>
+/// Deviations from the Hugging Face code, none of which changes a valid position's value:
+/// posK and posQ do not depend on the input, so they are computed once at load instead of every call.
+/// posK and posQ are kept transposed per head ([head][head_size][rel row]) and K is transposed per (row, head),
+/// so the three products with k = head_size run as broadcast-FMA kernels without horizontal sums.
+/// c2p and p2c are computed only for the rel_embeddings rows the row's length reaches, and both are gathered
+/// with one index table (see <see cref="RelativePositionBuckets"/>). Each row attends over its valid keys only
+/// (rows are packed without padding) instead of a masked softmax over the padded length; padding queries,
+/// whose values Hugging Face leaves undefined, are not computed. 1/scale multiplies the summed score once
+/// instead of each term.
+/// </remarks>
+internal sealed class DisentangledAttention
+{
+    private readonly Linear _query;
+    private readonly Linear _key;
+    private readonly Linear _value;
+    private readonly float[] _positionKeyT;
+    private readonly float[] _positionQueryT;
+    private readonly int _relRows;
+    private readonly int _hidden;
+    private readonly int _heads;
+    private readonly int _headSize;
+    private readonly float _inverseScale;
+
+    private DisentangledAttention(Linear query, Linear key, Linear value, float[] positionKeyT, float[] positionQueryT, int relRows, DebertaConfig config)
+    {
+        _query = query;
+        _key = key;
+        _value = value;
+        _positionKeyT = positionKeyT;
+        _positionQueryT = positionQueryT;
+        _relRows = relRows;
+        _hidden = config.HiddenSize;
+        _heads = config.NumAttentionHeads;
+        _headSize = config.HeadSize;
+
+        // scale_factor = 1 + |{c2p, p2c}| = 3
+        _inverseScale = 1f / MathF.Sqrt(_headSize * 3f);
+    }
+
+    /// <param name="weights">Names under <c>attention.self</c>.</param>
+    /// <param name="config">The model config.</param>
+    /// <param name="relativeEmbeddings">LayerNorm(rel_embeddings), [2·position_buckets, hidden].</param>
+    /// <param name="pool">Runs the load-time projections.</param>
+    public static DisentangledAttention Load(WeightLoader weights, DebertaConfig config, ReadOnlySpan<float> relativeEmbeddings, WorkerPool pool)
+    {
+        int hidden = config.HiddenSize;
+        var query = Linear.Load(weights.Child("query_proj"), hidden, hidden);
+        var key = Linear.Load(weights.Child("key_proj"), hidden, hidden);
+        var value = Linear.Load(weights.Child("value_proj"), hidden, hidden);
+        int rows = relativeEmbeddings.Length / hidden;
+        float[] positionKey = new float[rows * hidden];
+        float[] positionQuery = new float[rows * hidden];
+        key.Forward(pool, relativeEmbeddings, rows, positionKey);
+        query.Forward(pool, relativeEmbeddings, rows, positionQuery);
+        return new DisentangledAttention(
+            query, key, value, TransposePerHead(positionKey, rows, config), TransposePerHead(positionQuery, rows, config), rows, config);
+    }
+
+    /// <summary>[rows, hidden] → [head][head_size][rows].</summary>
+    private static float[] TransposePerHead(float[] projected, int rows, DebertaConfig config)
+    {
+        int hidden = config.HiddenSize, headSize = config.HeadSize;
+        float[] transposed = new float[projected.Length];
+        for (int h = 0; h < config.NumAttentionHeads; h++)
+        {
+            for (int k = 0; k < headSize; k++)
+            {
+                int target = ((h * headSize) + k) * rows;
+                for (int r = 0; r < rows; r++)
+                {
+                    transposed[target + r] = projected[(r * hidden) + (h * headSize) + k];
+                }
+            }
+        }
+
+        return transposed;
+    }
+
+    /// <summary>Reads <see cref="DebertaWorkspace.Hidden"/>, writes <see cref="DebertaWorkspace.Context"/>.</summary>
+    public void Forward(WorkerPool pool, DebertaWorkspace workspace)
+    {
+        int tokens = workspace.Tokens;
+        _query.Forward(pool, workspace.Hidden, tokens, workspace.Query);
+        _key.Forward(pool, workspace.Hidden, tokens, workspace.Key);
+        _value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
+        pool.For(workspace.Batch * _heads, new HeadTask(this, workspace));
+    }
+
+    /// <summary>Attention of one head of one row, on one worker's scratch.</summary>
+    private void AttendHead(DebertaWorkspace workspace, int row, int head, float[] scratch)
+    {
+        int length = workspace.Lengths[row];
+        int first = (workspace.Offsets[row] * _hidden) + (head * _headSize);
+        int[] table = workspace.BucketIndex;
+        int center = workspace.MaxLength - 1;
+
+        // rel_embeddings rows [lowest, lowest + relRows) are all this row's distances select (the table is monotone).
+        int lowest = table[center - (length - 1)];
+        int relRows = table[center + (length - 1)] - lowest + 1;
+        int relFirst = (head * _headSize * _relRows) + lowest;
+
+        Span<float> scores = scratch.AsSpan(0, length * length);
+        Span<float> c2p = scratch.AsSpan(length * length, length * relRows);
+        Span<float> p2c = scratch.AsSpan((length * length) + (length * relRows), length * relRows);
+        Span<float> keyT = scratch.AsSpan((length * length) + (2 * length * relRows), _headSize * length);
+        ReadOnlySpan<float> query = workspace.Query.AsSpan(first);
+        ReadOnlySpan<float> key = workspace.Key.AsSpan(first);
+        for (int j = 0; j < length; j++)
+        {
+            ReadOnlySpan<float> keyRow = key.Slice(j * _hidden, _headSize);
+            for (int k = 0; k < _headSize; k++)
+            {
+                keyT[(k * length) + j] = keyRow[k];
+            }
+        }
+
+        // c2p[i, r] = Qᵢ·posK[r], p2c[j, r] = Kⱼ·posQ[r], scores[i, j] = Qᵢ·Kⱼ
+        Gemm.Multiply(query, _hidden, _positionKeyT.AsSpan(relFirst), _relRows, c2p, relRows, length, relRows, _headSize);
+        Gemm.Multiply(key, _hidden, _positionQueryT.AsSpan(relFirst), _relRows, p2c, relRows, length, relRows, _headSize);
+        Gemm.Multiply(query, _hidden, keyT, length, scores, length, length, length, _headSize);
+
+        for (int i = 0; i < length; i++)
+        {
+            Span<float> scoreRow = scores.Slice(i * length, length);
+            ReadOnlySpan<float> c2pRow = c2p.Slice(i * relRows, relRows);
+            ReadOnlySpan<int> indexRow = table.AsSpan(center + i - (length - 1), length);
+
+            // indexRow[length - 1 - j] is the row of distance i - j
+            for (int j = 0; j < length; j++)
+            {
+                int r = indexRow[length - 1 - j] - lowest;
+                scoreRow[j] = (scoreRow[j] + c2pRow[r] + p2c[(j * relRows) + r]) * _inverseScale;
+            }
+
+            Softmax.MaskedRow(scoreRow, length);
+        }
+
+        Gemm.Multiply(scores, length, workspace.Value.AsSpan(first), _hidden, workspace.Context.AsSpan(first), _hidden, length, _headSize, length);
+    }
+
+    private readonly struct HeadTask(DisentangledAttention attention, DebertaWorkspace workspace) : IParallelBody
+    {
+        public void Invoke(int index, int workerIndex) =>
+            attention.AttendHead(workspace, index / attention._heads, index % attention._heads, workspace.Scratch[workerIndex]);
+    }
+}

@@ -1,0 +1,79 @@
+using EdgeGuard.ModelFiles;
+using EdgeGuard.Testing;
+
+namespace EdgeGuard.Tests.ModelFiles;
+
+public sealed class HuggingFaceDirectoryTests
+{
+    [Fact]
+    public void Open_FixtureDirectory_ReadsConfigWeightsAndNoTokenizer()
+    {
+        using var directory = HuggingFaceDirectory.Open(RepoPaths.Fixture("tiny-buckets"));
+        Assert.Equal(32, directory.Config.HiddenSize);
+        Assert.NotNull(directory.Weights.Find("classifier.weight"));
+        Assert.Null(directory.SpmModelPath);
+    }
+
+    [Fact]
+    public void Open_WithSpmModel_ReportsItsPath()
+    {
+        using var dir = WriteModelDirectory();
+        File.WriteAllBytes(dir.File("spm.model"), [0]);
+        using var directory = HuggingFaceDirectory.Open(dir.Path);
+        Assert.Equal(dir.File("spm.model"), directory.SpmModelPath);
+    }
+
+    [Fact]
+    public void Open_MissingDirectory_NamesIt()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "edgeguard-missing-" + Guid.NewGuid().ToString("N"));
+        var error = Assert.Throws<ModelFileException>(() => HuggingFaceDirectory.Open(path));
+        Assert.Contains(path, error.Message);
+    }
+
+    [Fact]
+    public void Open_MissingConfig_NamesConfigJson()
+    {
+        using var dir = WriteModelDirectory();
+        File.Delete(dir.File("config.json"));
+        var error = Assert.Throws<ModelFileException>(() => HuggingFaceDirectory.Open(dir.Path));
+        Assert.Contains("config.json is missing", error.Message);
+    }
+
+    [Fact]
+    public void Open_MissingWeights_NamesModelSafetensors()
+    {
+        using var dir = WriteModelDirectory();
+        File.Delete(dir.File("model.safetensors"));
+        var error = Assert.Throws<ModelFileException>(() => HuggingFaceDirectory.Open(dir.Path));
+        Assert.Contains("model.safetensors is missing", error.Message);
+    }
+
+    [Fact]
+    public void Open_OnlyPytorchWeights_SaysToConvert()
+    {
+        using var dir = WriteModelDirectory();
+        File.Delete(dir.File("model.safetensors"));
+        File.WriteAllBytes(dir.File("pytorch_model.bin"), [0]);
+        var error = Assert.Throws<ModelFileException>(() => HuggingFaceDirectory.Open(dir.Path));
+        Assert.Contains("convert pytorch_model.bin", error.Message);
+    }
+
+    [Fact]
+    public void Open_UnsupportedConfig_IsRefusedBeforeMappingWeights()
+    {
+        using var dir = WriteModelDirectory();
+        File.WriteAllText(dir.File("config.json"), File.ReadAllText(dir.File("config.json")).Replace("\"share_att_key\": true", "\"share_att_key\": false"));
+        var error = Assert.Throws<ModelFileException>(() => HuggingFaceDirectory.Open(dir.Path));
+        Assert.Contains("share_att_key=false", error.Message);
+    }
+
+    /// <summary>The tiny fixture's config plus a one-tensor weights file (enough to open, not to load a model).</summary>
+    private static TempDirectory WriteModelDirectory()
+    {
+        var dir = new TempDirectory();
+        File.Copy(Path.Combine(RepoPaths.Fixture("tiny-buckets"), "config.json"), dir.File("config.json"));
+        new SafetensorsTestWriter().AddF32("classifier.bias", [2], [0.5f, -0.5f]).Write(dir.File("model.safetensors"));
+        return dir;
+    }
+}
