@@ -27,6 +27,11 @@ internal readonly struct WeightLoader(ITensorSource source, string prefix)
     private ReadOnlyMemory<float> Read(string name, long[] expected)
     {
         string fullName = Qualify(name);
+        if (source is SyntheticTensorSource synthetic)
+        {
+            return synthetic.Create(fullName, expected);
+        }
+
         string expectedText = "[" + string.Join(", ", expected) + "]";
         TensorInfo? info = source.Find(fullName);
         if (info is null)

@@ -1,0 +1,81 @@
+using System.CommandLine;
+using EdgeGuard.ModelFiles;
+using EdgeGuard.ModelFiles.Bundle;
+
+namespace EdgeGuard.Cli.Commands;
+
+/// <summary><c>edgeguard convert</c>: a Hugging Face directory into one deployment bundle.</summary>
+internal static class ConvertCommand
+{
+    private static readonly Argument<string> Source = new("hf-dir")
+    {
+        Description = "Hugging Face model directory (config.json, model.safetensors, spm.model).",
+    };
+
+    private static readonly Option<string> Output = new("--output", "-o")
+    {
+        Description = "Bundle file to write (.gguf).",
+        Required = true,
+    };
+
+    private static readonly Option<float> Threshold = new("--threshold")
+    {
+        Description = "Decision threshold on the unsafe probability stored in the bundle.",
+        DefaultValueFactory = _ => 0.5f,
+    };
+
+    private static readonly Option<int?> UnsafeLabel = new("--unsafe-label")
+    {
+        Description = "Class index that means unsafe (default: the label named unsafe/harmful/toxic, else class 1 of two).",
+    };
+
+    private static readonly Option<string?> Name = new("--name")
+    {
+        Description = "Model name stored in the bundle (default: the directory name).",
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("convert", "Convert a Hugging Face DeBERTa-v3 classifier directory into an EdgeGuard bundle (GGUF).")
+        {
+            Source, Output, Threshold, UnsafeLabel, Name,
+        };
+        CommandRunner.SetAction(command, Run);
+        return command;
+    }
+
+    private static int Run(ParseResult parsed, CancellationToken cancellationToken)
+    {
+        string source = parsed.GetValue(Source)!;
+        string output = parsed.GetValue(Output)!;
+        float threshold = parsed.GetValue(Threshold);
+        if (!(threshold > 0f && threshold < 1f))
+        {
+            throw new CliUsageException("--threshold must lie strictly between 0 and 1.");
+        }
+
+        if (!Directory.Exists(source))
+        {
+            throw new ModelFileException($"{source}: not a directory; convert reads a Hugging Face model directory.");
+        }
+
+        // Opening the directory as a guard validates config, tensors, tokenizer and labels together before anything is written.
+        using (Guard.Open(source, new GuardOptions { Threads = 1, UnsafeLabel = parsed.GetValue(UnsafeLabel) }))
+        {
+        }
+
+        using var hf = HuggingFaceDirectory.Open(source);
+        var labels = ModelLabels.Resolve(hf.Config.Labels, parsed.GetValue(UnsafeLabel), source);
+        string name = parsed.GetValue(Name) ?? new DirectoryInfo(source).Name;
+        var contents = new BundleContents(
+            hf.Config.ToJson(), File.ReadAllBytes(hf.SpmModelPath!), labels.Names, labels.UnsafeIndex, threshold, "f32", name, Path.GetFileName(Path.GetFullPath(source)));
+        using (var progress = new ProgressBar("convert", 100))
+        {
+            BundleWriter.Write(output, contents, hf.Weights, new Progress<double>(p => progress.Report((long)(p * 100))));
+        }
+
+        using var bundle = ModelBundle.Open(output);
+        Console.Out.WriteLine($"wrote {output}: {bundle.Tensors.Count} tensors, {bundle.FileSize / (1024.0 * 1024.0):F1} MiB, labels [{string.Join(", ", labels.Names)}], unsafe = {labels.UnsafeName}, threshold {threshold:F2}");
+        return ExitCodes.Ok;
+    }
+}

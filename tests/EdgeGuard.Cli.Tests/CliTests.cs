@@ -1,0 +1,239 @@
+using System.Text;
+using System.Text.Json;
+using EdgeGuard.Testing;
+
+namespace EdgeGuard.Cli.Tests;
+
+public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixture>
+{
+    [Fact]
+    public void SynthesizeAndConvert_ProduceAModel()
+    {
+        Assert.Equal(0, model.SynthesizeResult.ExitCode);
+        Assert.Equal(0, model.ConvertResult.ExitCode);
+        Assert.Contains("wrote", model.ConvertResult.Stdout);
+        Assert.True(File.Exists(model.BundlePath));
+    }
+
+    [Fact]
+    public void Help_ListsEveryCommand()
+    {
+        var r = CliProcess.Run("--help");
+        Assert.Equal(0, r.ExitCode);
+        foreach (string command in new[] { "classify", "eval", "verify-fixture", "bench", "convert", "inspect", "synthesize" })
+        {
+            Assert.Contains(command, r.Stdout);
+            Assert.Equal(0, CliProcess.Run(command, "--help").ExitCode);
+        }
+    }
+
+    [Fact]
+    public void UnknownOption_IsAnErrorWithExitCode2()
+    {
+        var r = CliProcess.Run("classify", "text", "--no-such-option");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--no-such-option", r.Stderr);
+    }
+
+    [Fact]
+    public void Classify_Json_HasVerdictFieldsAndExitCodeFollowsFlagged()
+    {
+        var r = CliProcess.Run("classify", "How do I bake bread?", "--model", model.BundlePath, "--json");
+        Assert.True(r.ExitCode is 0 or 1, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        bool flagged = doc.RootElement.GetProperty("flagged").GetBoolean();
+        double score = doc.RootElement.GetProperty("unsafe_score").GetDouble();
+        Assert.InRange(score, 0, 1);
+        Assert.Equal(flagged ? 1 : 0, r.ExitCode);
+        Assert.True(doc.RootElement.GetProperty("tokens").GetInt32() > 2);
+    }
+
+    [Fact]
+    public void Classify_Threshold_DecidesTheExitCode()
+    {
+        Assert.Equal(1, CliProcess.Run("classify", "text", "--response", "reply", "--model", model.BundlePath, "--threshold", "0.0001").ExitCode);
+        Assert.Equal(0, CliProcess.Run("classify", "text", "--response", "reply", "--model", model.BundlePath, "--threshold", "0.9999").ExitCode);
+        var bad = CliProcess.Run("classify", "text", "--model", model.BundlePath, "--threshold", "1.5");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("threshold", bad.Stderr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Classify_HumanOutput_SaysTheVerdict()
+    {
+        var r = CliProcess.Run("classify", "hello there", "--model", model.HfDir);
+        Assert.True(r.ExitCode is 0 or 1, r.Stderr);
+        Assert.Matches("^(FLAGGED|safe)  label=(safe|unsafe)  unsafe_score=0\\.\\d{4}", r.Stdout);
+    }
+
+    [Fact]
+    public void ClassifyJsonl_StreamsOneResultPerLine_AndReportsBadLinesWithoutStopping()
+    {
+        var input = new MemoryStream();
+        input.Write("{\"id\": \"a\", \"prompt\": \"first\"}\n"u8);
+        input.Write("\n"u8);
+        input.Write("{\"id\": 2, \"prompt\": \"second\", \"response\": \"reply\"}\n"u8);
+        input.Write([(byte)'{', (byte)'"', 0xC3, 0x28, (byte)'"', (byte)'}', (byte)'\n']);
+        input.Write("[1, 2]\n"u8);
+        input.Write("{\"prompt\": 5}\n"u8);
+        input.Write("{\"prompt\": \"last\", \"response\": null}"u8);
+        string path = Path.Combine(model.Root, "in.jsonl");
+        File.WriteAllBytes(path, input.ToArray());
+
+        foreach (var r in new[] { CliProcess.Run("classify", "--jsonl", path, "--model", model.BundlePath), CliProcess.Run(["classify", "--jsonl", "-", "--model", model.BundlePath], input.ToArray(), null, null) })
+        {
+            Assert.Equal(2, r.ExitCode);
+            string[] lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(6, lines.Length);
+            var docs = lines.Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+            Assert.Equal("a", docs[0].GetProperty("id").GetString());
+            Assert.Equal(2, docs[1].GetProperty("id").GetInt32());
+            Assert.True(docs[1].TryGetProperty("unsafe_score", out _));
+            Assert.Contains("UTF-8", docs[2].GetProperty("error").GetString());
+            Assert.Equal(4, docs[2].GetProperty("line").GetInt32());
+            Assert.Contains("object", docs[3].GetProperty("error").GetString());
+            Assert.Contains("prompt", docs[4].GetProperty("error").GetString());
+            Assert.True(docs[5].TryGetProperty("flagged", out _));
+            Assert.Contains(":4:", r.Stderr);
+        }
+    }
+
+    [Fact]
+    public void Classify_NothingToClassify_IsAnError()
+    {
+        var r = CliProcess.Run("classify", "--model", model.BundlePath);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("nothing to classify", r.Stderr);
+    }
+
+    [Fact]
+    public void Eval_Json_HasTheMetricKeys()
+    {
+        var r = CliProcess.Run("eval", "--data", Path.Combine(RepoPaths.Shared, "datasets", "dev.jsonl"), "--limit", "40", "--model", model.BundlePath, "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        foreach (string key in new[] { "f1", "precision", "recall", "auprc", "accuracy" })
+        {
+            Assert.InRange(doc.RootElement.GetProperty(key).GetDouble(), 0, 1);
+        }
+
+        Assert.Equal(40, doc.RootElement.GetProperty("n").GetInt32());
+        var confusion = doc.RootElement.GetProperty("confusion");
+        Assert.Equal(40, confusion.GetProperty("tp").GetInt32() + confusion.GetProperty("fp").GetInt32() + confusion.GetProperty("tn").GetInt32() + confusion.GetProperty("fn").GetInt32());
+    }
+
+    [Fact]
+    public void Eval_MissingData_IsAnError()
+    {
+        var r = CliProcess.Run("eval", "--data", Path.Combine(model.Root, "absent.jsonl"), "--model", model.BundlePath);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("absent.jsonl", r.Stderr);
+    }
+
+    [Theory]
+    [InlineData("tiny-buckets")]
+    [InlineData("xsmall-2layer")]
+    public void VerifyFixture_ReproducesTheGoldenOutputs(string fixture)
+    {
+        var r = CliProcess.Run("verify-fixture", RepoPaths.Fixture(fixture));
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("PASS", r.Stdout);
+        var strict = CliProcess.Run("verify-fixture", RepoPaths.Fixture(fixture), "--tolerance", "1e-12", "--json");
+        Assert.Equal(1, strict.ExitCode);
+        Assert.False(JsonDocument.Parse(strict.Stdout).RootElement.GetProperty("passed").GetBoolean());
+    }
+
+    [Fact]
+    public void Bench_Json_ReportsLatencyPercentiles()
+    {
+        var r = CliProcess.Run("bench", "--seq", "32", "--batch", "2", "--iters", "3", "--warmup", "1", "--model", model.BundlePath, "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.True(doc.RootElement.GetProperty("p50_ms").GetDouble() > 0);
+        Assert.True(doc.RootElement.GetProperty("p99_ms").GetDouble() >= doc.RootElement.GetProperty("p50_ms").GetDouble());
+        Assert.True(doc.RootElement.GetProperty("verdicts_per_second").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void Inspect_ShowsConfigTensorsAndTokenizer()
+    {
+        var r = CliProcess.Run("inspect", model.BundlePath, "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal("deberta-v2", doc.RootElement.GetProperty("config").GetProperty("model_type").GetString());
+        Assert.Contains(doc.RootElement.GetProperty("tensors").EnumerateArray(), t => t.GetProperty("name").GetString() == "classifier.weight");
+        Assert.Equal(2001, doc.RootElement.GetProperty("tokenizer").GetProperty("vocabulary_size").GetInt32());
+
+        var text = CliProcess.Run("inspect", model.HfDir);
+        Assert.Equal(0, text.ExitCode);
+        Assert.Contains("deberta.embeddings.word_embeddings.weight", text.Stdout);
+    }
+
+    [Fact]
+    public void MissingModel_IsOneLineErrorWithoutStackTrace()
+    {
+        var r = CliProcess.Run("classify", "x", "--model", Path.Combine(model.Root, "missing.gguf"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("missing.gguf", r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stderr);
+        Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void ModelFromEnvironment_IsUsedWhenNoModelOptionIsGiven()
+    {
+        var env = new Dictionary<string, string?> { ["EDGEGUARD_MODEL"] = model.BundlePath };
+        Assert.True(CliProcess.Run(["classify", "hi"], null, model.Root, env).ExitCode is 0 or 1);
+        var missing = CliProcess.Run(["classify", "hi"], null, model.Root, new Dictionary<string, string?> { ["EDGEGUARD_MODEL"] = "/nonexistent/model.gguf" });
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("/nonexistent/model.gguf", missing.Stderr);
+    }
+
+    [Fact]
+    public void CorruptOrTruncatedModelFiles_AreOneLineErrors()
+    {
+        byte[] bundle = File.ReadAllBytes(model.BundlePath);
+        string flipped = Path.Combine(model.Root, "flipped.gguf");
+        byte[] copy = (byte[])bundle.Clone();
+        copy[copy.Length - 100] ^= 0xFF;
+        File.WriteAllBytes(flipped, copy);
+        string cut = Path.Combine(model.Root, "cut.gguf");
+        File.WriteAllBytes(cut, bundle.AsSpan(0, bundle.Length / 2).ToArray());
+
+        string hfCut = Path.Combine(model.Root, "hf-cut");
+        Directory.CreateDirectory(hfCut);
+        foreach (string f in new[] { "config.json", "spm.model" })
+        {
+            File.Copy(Path.Combine(model.HfDir, f), Path.Combine(hfCut, f), true);
+        }
+
+        byte[] st = File.ReadAllBytes(Path.Combine(model.HfDir, "model.safetensors"));
+        File.WriteAllBytes(Path.Combine(hfCut, "model.safetensors"), st.AsSpan(0, st.Length - 1000).ToArray());
+
+        string badConfig = Path.Combine(model.Root, "hf-badconfig");
+        Directory.CreateDirectory(badConfig);
+        File.Copy(Path.Combine(model.HfDir, "spm.model"), Path.Combine(badConfig, "spm.model"), true);
+        File.Copy(Path.Combine(model.HfDir, "model.safetensors"), Path.Combine(badConfig, "model.safetensors"), true);
+        File.WriteAllText(Path.Combine(badConfig, "config.json"), File.ReadAllText(Path.Combine(model.HfDir, "config.json")).Replace("\"share_att_key\": true", "\"share_att_key\": false"));
+
+        foreach (string m in new[] { flipped, cut, hfCut, badConfig })
+        {
+            var r = CliProcess.Run("classify", "x", "--model", m);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("edgeguard: error:", r.Stderr);
+        }
+
+        Assert.Contains("share_att_key", CliProcess.Run("classify", "x", "--model", badConfig).Stderr);
+        var verbose = CliProcess.Run("classify", "x", "--model", cut, "--verbose");
+        Assert.Contains("   at ", verbose.Stderr);
+    }
+
+    [Fact]
+    public void Convert_NotADirectory_IsAnError()
+    {
+        var r = CliProcess.Run("convert", model.BundlePath, "-o", Path.Combine(model.Root, "x.gguf"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("not a directory", r.Stderr);
+    }
+}

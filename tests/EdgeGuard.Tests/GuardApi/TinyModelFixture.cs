@@ -1,0 +1,30 @@
+using EdgeGuard.Models.Deberta;
+using EdgeGuard.ModelFiles;
+using EdgeGuard.ModelFiles.Bundle;
+using EdgeGuard.Testing;
+
+namespace EdgeGuard.Tests.GuardApi;
+
+/// <summary>A tiny synthesized guard (random weights, the 2k test tokenizer) as a Hugging Face directory and as a bundle.</summary>
+public sealed class TinyModelFixture : IDisposable
+{
+    public TinyModelFixture()
+    {
+        Root = Directory.CreateTempSubdirectory("edgeguard-guard-tests-").FullName;
+        HfDir = Path.Combine(Root, "hf");
+        SyntheticModel.Write(DebertaShape.Get("tiny"), Path.Combine(RepoPaths.Tokenizer("spm-unigram-2k"), "spm.model"), HfDir, vocabSize: null, seed: 7);
+        BundlePath = Path.Combine(Root, "tiny.gguf");
+        using var hf = HuggingFaceDirectory.Open(HfDir);
+        var contents = new BundleContents(
+            hf.Config.ToJson(), File.ReadAllBytes(hf.SpmModelPath!), SyntheticModel.Labels, 1, 0.5f, "f32", "tiny", "synthesized");
+        BundleWriter.Write(BundlePath, contents, hf.Weights);
+    }
+
+    public string Root { get; }
+
+    public string HfDir { get; }
+
+    public string BundlePath { get; }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
