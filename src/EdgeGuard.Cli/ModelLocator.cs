@@ -5,13 +5,13 @@ namespace EdgeGuard.Cli;
 /// <summary>Finds the model a command uses when <c>--model</c> is not given.</summary>
 internal static class ModelLocator
 {
-    /// <summary>File name of the default model inside <c>models/</c>.</summary>
-    public const string DefaultModelFile = "default.gguf";
+    /// <summary>The default model inside <c>models/</c>: a Hugging Face directory shipped with the project.</summary>
+    public const string DefaultModel = "edgeguard-default";
 
     public const string EnvironmentVariable = "EDGEGUARD_MODEL";
 
     /// <summary>
-    /// <c>--model</c> if given; else <c>$EDGEGUARD_MODEL</c>; else <c>models/default.gguf</c> in the working
+    /// <c>--model</c> if given; else <c>$EDGEGUARD_MODEL</c>; else <c>models/edgeguard-default</c> in the working
     /// directory or above the executable (a repository checkout or an installed tree).
     /// </summary>
     public static string Resolve(string? explicitModel)
@@ -27,21 +27,21 @@ internal static class ModelLocator
             return fromEnvironment;
         }
 
-        var candidates = new List<string> { Path.Combine(Environment.CurrentDirectory, "models", DefaultModelFile) };
+        var candidates = new List<string> { Path.Combine(Environment.CurrentDirectory, "models", DefaultModel) };
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            candidates.Add(Path.Combine(dir.FullName, "models", DefaultModelFile));
+            candidates.Add(Path.Combine(dir.FullName, "models", DefaultModel));
         }
 
         foreach (string candidate in candidates)
         {
-            if (File.Exists(candidate))
+            if (Directory.Exists(candidate) || File.Exists(candidate))
             {
                 return candidate;
             }
         }
 
         throw new ModelFileException(
-            $"no model given and no default model found (models/{DefaultModelFile} does not exist yet). Pass --model <bundle.gguf or Hugging Face directory>, or set {EnvironmentVariable}.");
+            $"no model given and no default model found (models/{DefaultModel} is not there). Pass --model <bundle.gguf or Hugging Face directory>, or set {EnvironmentVariable}.");
     }
 }

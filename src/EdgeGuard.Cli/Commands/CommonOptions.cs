@@ -7,7 +7,7 @@ internal static class CommonOptions
 {
     public static readonly Option<string?> Model = new("--model", "-m")
     {
-        Description = "Model: an EdgeGuard bundle (.gguf) or a Hugging Face directory. Default: $EDGEGUARD_MODEL, else models/default.gguf.",
+        Description = "Model: an EdgeGuard bundle (.gguf) or a Hugging Face directory. Default: $EDGEGUARD_MODEL, else models/edgeguard-default.",
         Recursive = true,
     };
 

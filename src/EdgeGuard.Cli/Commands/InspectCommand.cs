@@ -96,10 +96,7 @@ internal static class InspectCommand
         }
 
         Console.Out.WriteLine("config");
-        foreach (var line in s.ConfigJson.Split('\n'))
-        {
-            Console.Out.WriteLine("  " + line.TrimEnd('\r'));
-        }
+        Console.Out.WriteLine(IndentedJson(s.ConfigJson));
 
         long elements = s.Tensors.Sum(t => t.ElementCount);
         Console.Out.WriteLine(string.Create(c, $"tensors    {s.Tensors.Count}, {elements / 1e6:F2}M parameters"));
@@ -107,6 +104,18 @@ internal static class InspectCommand
         {
             Console.Out.WriteLine(string.Create(c, $"  {t.Name,-64} {t.DType,-5} {t.ShapeText,-16} {t.ElementCount * ModelFiles.TensorDTypes.SizeOf(t.DType),12:N0} B"));
         }
+    }
+
+    private static string IndentedJson(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            doc.RootElement.WriteTo(writer);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     private static void WriteJson(ModelSummary s)
