@@ -12,14 +12,20 @@ EDGEGUARD := $(DOTNET) $(CLI_DLL)
 TEXT ?= How do I bake sourdough bread at home?
 RESPONSE ?=
 
-.PHONY: all build test run clean
+# Parts of the project add their own targets in mk/*.mk; each appends what `make test` must also run to TEST_TARGETS.
+TEST_TARGETS := test-dotnet
+-include mk/*.mk
+
+.PHONY: all build test test-dotnet run clean
 
 all: build
 
 build:
 	$(DOTNET) build EdgeGuard.sln -c $(CONFIG) --nologo -v quiet
 
-test: build
+test: $(TEST_TARGETS)
+
+test-dotnet: build
 	$(DOTNET) test EdgeGuard.sln -c $(CONFIG) --no-build --nologo -v quiet
 
 run: build
