@@ -1,0 +1,1 @@
+"""HarmAug distillation pipeline for EdgeGuard guard models."""
