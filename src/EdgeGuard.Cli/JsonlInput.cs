@@ -75,7 +75,7 @@ internal static class JsonlInput
             {
                 if (r.ValueKind == JsonValueKind.String)
                 {
-                    response = r.GetString();
+                    response = StringOf(r);
                 }
                 else if (r.ValueKind != JsonValueKind.Null)
                 {
@@ -83,14 +83,75 @@ internal static class JsonlInput
                 }
             }
 
-            string? label = root.TryGetProperty("label", out var l) && l.ValueKind == JsonValueKind.String ? l.GetString() : null;
+            string? label = root.TryGetProperty("label", out var l) && l.ValueKind == JsonValueKind.String ? StringOf(l) : null;
             string? id = root.TryGetProperty("id", out var i) && i.ValueKind is JsonValueKind.String or JsonValueKind.Number ? i.GetRawText() : null;
-            return new JsonlRecord(lineNumber, prompt.GetString(), response, label, id, null);
+            return new JsonlRecord(lineNumber, StringOf(prompt), response, label, id, null);
         }
         catch (JsonException e)
         {
             return Failed(lineNumber, "invalid JSON: " + e.Message.ReplaceLineEndings(" "));
         }
+    }
+
+    /// <summary>
+    /// The string's value. JSON may escape a lone UTF-16 surrogate (<c>"\ud800"</c>), which System.Text.Json refuses to
+    /// return as a string; such text is still classified, with each lone surrogate replaced by U+FFFD as the tokenizer would.
+    /// </summary>
+    private static string StringOf(JsonElement element)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            return UnescapeLeniently(element.GetRawText());
+        }
+    }
+
+    private static string UnescapeLeniently(string quoted)
+    {
+        var text = new System.Text.StringBuilder(quoted.Length);
+        for (int i = 1; i < quoted.Length - 1; i++)
+        {
+            char c = quoted[i];
+            if (c != '\\')
+            {
+                text.Append(c);
+                continue;
+            }
+
+            char e = quoted[++i];
+            switch (e)
+            {
+                case 'u':
+                    text.Append((char)Convert.ToUInt16(quoted.Substring(i + 1, 4), 16));
+                    i += 4;
+                    break;
+                case 'b': text.Append('\b'); break;
+                case 'f': text.Append('\f'); break;
+                case 'n': text.Append('\n'); break;
+                case 'r': text.Append('\r'); break;
+                case 't': text.Append('\t'); break;
+                default: text.Append(e); break;
+            }
+        }
+
+        // Pairs stay pairs; only unpaired surrogates become U+FFFD.
+        char[] chars = text.ToString().ToCharArray();
+        for (int i = 0; i < chars.Length; i++)
+        {
+            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(chars[i]))
+            {
+                chars[i] = '\uFFFD';
+            }
+        }
+
+        return new string(chars);
     }
 
     private static JsonlRecord Failed(int line, string error) => new(line, null, null, null, null, error);

@@ -76,6 +76,8 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
         input.Write([(byte)'{', (byte)'"', 0xC3, 0x28, (byte)'"', (byte)'}', (byte)'\n']);
         input.Write("[1, 2]\n"u8);
         input.Write("{\"prompt\": 5}\n"u8);
+        input.Write("{\"prompt\": \"lone \\ud800 surrogate escape\"}\n"u8);
+        input.Write(Encoding.UTF8.GetBytes("{\"prompt\": " + new string('[', 100) + new string(']', 100) + "}\n"));
         input.Write("{\"prompt\": \"last\", \"response\": null}"u8);
         string path = Path.Combine(model.Root, "in.jsonl");
         File.WriteAllBytes(path, input.ToArray());
@@ -84,7 +86,7 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
         {
             Assert.Equal(2, r.ExitCode);
             string[] lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(6, lines.Length);
+            Assert.Equal(8, lines.Length);
             var docs = lines.Select(l => JsonDocument.Parse(l).RootElement).ToArray();
             Assert.Equal("a", docs[0].GetProperty("id").GetString());
             Assert.Equal(2, docs[1].GetProperty("id").GetInt32());
@@ -94,6 +96,8 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
             Assert.Contains("object", docs[3].GetProperty("error").GetString());
             Assert.Contains("prompt", docs[4].GetProperty("error").GetString());
             Assert.True(docs[5].TryGetProperty("flagged", out _));
+            Assert.Contains("depth", docs[6].GetProperty("error").GetString());
+            Assert.True(docs[7].TryGetProperty("flagged", out _));
             Assert.Contains(":4:", r.Stderr);
         }
     }
