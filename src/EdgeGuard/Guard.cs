@@ -158,7 +158,7 @@ public sealed class Guard : IDisposable
                 tokenizer.ClsId,
                 tokenizer.SepId);
             acc.Truncated = pair.Truncated;
-            plan.Windows.Add(new PlannedWindow(index, pair.Ids));
+            plan.Windows.Add(new PlannedWindow(index, plan.Windows.Count, pair.Ids));
             acc.Windows = 1;
             return;
         }
@@ -187,7 +187,7 @@ public sealed class Guard : IDisposable
                 ids[n++] = tokenizer.SepId;
             }
 
-            plan.Windows.Add(new PlannedWindow(index, ids));
+            plan.Windows.Add(new PlannedWindow(index, plan.Windows.Count, ids));
         }
 
         acc.Windows = windows.Count;
@@ -195,8 +195,9 @@ public sealed class Guard : IDisposable
 
     private void RunWindows(BatchPlan plan, CancellationToken cancellationToken)
     {
-        // Batches of similar length waste the least work on padding.
-        plan.Windows.Sort(static (a, b) => a.Ids.Length.CompareTo(b.Ids.Length));
+        // Batches of similar length waste the least work on padding; ties keep planning order so a given input
+        // always meets the same batch-mates and its score is reproducible to the last bit.
+        plan.Windows.Sort(static (a, b) => a.Ids.Length != b.Ids.Length ? a.Ids.Length.CompareTo(b.Ids.Length) : a.Order.CompareTo(b.Order));
         var classifier = _model.Classifier;
         int labelsCount = classifier.NumLabels;
         int unsafeIndex = _model.Labels.UnsafeIndex;
@@ -298,7 +299,7 @@ public sealed class Guard : IDisposable
         _pool.Dispose();
     }
 
-    private readonly record struct PlannedWindow(int Input, int[] Ids);
+    private readonly record struct PlannedWindow(int Input, int Order, int[] Ids);
 
     private struct InputResult
     {
