@@ -49,11 +49,42 @@ class CharVocabulary:
         return [self._ids.get(ch, unknown) for ch in text]
 
 
+class _Block(nn.Module):
+    """Pre-norm causal self-attention and a GELU MLP, with a key/value cache for incremental decoding."""
+
+    def __init__(self, d_model: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.attention_norm = nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.mlp_norm = nn.LayerNorm(d_model)
+        self.up = nn.Linear(d_model, 4 * d_model)
+        self.down = nn.Linear(4 * d_model, d_model)
+
+    def forward(self, x: torch.Tensor, cache: Optional[Tuple[torch.Tensor, torch.Tensor]]):
+        steps, width = x.shape
+        q, k, v = (t.reshape(steps, self.heads, -1).transpose(0, 1)
+                   for t in self.qkv(self.attention_norm(x)).split(width, dim=-1))
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], dim=1), torch.cat([cache[1], v], dim=1)
+        past = k.shape[1] - steps
+        scores = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])
+        # Query i (absolute position past + i) sees keys 0 .. past + i.
+        hidden = torch.ones(steps, k.shape[1], dtype=torch.bool).triu(diagonal=past + 1)
+        attended = torch.softmax(scores.masked_fill(hidden, float("-inf")), dim=-1) @ v
+        x = x + self.out(attended.transpose(0, 1).reshape(steps, width))
+        x = x + self.down(nn.functional.gelu(self.up(self.mlp_norm(x))))
+        return x, (k, v)
+
+
 class TinyCausalLM(nn.Module):
-    """Token + sinusoidal position embeddings, 2 causal pre-norm transformer layers, a linear head.
+    """Token + sinusoidal position embeddings, 2 causal pre-norm transformer blocks, a linear head.
 
     Float64 throughout, so a probability computed here and one rebuilt from JSON log-probabilities
-    agree far below the tests' tolerance. Inputs longer than ``context`` keep their last tokens.
+    agree far below the tests' tolerance. Decoding reuses cached keys and values, so a response costs
+    one pass over the prompt plus one short step per token. Inputs longer than the position table
+    keep their last tokens.
     """
 
     def __init__(self, seed: int = 1234, d_model: int = 32, layers: int = 2, heads: int = 2,
@@ -64,9 +95,7 @@ class TinyCausalLM(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.embed = nn.Embedding(len(self.vocab), d_model)
-            layer = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=4 * d_model, dropout=0.0,
-                                               batch_first=True, norm_first=True)
-            self.layers = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+            self.blocks = nn.ModuleList(_Block(d_model, heads) for _ in range(layers))
             self.norm = nn.LayerNorm(d_model)
             self.head = nn.Linear(d_model, len(self.vocab))
         position = torch.arange(context, dtype=torch.float64).unsqueeze(1)
@@ -78,12 +107,21 @@ class TinyCausalLM(nn.Module):
         self.double().eval()
 
     @torch.no_grad()
+    def _forward(self, ids: Sequence[int], caches: Optional[List[Any]] = None, start: int = 0):
+        x = self.embed(torch.tensor(list(ids))) + self.positions[start:start + len(ids)]
+        new_caches = []
+        for number, block in enumerate(self.blocks):
+            x, cache = block(x, caches[number] if caches else None)
+            new_caches.append(cache)
+        return self.head(self.norm(x)), new_caches
+
+    def _fit(self, ids: List[int], room: int) -> List[int]:
+        ids = ids[-(self.context - room):]
+        return ids or self.vocab.encode(" ")
+
     def next_token_logits(self, ids: Sequence[int]) -> torch.Tensor:
-        ids = list(ids)[-self.context:] or [self.vocab.encode(" ")[0]]
-        x = self.embed(torch.tensor([ids])) + self.positions[: len(ids)]
-        mask = torch.triu(torch.full((len(ids), len(ids)), float("-inf"), dtype=torch.float64), diagonal=1)
-        h = self.layers(x, mask=mask)
-        return self.head(self.norm(h))[0, -1]
+        logits, _ = self._forward(self._fit(list(ids), 1))
+        return logits[-1]
 
     def verdict_probability(self, text: str) -> float:
         """P(unsafe) as the softmax over the two verdict tokens' logits after ``text``: the reference."""
@@ -94,12 +132,13 @@ class TinyCausalLM(nn.Module):
     def generate(self, text: str, max_tokens: int, temperature: float, seed: int,
                  top_logprobs: int = 0) -> Tuple[str, List[Dict[str, Any]], str]:
         """Greedy (temperature 0) or seeded sampling; returns text, per-token log-prob records, finish reason."""
-        ids = self.vocab.encode(text)
+        ids = self._fit(self.vocab.encode(text), max_tokens + 1)
         generator = torch.Generator().manual_seed(seed)
         pieces: List[str] = []
         records: List[Dict[str, Any]] = []
+        all_logits, caches = self._forward(ids)
+        logits, position = all_logits[-1], len(ids)
         for _ in range(max_tokens):
-            logits = self.next_token_logits(ids)
             logprobs = torch.log_softmax(logits, dim=0)
             if temperature <= 0:
                 token = int(torch.argmax(logits))
@@ -112,7 +151,8 @@ class TinyCausalLM(nn.Module):
             if token == self.vocab.eos_id:
                 return "".join(pieces), records, "stop"
             pieces.append(self.vocab.tokens[token])
-            ids.append(token)
+            step_logits, caches = self._forward([token], caches, position)
+            logits, position = step_logits[-1], position + 1
         return "".join(pieces), records, "length"
 
 
