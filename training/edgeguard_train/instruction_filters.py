@@ -29,8 +29,10 @@ REFUSAL_PATTERNS: Sequence[str] = (
 )
 
 _OPENING_QUOTES = {'"': '"', "\u201c": "\u201d", "'": "'", "\u2018": "\u2019", "\u00ab": "\u00bb", "`": "`"}
-_LIST_MARKER = re.compile(r"^\s*(?:\(?\d{1,3}[.):]|[-*\u2022>#]+|(?:new |harmful )?(?:prompt|instruction|request)\s*\d*\s*:)\s*",
-                          re.IGNORECASE)
+# Numbering ("1.", "(2)"), bullets and markdown ("-", "*", "**", "#", ">"), labels ("Prompt:", "Harmful prompt 2:").
+_LIST_MARKER = re.compile(
+    r"^\s*(?:\(?\d{1,3}[.):]|[-*\u2022>#]+|(?:new |harmful )?(?:prompt|instruction|request)\s*\d*\s*:)\s*",
+    re.IGNORECASE)
 _QUOTED = re.compile(r"[\"\u201c]([^\"\u201c\u201d]{3,})[\"\u201d]")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 

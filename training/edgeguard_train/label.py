@@ -107,9 +107,14 @@ def run(args: argparse.Namespace) -> int:
             while pending:
                 finish_oldest()
         except (JsonlError, OSError) as e:
-            executor.shutdown(wait=False, cancel_futures=True)
+            # A bad input line: the rows already asked for are still written before stopping.
             print(f"label: {e}", file=sys.stderr)
             exit_code = 2
+            try:
+                while pending:
+                    finish_oldest()
+            except LLMHTTPError:
+                executor.shutdown(wait=False, cancel_futures=True)
         except LLMHTTPError as e:
             executor.shutdown(wait=False, cancel_futures=True)
             print(f"label: stopping: {e}", file=sys.stderr)

@@ -198,7 +198,7 @@ class OpenAICompatibleBackend(LLMBackend):
 
     Each call opens its own connection, so one instance serves any number of threads; the stages
     bound how many calls are in flight. Connection errors, timeouts, 429 and 5xx answers are retried
-    with exponential backoff and jitter (429 waits at least its ``Retry-After``); other 4xx answers
+    with exponential backoff and jitter (429 waits at least its ``Retry-After``, up to ten minutes); other 4xx answers
     are the request's fault and raise :class:`LLMHTTPError` at once.
     """
 
@@ -303,10 +303,10 @@ class OpenAICompatibleBackend(LLMBackend):
                     if status == 429:
                         wait_at_least = _retry_after_seconds(headers.get("Retry-After"))
                 else:
-                    raise LLMHTTPError(f"POST {url}: HTTP {status} (not retried): {text}; check the server URL, "
-                                       f"model name {self.model!r} and API key", status)
+                    hint = _client_error_hint(status, self.model)
+                    raise LLMHTTPError(f"POST {url}: HTTP {status} (not retried): {text}; {hint}", status)
             if attempt < self.retries:
-                time.sleep(min(self.max_backoff, max(wait_at_least, self._backoff_delay(attempt))))
+                time.sleep(max(wait_at_least, self._backoff_delay(attempt)))
         raise LLMUnavailableError(f"POST {url}: failed after {self.retries + 1} attempts; last: {last_problem}")
 
     def _backoff_delay(self, attempt: int) -> float:
@@ -333,14 +333,25 @@ class OpenAICompatibleBackend(LLMBackend):
             connection.close()
 
 
+_MAX_RETRY_AFTER = 600.0
+
+
 def _retry_after_seconds(value: Optional[str]) -> float:
-    """Retry-After in seconds (the HTTP-date form is rare for LLM servers and is read as no hint)."""
+    """Retry-After in seconds, at most ten minutes (the HTTP-date form, rare for LLM servers, counts as no hint)."""
     if not value:
         return 0.0
     try:
-        return max(0.0, float(value))
+        return min(_MAX_RETRY_AFTER, max(0.0, float(value)))
     except ValueError:
         return 0.0
+
+
+def _client_error_hint(status: int, model: str) -> str:
+    if status in (401, 403):
+        return "check the API key (the --*-api-key-env variable) and its permissions"
+    if status == 404:
+        return f"check the server URL (it should end in /v1 or nothing) and the model name {model!r}"
+    return "the server rejected this request (e.g. a prompt longer than the model's context)"
 
 
 def _choice_field(body: Mapping[str, Any], field: str, url: str) -> Any:

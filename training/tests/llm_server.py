@@ -167,7 +167,8 @@ class Fault:
 
     kind: ``status`` (answer ``status`` with an error body, and ``Retry-After`` when ``retry_after``),
     ``sleep`` (wait ``seconds`` before answering normally, to outlast a client timeout),
-    ``malformed`` (200 with a body that is not JSON), ``reset`` (read the request, then reset the connection).
+    ``malformed`` (200 with a body that is not JSON), ``reset`` (read the request, then reset the
+    connection; recorded with status 0).
     """
 
     kind: str

@@ -2,7 +2,6 @@
 
 import argparse
 import datetime
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 
 from edgeguard_train import augment
 from edgeguard_train.jsonl import read_jsonl, write_jsonl
-from llm_server import LLMTestServer
+from llm_server import Fault, LLMTestServer
 
 MODEL = "tiny-char-lm"
 TRAINING_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -146,8 +145,6 @@ def test_Augment_ConcurrencyIsBounded(server, seeds, tmp_path):
 
 
 def test_Augment_FailedGenerationIsCountedAndRetriedByTheNextRun(server, seeds, tmp_path, caplog):
-    from llm_server import Fault
-
     output = str(tmp_path / "synthetic.jsonl")
     server.add_faults(*[Fault("status", 500)] * 3)  # exhausts the 1 + 2 attempts of index 0
     assert run_augment(augment_argv(server, seeds, output, "--count", "2", "--concurrency", "1")) == 1

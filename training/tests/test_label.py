@@ -150,3 +150,14 @@ def test_Label_RowWithoutId_IsAUsageError(server, tmp_path, capsys):
     write_jsonl(source, [{"prompt": "hi", "response": None, "label": "safe"}])
     assert run_stage(label, label_argv(server, source, str(tmp_path / "out.jsonl"))) == 2
     assert "needs 'id'" in capsys.readouterr().err
+
+
+def test_Label_BadInputLine_StopsAfterWritingTheRowsBeforeIt(server, tmp_path, capsys):
+    source = str(tmp_path / "partly_bad.jsonl")
+    write_jsonl(source, ROWS[:2])
+    with open(source, "a", encoding="utf-8") as f:
+        f.write("{not json\n")
+    output = str(tmp_path / "labelled.jsonl")
+    assert run_stage(label, label_argv(server, source, output, "--concurrency", "2")) == 2
+    assert "partly_bad.jsonl:3: not valid JSON" in capsys.readouterr().err
+    assert [r["id"] for r in read_jsonl(output)] == ["row-0", "row-1"]
