@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     refused, duplicate and empty counts cover the whole job, earlier runs included; errors and
     rows_written cover this run."""
     started = time.monotonic()
-    kinds = [k.strip() for k in args.responses.split(",") if k.strip()]
+    kinds = list(dict.fromkeys(k.strip() for k in args.responses.split(",") if k.strip()))
     unknown = [k for k in kinds if k not in RESPONSE_SYSTEM_PROMPTS]
     if unknown:
         print(f"augment: --responses: unknown kind(s) {unknown}; choose from compliant, refusal", file=sys.stderr)
@@ -151,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         seeds = _read_seed_prompts(args.input)
         generator = backend_from_args(args, "generator")
         # Without --responder-model the generator answers too: one server is enough for both roles.
+        if args.responder_url and not args.responder_model:
+            raise ValueError("--responder-url needs --responder-model")
         responder = backend_from_args(args, "responder") if args.responder_model else generator
         dedup = NearDuplicateFilter(args.dedup_ngram, args.dedup_threshold)
     except (OSError, JsonlError, ValueError, ImportError) as e:
@@ -229,7 +231,7 @@ def _read_generation_log(path: str) -> Dict[str, Dict[str, Any]]:
 def _plan(index: int, seed: int, k: int, pool: Sequence[Tuple[str, str]], template: str) -> _Plan:
     """Everything about index ``index`` that follows from the seed alone, so resumed runs ask the same."""
     rng = random.Random(f"harmaug|{seed}|{index}")
-    exemplars = rng.sample(list(pool), k)
+    exemplars = rng.sample(pool, k)
     examples = "\n".join(f"{n}. {' '.join(text.split())}" for n, (_, text) in enumerate(exemplars, start=1))
     prompt_text = template.format(user=HARMAUG_REQUEST.format(examples=examples), prefix=AFFIRMATIVE_PREFIX)
     return _Plan(index=index, instruction_id=f"{SOURCE}-s{seed}-{index:06d}",

@@ -377,9 +377,9 @@ def add_backend_arguments(parser: Any, role: str, description: str, required: bo
                        help="server base URL, e.g. http://127.0.0.1:8000/v1 (openai backend)")
     group.add_argument(f"--{role}-model", metavar="NAME", required=required,
                        help="model name the server serves, or a Hugging Face path (transformers backend)")
-    group.add_argument(f"--{role}-api-key-env", metavar="VAR", default="OPENAI_API_KEY",
-                       help="environment variable holding the API key, if the server wants one "
-                            "(default: OPENAI_API_KEY; read from the environment so it stays out of ps)")
+    group.add_argument(f"--{role}-api-key-env", metavar="VAR",
+                       help="environment variable holding the API key, if the server wants one (read from the "
+                            "environment so it stays out of ps; no default, so no key goes to a server unasked)")
 
 
 def add_request_arguments(parser: Any) -> None:
