@@ -83,11 +83,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only unsafe prompts up to this length are exemplars (default: 400)")
     parser.add_argument("--template", choices=sorted(GENERATOR_TEMPLATES), default="chatml",
                         help="the generator's chat format for the raw prompt (default: chatml)")
-    parser.add_argument("--instruction-max-tokens", type=int, default=96, metavar="N")
-    parser.add_argument("--instruction-temperature", type=float, default=1.0)
-    parser.add_argument("--response-max-tokens", type=int, default=256, metavar="N")
-    parser.add_argument("--response-temperature", type=float, default=0.7)
-    parser.add_argument("--responses", default="compliant,refusal",
+    parser.add_argument("--instruction-max-tokens", type=int, default=96, metavar="N",
+                        help="generation length after the affirmative prefix (default: 96)")
+    parser.add_argument("--instruction-temperature", type=float, default=1.0, metavar="T",
+                        help="sampling temperature of the generator; diversity is the point (default: 1.0)")
+    parser.add_argument("--response-max-tokens", type=int, default=256, metavar="N",
+                        help="length of each answer (default: 256)")
+    parser.add_argument("--response-temperature", type=float, default=0.7, metavar="T",
+                        help="sampling temperature of the responder (default: 0.7)")
+    parser.add_argument("--responses", default="compliant,refusal", metavar="KINDS",
                         help="answers per kept instruction, comma-separated from compliant, refusal "
                              "(default: both)")
     parser.add_argument("--prompt-rows", action="store_true",

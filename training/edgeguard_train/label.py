@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="label at most N rows in this run")
     parser.add_argument("--relabel", action="store_true",
                         help="replace 'label' with the teacher's verdict (old label kept in label_before_teacher)")
-    parser.add_argument("--threshold", type=float, default=0.5,
+    parser.add_argument("--threshold", type=float, default=0.5, metavar="P",
                         help="P(unsafe) at which --relabel says unsafe (default: 0.5)")
     add_backend_arguments(parser, "teacher", "a Llama Guard model, e.g. meta-llama/Llama-Guard-3-8B on vLLM")
     parser.add_argument("--teacher-endpoint", choices=("completions", "chat"), default="completions",
