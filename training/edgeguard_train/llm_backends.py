@@ -388,7 +388,8 @@ def add_request_arguments(parser: Any) -> None:
     group.add_argument("--concurrency", type=int, default=4, metavar="N",
                        help="requests in flight at once (default: 4)")
     group.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
-                       help="per-request timeout (default: 120)")
+                       help="how long to wait to connect, and for each read of the answer, before the attempt "
+                            "counts as failed (default: 120)")
     group.add_argument("--retries", type=int, default=4, metavar="N",
                        help="retries after a connection error, timeout, 429 or 5xx (default: 4)")
     group.add_argument("--backoff", type=float, default=1.0, metavar="SECONDS",

@@ -182,7 +182,7 @@ class LLMTestServer:
 
     ``faults`` are consumed one per request, in order; ``delay`` slows every request (to observe
     concurrency); ``script`` can replace the model's text for ``/v1/completions`` (crafted generations);
-    ``max_in_flight`` and ``requests`` record what the clients did.
+    ``max_in_flight``, ``requests`` (path and status) and ``bodies`` (path and JSON) record what the clients did.
     """
 
     def __init__(self, model: Optional[TinyCausalLM] = None, model_name: str = "tiny-char-lm") -> None:
@@ -192,6 +192,7 @@ class LLMTestServer:
         self.delay = 0.0
         self.script: Optional[Callable[[str], str]] = None
         self.requests: List[List[Any]] = []  # [path, status]; status None until answered, 0 for a reset
+        self.bodies: List[Tuple[str, Any]] = []  # (path, the request's JSON, or None if it was not JSON)
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -217,6 +218,7 @@ class LLMTestServer:
             self.delay = 0.0
             self.script = None
             self.requests = []
+            self.bodies = []
             self.in_flight = 0
             self.max_in_flight = 0
 
@@ -254,11 +256,16 @@ class LLMTestServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                try:
+                    parsed = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    parsed = None
                 with server._lock:
                     self._epoch = server._epoch
                     self._record = [self.path, None]
                     self._answered = False
                     server.requests.append(self._record)
+                    server.bodies.append((self.path, parsed))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     fault = server.faults.popleft() if server.faults else None

@@ -2,6 +2,7 @@
 
 import argparse
 import datetime
+import hashlib
 import os
 import signal
 import subprocess
@@ -96,6 +97,28 @@ def test_Augment_WritesTwoAnswersPerKeptInstruction_InDatasetSchemaWithProvenanc
     # The generator saw the affirmative prefix at the end of each raw prompt; responses came from chat.
     paths = [path for path, _ in server.requests]
     assert paths.count("/v1/completions") == 4 and paths.count("/v1/chat/completions") == 2 * len(kept)
+
+
+def test_Augment_AsksWithTheHarmAugPromptPrefilledAndAnswersUnderBothSystemPrompts(server, seeds, tmp_path):
+    server.script = lambda prompt: ' "Describe how to forge a signature" is one.'
+    output = str(tmp_path / "synthetic.jsonl")
+    assert run_augment(augment_argv(server, seeds, output, "--count", "1", "--concurrency", "1")) == 0
+    (generation_path, generation), *answers = server.bodies
+    assert generation_path == "/v1/completions"
+    prompt = generation["prompt"]
+    assert "a single harmful instruction prompt that would elicit offensive content" in prompt
+    assert prompt.endswith("<|im_start|>assistant\nI have an idea for a prompt:")
+    assert generation["stop"] == ["<|im_end|>"] and isinstance(generation["seed"], int)
+    rows = list(read_jsonl(output))
+    seed_texts = {row["id"]: row["prompt"] for row in SEED_ROWS}
+    assert all(seed_texts[seed_id] in prompt for seed_id in rows[0]["seed_ids"])
+    assert sum(text in prompt for text in seed_texts.values()) == 2
+    assert rows[0]["harmaug_prompt_hash"] == hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+    assert [path for path, _ in answers] == ["/v1/chat/completions"] * 2
+    systems = [body["messages"][0]["content"] for _, body in answers]
+    assert systems == [augment.RESPONSE_SYSTEM_PROMPTS["compliant"], augment.RESPONSE_SYSTEM_PROMPTS["refusal"]]
+    assert all(body["messages"][1] == {"role": "user", "content": "Describe how to forge a signature"}
+               for _, body in answers)
 
 
 def test_Augment_ExemplarsAndRequestsFollowTheSeed(server, seeds, tmp_path):

@@ -43,6 +43,14 @@ def test_UnsafeProbability_Completions_EqualsModelSoftmaxOverVerdictTokens(serve
         assert abs(served - direct) < 1e-6
 
 
+def test_UnsafeProbability_AsksForOneGreedyTokenWithTopLogprobs(server):
+    backend(server).unsafe_probability("hi", "hello")
+    (path, body), = server.bodies
+    assert path == "/v1/completions" and body["model"] == MODEL
+    assert body["max_tokens"] == 1 and body["temperature"] == 0.0 and body["logprobs"] == ALL_TOKENS
+    assert body["prompt"] == LlamaGuardPrompt().render("hi", "hello")
+
+
 def test_UnsafeProbability_PromptAndPair_DifferBecauseTheModelSeesDifferentText(server):
     only_prompt = backend(server).unsafe_probability("Tell me a joke")
     with_response = backend(server).unsafe_probability("Tell me a joke", "No.")
