@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         teacher = backend_from_args(args, "teacher", top_logprobs=args.top_logprobs,
                                     teacher_endpoint=args.teacher_endpoint)
         done = done_keys(args.output)
+        total = _count_lines(args.input)
     except (OSError, JsonlError, ValueError, ImportError) as e:
         print(f"label: {e}", file=sys.stderr)
         return 2
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             labelled += 1
         progress.update()
 
-    with Progress("label") as progress, JsonlAppender(args.output) as out, \
+    with Progress("label", total) as progress, JsonlAppender(args.output) as out, \
             concurrent.futures.ThreadPoolExecutor(max_workers=args.concurrency) as executor:
         try:
             submitted = 0
@@ -93,9 +94,10 @@ def run(args: argparse.Namespace) -> int:
                 row_id = row.get("id")
                 if row_id is None or not isinstance(row.get("prompt"), str) or \
                         not isinstance(row.get("response"), (str, type(None))):
-                    raise JsonlError(f"{args.input}:{number}: needs 'id', a string 'prompt' and a string "
+                    raise JsonlError(f"{args.input}: row {number}: needs 'id', a string 'prompt' and a string "
                                      "or null 'response' (dataset schema)")
                 if row_id in done:
+                    progress.update()
                     continue
                 if args.limit is not None and submitted >= args.limit:
                     break
@@ -124,6 +126,12 @@ def run(args: argparse.Namespace) -> int:
     if exit_code:
         return exit_code
     return 1 if errors else 0
+
+
+def _count_lines(path: str) -> int:
+    """Non-blank lines of ``path``: the progress bar's total, without parsing the JSON twice."""
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
 
 
 def _labelled_row(row: Dict[str, Any], probability: float, teacher: str, args: argparse.Namespace) -> Dict[str, Any]:

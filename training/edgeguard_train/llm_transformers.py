@@ -30,8 +30,10 @@ class TransformersCausalLMBackend(LLMBackend):
     def __init__(self, model_name_or_path: str, *, model: Any = None, tokenizer: Any = None,
                  device: Optional[str] = None, guard_prompt: Optional[LlamaGuardPrompt] = None) -> None:
         self.name = f"transformers:{model_name_or_path}"
-        self.tokenizer = tokenizer or transformers.AutoTokenizer.from_pretrained(model_name_or_path)
-        self.model = model or transformers.AutoModelForCausalLM.from_pretrained(model_name_or_path)
+        self.tokenizer = (tokenizer if tokenizer is not None
+                          else transformers.AutoTokenizer.from_pretrained(model_name_or_path))
+        self.model = (model if model is not None
+                      else transformers.AutoModelForCausalLM.from_pretrained(model_name_or_path))
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device).eval()
         self.guard_prompt = guard_prompt or LlamaGuardPrompt()
@@ -45,8 +47,10 @@ class TransformersCausalLMBackend(LLMBackend):
 
     def chat(self, messages: Sequence[Mapping[str, str]], max_tokens: int, temperature: float = 0.0,
              seed: Optional[int] = None) -> str:
-        ids = self.tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True,
-                                                 return_tensors="pt")
+        encoded = self.tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True,
+                                                     return_tensors="pt")
+        # Depending on the transformers version this is the id tensor or an encoding that holds it.
+        ids = encoded["input_ids"] if not isinstance(encoded, torch.Tensor) else encoded
         return self._generate(ids, max_tokens, temperature, seed)
 
     def unsafe_probability(self, prompt: str, response: Optional[str] = None) -> float:
