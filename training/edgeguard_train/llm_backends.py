@@ -198,8 +198,8 @@ class OpenAICompatibleBackend(LLMBackend):
 
     Each call opens its own connection, so one instance serves any number of threads; the stages
     bound how many calls are in flight. Connection errors, timeouts, 429 and 5xx answers are retried
-    with exponential backoff and jitter (429 waits at least its ``Retry-After``, up to ten minutes); other 4xx answers
-    are the request's fault and raise :class:`LLMHTTPError` at once.
+    with exponential backoff and jitter (429 waits at least its ``Retry-After``, up to ten minutes);
+    other 4xx answers are the request's fault and raise :class:`LLMHTTPError` at once.
     """
 
     def __init__(self, base_url: str, model: str, *, api_key: Optional[str] = None, timeout: float = 60.0,
@@ -243,7 +243,10 @@ class OpenAICompatibleBackend(LLMBackend):
         if seed is not None:
             payload["seed"] = seed
         body = self._post("/completions", payload)
-        return _choice_field(body, "text", self._url("/completions"))
+        text = _choice_field(body, "text", self._url("/completions"))
+        if not isinstance(text, str):
+            raise LLMResponseError(f"POST {self._url('/completions')}: choices[0].text is not a string")
+        return text
 
     def chat(self, messages: Sequence[Mapping[str, str]], max_tokens: int, temperature: float = 0.0,
              seed: Optional[int] = None) -> str:
