@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -68,4 +69,15 @@ internal sealed partial class DaemonJsonContext : JsonSerializerContext
 {
     /// <summary>Requests are flat; deeper JSON is refused before it costs anything.</summary>
     public const int MaxDepth = 16;
+
+    /// <summary>
+    /// The context the daemon uses. Responses are JSON, never HTML, so the relaxed encoder may leave quotes and
+    /// apostrophes in error messages readable instead of <c>\u0027</c>.
+    /// </summary>
+    public static DaemonJsonContext Web { get; } = new(new JsonSerializerOptions
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        MaxDepth = MaxDepth,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
 }

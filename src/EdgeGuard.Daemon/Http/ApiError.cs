@@ -44,7 +44,7 @@ internal sealed record ApiError(int Status, string Type, string Code, string Mes
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        return context.Response.WriteAsJsonAsync(new ErrorEnvelope(new ErrorBody(Message, Type, Param, Code)), DaemonJsonContext.Default.ErrorEnvelope);
+        return context.Response.WriteAsJsonAsync(new ErrorEnvelope(new ErrorBody(Message, Type, Param, Code)), DaemonJsonContext.Web.ErrorEnvelope);
     }
 }
 

@@ -23,7 +23,7 @@ internal sealed class JsonBody(long maxBytes, int timeoutMs)
 
         if (request.ContentLength > maxBytes)
         {
-            return (null, ApiError.TooLarge(maxBytes));
+            return (null, RefuseUnreadBody(context, ApiError.TooLarge(maxBytes)));
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
@@ -38,7 +38,7 @@ internal sealed class JsonBody(long maxBytes, int timeoutMs)
                 if (result.Buffer.Length > maxBytes)
                 {
                     reader.AdvanceTo(result.Buffer.End);
-                    return (null, ApiError.TooLarge(maxBytes));
+                    return (null, RefuseUnreadBody(context, ApiError.TooLarge(maxBytes)));
                 }
 
                 if (result.IsCompleted)
@@ -52,14 +52,14 @@ internal sealed class JsonBody(long maxBytes, int timeoutMs)
         }
         catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
-            return (null, ApiError.BodyTimeout(timeoutMs));
+            return (null, RefuseUnreadBody(context, ApiError.BodyTimeout(timeoutMs)));
         }
         catch (BadHttpRequestException e)
         {
             // Kestrel's own limits (body size, minimum data rate) surface here with their status.
-            return (null, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? ApiError.TooLarge(maxBytes)
+            return (null, RefuseUnreadBody(context, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? ApiError.TooLarge(maxBytes)
                 : e.StatusCode == StatusCodes.Status408RequestTimeout ? ApiError.BodyTimeout(timeoutMs)
-                : ApiError.BadRequest(e.Message));
+                : ApiError.BadRequest(e.Message)));
         }
 
         try
@@ -70,6 +70,16 @@ internal sealed class JsonBody(long maxBytes, int timeoutMs)
         {
             reader.AdvanceTo(result.Buffer.End);
         }
+    }
+
+    /// <summary>
+    /// The rest of the body will not be read: the connection closes after the error, so a client that reuses
+    /// connections does not send its next request into the remains of this one.
+    /// </summary>
+    private static ApiError RefuseUnreadBody(HttpContext context, ApiError error)
+    {
+        context.Response.Headers.Connection = "close";
+        return error;
     }
 
     private static (T? Value, ApiError? Error) Parse<T>(ReadOnlySequence<byte> body, JsonTypeInfo<T> type)

@@ -19,7 +19,7 @@ internal sealed class ModerationEndpoints(GuardClient guard, ModelHost models, J
 
     public async Task ModerateAsync(HttpContext context)
     {
-        var (request, error) = await body.ReadAsync(context, DaemonJsonContext.Default.ModerationRequest).ConfigureAwait(false);
+        var (request, error) = await body.ReadAsync(context, DaemonJsonContext.Web.ModerationRequest).ConfigureAwait(false);
         GuardInput[] inputs;
         try
         {
@@ -53,12 +53,12 @@ internal sealed class ModerationEndpoints(GuardClient guard, ModelHost models, J
         }
 
         var response = new ModerationResponse("modr-" + Guid.NewGuid().ToString("N"), result.Model, results);
-        await context.Response.WriteAsJsonAsync(response, DaemonJsonContext.Default.ModerationResponse).ConfigureAwait(false);
+        await context.Response.WriteAsJsonAsync(response, DaemonJsonContext.Web.ModerationResponse).ConfigureAwait(false);
     }
 
     public async Task ClassifyAsync(HttpContext context)
     {
-        var (request, error) = await body.ReadAsync(context, DaemonJsonContext.Default.ClassifyRequest).ConfigureAwait(false);
+        var (request, error) = await body.ReadAsync(context, DaemonJsonContext.Web.ClassifyRequest).ConfigureAwait(false);
         GuardInput[] inputs;
         try
         {
@@ -88,7 +88,7 @@ internal sealed class ModerationEndpoints(GuardClient guard, ModelHost models, J
             results.Add(new VerdictBody(v.Flagged, v.UnsafeScore, v.Label, v.TokenCount, v.Windows, v.Truncated));
         }
 
-        await context.Response.WriteAsJsonAsync(new ClassifyResponse(result.Model, result.Threshold, results), DaemonJsonContext.Default.ClassifyResponse)
+        await context.Response.WriteAsJsonAsync(new ClassifyResponse(result.Model, result.Threshold, results), DaemonJsonContext.Web.ClassifyResponse)
             .ConfigureAwait(false);
     }
 
@@ -101,7 +101,7 @@ internal sealed class ModerationEndpoints(GuardClient guard, ModelHost models, J
             data.Add(new ModelEntry(model.Name, "model", model.LoadedAt.ToUnixTimeSeconds(), "edgeguard", info.Format, info.Precision, model.Guard.Threshold));
         }
 
-        return context.Response.WriteAsJsonAsync(new ModelList("list", data), DaemonJsonContext.Default.ModelList);
+        return context.Response.WriteAsJsonAsync(new ModelList("list", data), DaemonJsonContext.Web.ModelList);
     }
 
     private GuardInput[] ModerationInputs(JsonElement input)

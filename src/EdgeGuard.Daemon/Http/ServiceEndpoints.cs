@@ -19,14 +19,14 @@ internal sealed class ServiceEndpoints(ModelHost models, MicroBatcher batcher, D
     }
 
     public Task HealthAsync(HttpContext context) =>
-        context.Response.WriteAsJsonAsync(new ReadyBody("alive", models.Current?.Name, null), DaemonJsonContext.Default.ReadyBody);
+        context.Response.WriteAsJsonAsync(new ReadyBody("alive", models.Current?.Name, null), DaemonJsonContext.Web.ReadyBody);
 
     public Task ReadyAsync(HttpContext context)
     {
         var model = models.Current;
         string? reason = batcher.IsStopping ? "the daemon is shutting down" : model is null ? models.NotReadyReason ?? "no model is loaded" : null;
         context.Response.StatusCode = reason is null ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
-        return context.Response.WriteAsJsonAsync(new ReadyBody(reason is null ? "ready" : "not_ready", model?.Name, reason), DaemonJsonContext.Default.ReadyBody);
+        return context.Response.WriteAsJsonAsync(new ReadyBody(reason is null ? "ready" : "not_ready", model?.Name, reason), DaemonJsonContext.Web.ReadyBody);
     }
 
     public Task MetricsAsync(HttpContext context)
@@ -65,6 +65,6 @@ internal sealed class ServiceEndpoints(ModelHost models, MicroBatcher batcher, D
             return;
         }
 
-        await context.Response.WriteAsJsonAsync(new ReloadBody(true, outcome.Model, outcome.Message), DaemonJsonContext.Default.ReloadBody).ConfigureAwait(false);
+        await context.Response.WriteAsJsonAsync(new ReloadBody(true, outcome.Model, outcome.Message), DaemonJsonContext.Web.ReloadBody).ConfigureAwait(false);
     }
 }
