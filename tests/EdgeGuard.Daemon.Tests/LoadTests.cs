@@ -56,7 +56,7 @@ public sealed class LoadTests(TinyModels models, ITestOutputHelper output)
     public async Task ClientsThatDisconnectMidBatch_DoNotDisturbTheirBatchMates()
     {
         // A long gathering window holds all requests in one batch while half of the clients give up.
-        await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath, "--max-batch", "64", "--max-wait-ms", "300");
+        await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath, "--max-batch", "64", "--max-wait-ms", "1500");
         var leaving = new List<Task<HttpResponseMessage>>();
         var staying = new List<Task<HttpResponseMessage>>();
         using var gone = new CancellationTokenSource();
@@ -73,7 +73,7 @@ public sealed class LoadTests(TinyModels models, ITestOutputHelper output)
             }
         }
 
-        await Task.Delay(100);
+        await Task.Delay(500);
         await gone.CancelAsync();
 
         foreach (var task in leaving)

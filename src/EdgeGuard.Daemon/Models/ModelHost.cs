@@ -21,6 +21,8 @@ internal sealed class ModelHost : IDisposable
     private readonly SemaphoreSlim _reloadGate = new(1, 1);
     private LoadedModel? _current;
     private bool _disposed;
+    private int _reloadsSucceeded;
+    private int _reloadsFailed;
 
     public ModelHost(string? configuredPath, GuardOptions options, ILogger<ModelHost> logger)
     {
@@ -34,9 +36,6 @@ internal sealed class ModelHost : IDisposable
 
     /// <summary>Why the daemon is not ready, when it is not.</summary>
     public string? NotReadyReason { get; private set; } = "the model has not been loaded yet";
-
-    private int _reloadsSucceeded;
-    private int _reloadsFailed;
 
     /// <summary>Loads that swapped a model in, the first one included.</summary>
     public int ReloadsSucceeded => Volatile.Read(ref _reloadsSucceeded);
@@ -117,15 +116,20 @@ internal sealed class ModelHost : IDisposable
     private ReloadOutcome Failed(string path, string reason, string message)
     {
         Interlocked.Increment(ref _reloadsFailed);
+        if (_configuredPath.Length == 0)
+        {
+            message += $" Pass --model <bundle.gguf or Hugging Face directory>, or set {ModelLocator.EnvironmentVariable}.";
+        }
+
         var current = Current;
         if (current is null)
         {
             NotReadyReason = "no model is loaded: " + message;
-            _logger.LogError("Model load from {Path} failed ({Reason}): {Error}. Not ready until a reload succeeds (SIGHUP or POST /admin/reload).", path, reason, message);
+            _logger.LogError("Model load from {Path} failed ({Reason}). {Error} Not ready until a reload succeeds (SIGHUP or POST /admin/reload).", path, reason, message);
         }
         else
         {
-            _logger.LogError("Model reload from {Path} failed ({Reason}): {Error}. Still serving {Name} from {Current}.", path, reason, message, current.Name, current.Path);
+            _logger.LogError("Model reload from {Path} failed ({Reason}). {Error} Still serving {Name} from {Current}.", path, reason, message, current.Name, current.Path);
         }
 
         return new ReloadOutcome(false, current?.Name ?? string.Empty, message);
