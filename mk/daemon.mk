@@ -21,6 +21,7 @@ run-daemon: daemon
 publish-daemon:
 	@if [ -n "$(PROFILE)" ] && [ ! -f "firmware-profiles/$(PROFILE).json" ]; then \
 		echo "publish-daemon: firmware-profiles/$(PROFILE).json does not exist" >&2; exit 2; fi
+	rm -rf $(DAEMON_OUT)
 	$(DOTNET) publish src/EdgeGuard.Daemon -c Release -r $(RID) --nologo -v quiet \
 		-p:PublishAot=true $(AOT_LINKER) -o $(DAEMON_OUT)
 	@if [ -n "$(PROFILE)" ]; then mkdir -p $(DAEMON_OUT)/firmware-profiles && cp firmware-profiles/$(PROFILE).json $(DAEMON_OUT)/firmware-profiles/; fi

@@ -24,6 +24,7 @@ internal sealed class MicroBatcher : IHostedService, IDisposable
     private readonly List<GuardInput> _inputs = [];
     private Task? _loop;
     private int _queued;
+    private volatile bool _stopping;
 
     public MicroBatcher(int maxBatch, TimeSpan maxWait, int capacity, ModelHost models, DaemonMetrics metrics, FlagLamp? lamp, ILogger<MicroBatcher> logger)
     {
@@ -45,7 +46,7 @@ internal sealed class MicroBatcher : IHostedService, IDisposable
     public int QueueDepth => Volatile.Read(ref _queued);
 
     /// <summary>True once the daemon has begun to stop: new work is refused with 503, not 429.</summary>
-    public bool IsStopping { get; private set; }
+    public bool IsStopping => _stopping;
 
     /// <summary>Queues a job; false when the queue is full or the batcher has stopped taking work.</summary>
     public bool TryEnqueue(ClassificationJob job)
@@ -69,7 +70,7 @@ internal sealed class MicroBatcher : IHostedService, IDisposable
     /// <summary>Stops taking jobs and finishes the queued ones; the server has drained its requests by then.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        IsStopping = true;
+        _stopping = true;
         _queue.Writer.TryComplete();
         if (_loop is not null)
         {
