@@ -107,7 +107,17 @@ internal sealed class DaemonProcess : IDisposable
 
     public void KillHard() => _process.Kill();
 
-    public bool WaitForExit(TimeSpan limit) => _process.WaitForExit(limit);
+    public bool WaitForExit(TimeSpan limit)
+    {
+        if (!_process.WaitForExit(limit))
+        {
+            return false;
+        }
+
+        // Only the untimed wait also waits for the redirected output to be read to its end.
+        _process.WaitForExit();
+        return true;
+    }
 
     public async Task<string> MetricsAsync() => await Client.GetStringAsync("/metrics");
 
