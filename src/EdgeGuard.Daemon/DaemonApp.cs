@@ -52,7 +52,13 @@ internal static class DaemonApp
         services.AddSingleton<DaemonMetrics>();
         services.AddSingleton(sp => new ModelHost(
             settings.Model,
-            new GuardOptions { Threads = settings.Threads, MaxWindows = settings.MaxWindows },
+            new GuardOptions
+            {
+                Threads = settings.Threads,
+                MaxWindows = settings.MaxWindows,
+                // Windows per forward pass follow the same limit, so the profile sizes both the batches and their passes.
+                MaxBatch = settings.MaxBatch,
+            },
             sp.GetRequiredService<ILogger<ModelHost>>()));
         services.AddSingleton(sp => CreateLamp(settings, sp.GetRequiredService<ILogger<FlagLamp>>()));
         services.AddSingleton(sp => new MicroBatcher(
