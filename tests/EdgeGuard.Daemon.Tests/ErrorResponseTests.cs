@@ -137,6 +137,16 @@ public sealed class ErrorResponseTests(TinyModels models)
     }
 
     [Fact]
+    public async Task WrongMethod_Is405WithAnErrorObject()
+    {
+        await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath);
+        using var response = await daemon.Http.GetAsync("/v1/moderations");
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Contains("method_not_allowed", await AssertErrorObject(response, "invalid_request_error"));
+    }
+
+    [Fact]
     public async Task SlowBody_TripsTheReadTimeoutWith408()
     {
         await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath, "--body-timeout-ms", "300");

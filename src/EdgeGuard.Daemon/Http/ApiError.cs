@@ -13,6 +13,9 @@ internal sealed record ApiError(int Status, string Type, string Code, string Mes
 
     public static ApiError NotFound(string path) => new(404, "invalid_request_error", "not_found", $"No endpoint {path}. See GET /v1/models, POST /v1/moderations, POST /v1/classify.");
 
+    public static ApiError MethodNotAllowed(string method, string path) =>
+        new(405, "invalid_request_error", "method_not_allowed", $"{path} does not take {method}; see docs/daemon.md for each route's method.");
+
     public static ApiError BodyTimeout(int milliseconds) => new(408, "invalid_request_error", "request_timeout", $"The request body did not arrive within {milliseconds} ms.");
 
     public static ApiError TooLarge(long limit) => new(413, "invalid_request_error", "request_too_large", $"The request body is larger than {limit} bytes (EdgeGuard:MaxBodyBytes).");

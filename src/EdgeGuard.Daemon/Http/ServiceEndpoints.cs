@@ -15,7 +15,21 @@ internal sealed class ServiceEndpoints(ModelHost models, MicroBatcher batcher, D
         routes.MapGet("/readyz", ReadyAsync);
         routes.MapGet("/metrics", MetricsAsync);
         routes.MapPost("/admin/reload", ReloadAsync);
-        routes.MapFallback(context => ApiError.NotFound(context.Request.Path).WriteAsync(context));
+        routes.MapFallback(FallbackAsync);
+    }
+
+    /// <summary>Every path the daemon serves, with any method; a known path with the wrong method is a 405.</summary>
+    private static readonly HashSet<string> KnownPaths = new(StringComparer.Ordinal)
+    {
+        "/v1/moderations", "/v1/classify", "/v1/models", "/healthz", "/readyz", "/metrics", "/admin/reload",
+    };
+
+    // The fallback takes every unmatched request, including a known path with the wrong method, which routing would
+    // otherwise answer with a bare 405: clients expect the error object everywhere.
+    private static Task FallbackAsync(HttpContext context)
+    {
+        string path = context.Request.Path.Value ?? string.Empty;
+        return (KnownPaths.Contains(path) ? ApiError.MethodNotAllowed(context.Request.Method, path) : ApiError.NotFound(path)).WriteAsync(context);
     }
 
     public Task HealthAsync(HttpContext context) =>
