@@ -103,6 +103,22 @@ internal sealed class InProcessDaemon : IAsyncDisposable
         return await response.Content.ReadAsStringAsync();
     }
 
+    /// <summary>
+    /// Scrapes until every line is there (or 5 s pass) and returns the last scrape: a request is counted after its
+    /// response has been sent, so the client can be a moment ahead of the counters.
+    /// </summary>
+    public async Task<string> MetricsContainingAsync(params string[] lines)
+    {
+        string text = await MetricsAsync();
+        for (int attempt = 0; attempt < 250 && !lines.All(l => text.Contains(l, StringComparison.Ordinal)); attempt++)
+        {
+            await Task.Delay(20);
+            text = await MetricsAsync();
+        }
+
+        return text;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();

@@ -90,13 +90,7 @@ public sealed class LoadTests(TinyModels models, ITestOutputHelper output)
             Assert.Equal(expected, json.RootElement.GetProperty("results")[0].GetProperty("category_scores").GetProperty("unsafe").GetSingle(), 5);
         }
 
-        string metrics = string.Empty;
-        for (int attempt = 0; attempt < 100 && !metrics.Contains("status=\"499\"} 8\n", StringComparison.Ordinal); attempt++)
-        {
-            await Task.Delay(20);
-            metrics = await daemon.MetricsAsync();
-        }
-
+        string metrics = await daemon.MetricsContainingAsync("status=\"499\"} 8\n", "status=\"200\"} 8\n");
         Assert.Contains("edgeguard_http_requests_total{route=\"/v1/moderations\",status=\"499\"} 8\n", metrics);
         Assert.Contains("edgeguard_http_requests_total{route=\"/v1/moderations\",status=\"200\"} 8\n", metrics);
     }

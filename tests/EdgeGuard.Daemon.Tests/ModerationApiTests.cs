@@ -106,7 +106,7 @@ public sealed class ModerationApiTests(TinyModels models)
         (await daemon.PostJsonAsync("/v1/moderations", """{"input": "two"}""")).Dispose();
         (await daemon.PostJsonAsync("/v1/moderations", "{")).Dispose();
 
-        string text = await daemon.MetricsAsync();
+        string text = await daemon.MetricsContainingAsync("status=\"400\"} 1\n", "le=\"+Inf\"} 3\n");
 
         Assert.Contains("edgeguard_http_requests_total{route=\"/v1/moderations\",status=\"200\"} 2\n", text);
         Assert.Contains("edgeguard_http_requests_total{route=\"/v1/moderations\",status=\"400\"} 1\n", text);
