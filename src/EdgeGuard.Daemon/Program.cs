@@ -1,0 +1,55 @@
+using EdgeGuard.Daemon;
+using EdgeGuard.Daemon.Hosting;
+
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine("""
+        edgeguardd: the EdgeGuard guard daemon (OpenAI-compatible /v1/moderations, /v1/classify, /metrics)
+
+        Options (also EdgeGuard:<Key> in appsettings.json or EdgeGuard__<Key> in the environment):
+          --model <bundle.gguf|hf-dir>   default: $EDGEGUARD_MODEL, else models/edgeguard-default
+          --host <address>               default 127.0.0.1; any other address needs a token
+          --port <n>                     default 8088; 0 picks a free port, -1 disables TCP
+          --socket <path|none>           default $RUNTIME_DIRECTORY/edgeguardd.sock or $XDG_RUNTIME_DIR/edgeguardd.sock
+          --profile <name|file.json>     firmware profile (firmware-profiles/<name>.json)
+          --threads <n>                  inference threads, 0 = one per processor
+          --token <t> | --token-file <f> bearer token for /v1, /metrics and /admin
+          --max-body-bytes <n>           default 1048576
+          --max-inputs <n>               inputs per request, default 64
+          --max-windows <n>              model windows one input may need, default 64
+          --max-batch <n>                inputs per batch, default 8 (or the profile's)
+          --max-wait-ms <n>              batch gathering time, default 2 (or the profile's)
+          --queue <n>                    waiting requests before 429, default 256
+          --deadline-ms <n>              per-request deadline (504), default 10000
+          --body-timeout-ms <n>          time for the body to arrive (408), default 10000
+          --drain-seconds <n>            SIGTERM drain deadline, default 20
+          --log-text true                log request text (off: prompts are private)
+          --gpio-chip <n> --gpio-line <n>  raise a GPIO line while flagged verdicts occur
+        Signals: SIGHUP reloads the model; SIGTERM drains in-flight requests and stops.
+        """);
+    return 0;
+}
+
+WebApplication app;
+try
+{
+    app = DaemonApp.Build(args);
+}
+catch (DaemonConfigurationException e)
+{
+    Console.Error.WriteLine("edgeguardd: " + e.Message);
+    return 2;
+}
+
+try
+{
+    await app.RunAsync();
+}
+catch (IOException e)
+{
+    // Kestrel cannot bind: the port or socket is taken or not ours.
+    Console.Error.WriteLine("edgeguardd: " + e.Message);
+    return 2;
+}
+
+return 0;

@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Http.Headers;
+using EdgeGuard.Daemon.Hosting;
+
+namespace EdgeGuard.Daemon.Tests;
+
+public sealed class SecurityTests(TinyModels models)
+{
+    [Fact]
+    public async Task WithAToken_ApiNeedsIt_ProbesStayOpen()
+    {
+        await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath, "--token", "s3cret-token");
+
+        using var none = await daemon.PostJsonAsync("/v1/moderations", """{"input": "x"}""");
+        using var wrong = await daemon.PostJsonAsync("/v1/moderations", """{"input": "x"}""", token: "s3cret-tokeN");
+        using var prefix = await daemon.PostJsonAsync("/v1/moderations", """{"input": "x"}""", token: "s3cret");
+        using var right = await daemon.PostJsonAsync("/v1/moderations", """{"input": "x"}""", token: "s3cret-token");
+        using var metrics = await daemon.Http.GetAsync("/metrics");
+        using var health = await daemon.Http.GetAsync("/healthz");
+        using var ready = await daemon.Http.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, prefix.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, metrics.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Contains("invalid_api_key", await none.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0")]
+    [InlineData("::")]
+    [InlineData("192.0.2.10")]
+    public void NonLoopbackHost_WithoutAToken_RefusesToStart(string host)
+    {
+        var e = Assert.Throws<DaemonConfigurationException>(() => DaemonApp.Build(["--model", models.BundlePath, "--host", host, "--socket", "none"]));
+        Assert.Contains("token", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RequestText_IsNotLogged_UnlessEnabled()
+    {
+        const string Secret = "my-private-prompt-4711";
+        await using (var quiet = await InProcessDaemon.StartAsync(models, models.BundlePath))
+        {
+            (await quiet.PostJsonAsync("/v1/moderations", $$"""{"input": "{{Secret}}"}""")).Dispose();
+            (await quiet.PostJsonAsync("/v1/classify", $$"""{"prompt": "{{Secret}}", "response": "{{Secret}}"}""")).Dispose();
+            (await quiet.PostJsonAsync("/v1/moderations", $$"""{"input": ["{{Secret}}", 1]}""")).Dispose();
+            Assert.NotEmpty(quiet.Logs.Lines);
+            Assert.DoesNotContain(quiet.Logs.Lines, l => l.Contains(Secret, StringComparison.Ordinal));
+        }
+
+        await using var verbose = await InProcessDaemon.StartAsync(models, models.BundlePath, "--log-text", "true");
+        (await verbose.PostJsonAsync("/v1/moderations", $$"""{"input": "{{Secret}}"}""")).Dispose();
+        Assert.Contains(verbose.Logs.Lines, l => l.Contains(Secret, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AdminReload_WithoutAConfiguredToken_IsForbidden()
+    {
+        await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath);
+        using var response = await daemon.PostJsonAsync("/admin/reload", "{}");
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task AdminReload_WithAToken_NeedsTheToken()
+    {
+        await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath, "--token", "t0ken");
+        var request = new HttpRequestMessage(HttpMethod.Post, "/admin/reload");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "wrong");
+        using var response = await daemon.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+}

@@ -1,0 +1,58 @@
+using EdgeGuard.ModelFiles;
+using EdgeGuard.ModelFiles.Bundle;
+using EdgeGuard.Models.Deberta;
+using EdgeGuard.Testing;
+
+[assembly: AssemblyFixture(typeof(EdgeGuard.Daemon.Tests.TinyModels))]
+
+// Unix sockets with modes, POSIX signals: the daemon is a Linux service and so are its tests.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
+namespace EdgeGuard.Daemon.Tests;
+
+/// <summary>
+/// A tiny synthesized guard (random weights, the 2k test tokenizer) as a Hugging Face directory and a bundle, made once
+/// for the whole assembly, plus a file that is not a model.
+/// </summary>
+public sealed class TinyModels : IDisposable
+{
+    public TinyModels()
+    {
+        Root = Directory.CreateTempSubdirectory("edgeguardd-tests-").FullName;
+        HfDir = Path.Combine(Root, "hf");
+        SyntheticModel.Write(DebertaShape.Get("tiny"), Path.Combine(RepoPaths.Tokenizer("spm-unigram-2k"), "spm.model"), HfDir, vocabSize: null, seed: 7);
+        BundlePath = Path.Combine(Root, "tiny.gguf");
+        using (var hf = HuggingFaceDirectory.Open(HfDir))
+        {
+            var contents = new BundleContents(
+                hf.Config.ToJson(), File.ReadAllBytes(hf.SpmModelPath!), SyntheticModel.Labels, 1, 0.5f, "f32", "tiny-guard", "synthesized");
+            BundleWriter.Write(BundlePath, contents, hf.Weights);
+        }
+
+        CorruptPath = Path.Combine(Root, "corrupt.gguf");
+        byte[] bytes = File.ReadAllBytes(BundlePath);
+        File.WriteAllBytes(CorruptPath, bytes.AsSpan(0, bytes.Length / 2).ToArray());
+        Reference = Guard.Open(BundlePath);
+    }
+
+    public string Root { get; }
+
+    public string HfDir { get; }
+
+    public string BundlePath { get; }
+
+    /// <summary>The bundle cut in half: a file a botched copy leaves behind.</summary>
+    public string CorruptPath { get; }
+
+    /// <summary>The bundle opened directly, for the verdicts the daemon must reproduce.</summary>
+    public Guard Reference { get; }
+
+    /// <summary>A private directory for one test (sockets, model copies), removed with the fixture.</summary>
+    public string NewScratch() => Directory.CreateDirectory(Path.Combine(Root, Guid.NewGuid().ToString("N")[..8])).FullName;
+
+    public void Dispose()
+    {
+        Reference.Dispose();
+        Directory.Delete(Root, recursive: true);
+    }
+}
