@@ -64,7 +64,7 @@ internal sealed class ModelHost : IDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            string path = ModelLocator.Resolve(_configuredPath.Length == 0 ? null : _configuredPath);
+            string path = DefaultModel.Find(_configuredPath.Length == 0 ? null : _configuredPath) ?? DefaultModel.ExpectedPath;
             Guard guard;
             try
             {
@@ -118,7 +118,7 @@ internal sealed class ModelHost : IDisposable
         Interlocked.Increment(ref _reloadsFailed);
         if (_configuredPath.Length == 0)
         {
-            message += $" Pass --model <bundle.gguf or Hugging Face directory>, or set {ModelLocator.EnvironmentVariable}.";
+            message += $" Pass --model <bundle.gguf or Hugging Face directory>, or set {DefaultModel.EnvironmentVariable}.";
         }
 
         var current = Current;
