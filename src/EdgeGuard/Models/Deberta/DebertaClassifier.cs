@@ -46,6 +46,9 @@ public sealed class DebertaClassifier
         MaxSequenceLength = config.MaxPositionEmbeddings;
     }
 
+    /// <summary>How the dense layers compute.</summary>
+    public DebertaPrecision Precision { get; private init; }
+
     /// <summary>The validated config.</summary>
     public DebertaConfig Config { get; }
 
@@ -71,7 +74,15 @@ public sealed class DebertaClassifier
         Load(config, weights, pool, RelativePositionRule.HuggingFace);
 
     /// <summary>As the public overload, with a choice of bucket rule (the original rule reproduces Microsoft DeBERTa's outputs).</summary>
-    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule)
+    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule) =>
+        Load(config, weights, pool, rule, DebertaPrecision.Float32);
+
+    /// <summary>As <see cref="Load(DebertaConfig, ITensorSource, WorkerPool)"/>, computing in <paramref name="precision"/>.</summary>
+    /// <param name="precision">float32 (the reference), or int8 dense layers quantised from the float32 weights at load.</param>
+    public static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, DebertaPrecision precision) =>
+        Load(config, weights, pool, RelativePositionRule.HuggingFace, precision);
+
+    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule, DebertaPrecision precision)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
@@ -97,12 +108,21 @@ public sealed class DebertaClassifier
         for (int i = 0; i < layers.Length; i++)
         {
             layers[i] = EncoderLayer.Load(encoder.Child("layer").Child(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), config, normalisedRel, pool);
+            if (precision == DebertaPrecision.Int8)
+            {
+                layers[i] = layers[i].WithInt8Weights();
+            }
         }
 
         var pooler = ContextPooler.Load(root.Child("pooler"), config);
+        if (precision == DebertaPrecision.Int8)
+        {
+            pooler = pooler.WithInt8Weights();
+        }
+
         var classifier = Linear.Load(root.Child("classifier"), hidden, config.NumLabels);
         var buckets = new RelativePositionBuckets(config.PositionBuckets, config.EffectiveMaxRelativePositions, rule);
-        return new DebertaClassifier(config, pool, embeddings, layers, pooler, classifier, buckets);
+        return new DebertaClassifier(config, pool, embeddings, layers, pooler, classifier, buckets) { Precision = precision };
     }
 
     /// <summary>
@@ -160,7 +180,7 @@ public sealed class DebertaClassifier
                 workspace.Hidden.AsSpan(workspace.Offsets[b] * _hidden, _hidden).CopyTo(workspace.Cls.AsSpan(b * _hidden));
             }
 
-            _pooler.Forward(_pool, workspace.Cls, batch, workspace.Pooled);
+            _pooler.Forward(_pool, workspace.Cls, batch, workspace.Pooled, workspace.Quantized ? workspace.QuantizedActivations : null);
             _classifier.Forward(_pool, workspace.Pooled.AsSpan(0, batch * _hidden), batch, logits);
 
             if (!pooledOutput.IsEmpty)
@@ -252,7 +272,7 @@ public sealed class DebertaClassifier
             }
         }
 
-        return new DebertaWorkspace(_hidden, _intermediate, _headSize, _pool.DegreeOfParallelism);
+        return new DebertaWorkspace(_hidden, _intermediate, _headSize, _pool.DegreeOfParallelism, Precision == DebertaPrecision.Int8);
     }
 
     private void ReturnWorkspace(DebertaWorkspace workspace)

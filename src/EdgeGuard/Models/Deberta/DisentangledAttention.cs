@@ -1,4 +1,5 @@
 using EdgeGuard.Kernels.Float32;
+using EdgeGuard.Kernels.Int8;
 using EdgeGuard.Kernels.Threading;
 
 namespace EdgeGuard.Models.Deberta;
@@ -34,6 +35,7 @@ internal sealed class DisentangledAttention
     private readonly int _heads;
     private readonly int _headSize;
     private readonly float _inverseScale;
+    private readonly DebertaConfig _config;
 
     private DisentangledAttention(Linear query, Linear key, Linear value, float[] positionKeyT, float[] positionQueryT, int relRows, DebertaConfig config)
     {
@@ -49,6 +51,7 @@ internal sealed class DisentangledAttention
 
         // scale_factor = 1 + |{c2p, p2c}| = 3
         _inverseScale = 1f / MathF.Sqrt(_headSize * 3f);
+        _config = config;
     }
 
     /// <param name="weights">Names under <c>attention.self</c>.</param>
@@ -69,6 +72,10 @@ internal sealed class DisentangledAttention
         return new DisentangledAttention(
             query, key, value, TransposePerHead(positionKey, rows, config), TransposePerHead(positionQuery, rows, config), rows, config);
     }
+
+    /// <summary>This attention with int8 Q/K/V projections (the position projections stay the float32 ones computed at load).</summary>
+    public DisentangledAttention WithInt8Weights() =>
+        new(_query.WithInt8Weights(), _key.WithInt8Weights(), _value.WithInt8Weights(), _positionKeyT, _positionQueryT, _relRows, _config);
 
     /// <summary>[rows, hidden] → [head][head_size][rows].</summary>
     private static float[] TransposePerHead(float[] projected, int rows, DebertaConfig config)
@@ -94,9 +101,22 @@ internal sealed class DisentangledAttention
     public void Forward(WorkerPool pool, DebertaWorkspace workspace)
     {
         int tokens = workspace.Tokens;
-        _query.Forward(pool, workspace.Hidden, tokens, workspace.Query);
-        _key.Forward(pool, workspace.Hidden, tokens, workspace.Key);
-        _value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
+        if (_query.Quantized is not null)
+        {
+            // one quantisation of the input for all three projections
+            QuantizedRows q = workspace.QuantizedActivations;
+            q.Quantize(workspace.Hidden, _hidden, tokens, _hidden);
+            _query.Forward(pool, q, workspace.Query);
+            _key.Forward(pool, q, workspace.Key);
+            _value.Forward(pool, q, workspace.Value);
+        }
+        else
+        {
+            _query.Forward(pool, workspace.Hidden, tokens, workspace.Query);
+            _key.Forward(pool, workspace.Hidden, tokens, workspace.Key);
+            _value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
+        }
+
         pool.For(workspace.Batch * _heads, new HeadTask(this, workspace));
     }
 
