@@ -22,6 +22,9 @@ internal sealed class ContextPooler(Linear dense)
         Gelu.Apply(output);
     }
 
+    /// <summary>The dense layer, for export.</summary>
+    public Linear Dense => dense;
+
     /// <summary>This pooler with an int8 dense layer.</summary>
     public ContextPooler WithInt8Weights() => new(dense.WithInt8Weights());
 }

@@ -46,6 +46,12 @@ public sealed class DebertaClassifier
         MaxSequenceLength = config.MaxPositionEmbeddings;
     }
 
+    /// <summary>The int8 linear layers (encoder and pooler), for writing them into a bundle.</summary>
+    internal IEnumerable<Linear> Int8Linears => _layers.SelectMany(l => l.Linears).Append(_pooler.Dense).Where(l => l.Quantized is not null);
+
+    /// <summary>Layer <paramref name="layer"/>'s position projections, <c>[2·position_buckets, hidden]</c>, for writing them into a bundle.</summary>
+    internal (float[] Key, float[] Query) PositionProjections(int layer) => _layers[layer].Attention.PositionProjections();
+
     /// <summary>How the dense layers compute.</summary>
     public DebertaPrecision Precision { get; private init; }
 
@@ -107,7 +113,7 @@ public sealed class DebertaClassifier
         var layers = new EncoderLayer[config.NumHiddenLayers];
         for (int i = 0; i < layers.Length; i++)
         {
-            layers[i] = EncoderLayer.Load(encoder.Child("layer").Child(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), config, normalisedRel, pool);
+            layers[i] = EncoderLayer.Load(encoder.Child("layer").Child(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), config, normalisedRel, pool, i);
             if (precision == DebertaPrecision.Int8)
             {
                 layers[i] = layers[i].WithInt8Weights();
@@ -122,7 +128,9 @@ public sealed class DebertaClassifier
 
         var classifier = Linear.Load(root.Child("classifier"), hidden, config.NumLabels);
         var buckets = new RelativePositionBuckets(config.PositionBuckets, config.EffectiveMaxRelativePositions, rule);
-        return new DebertaClassifier(config, pool, embeddings, layers, pooler, classifier, buckets) { Precision = precision };
+        // A version-2 bundle's int8 layers run in int8 whatever was asked.
+        bool int8 = precision == DebertaPrecision.Int8 || (layers.Length > 0 && layers[0].IsInt8);
+        return new DebertaClassifier(config, pool, embeddings, layers, pooler, classifier, buckets) { Precision = int8 ? DebertaPrecision.Int8 : DebertaPrecision.Float32 };
     }
 
     /// <summary>

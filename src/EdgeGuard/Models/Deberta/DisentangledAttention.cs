@@ -1,6 +1,7 @@
 using EdgeGuard.Kernels.Float32;
 using EdgeGuard.Kernels.Int8;
 using EdgeGuard.Kernels.Threading;
+using EdgeGuard.ModelFiles.Bundle;
 
 namespace EdgeGuard.Models.Deberta;
 
@@ -58,7 +59,8 @@ internal sealed class DisentangledAttention
     /// <param name="config">The model config.</param>
     /// <param name="relativeEmbeddings">LayerNorm(rel_embeddings), [2·position_buckets, hidden].</param>
     /// <param name="pool">Runs the load-time projections.</param>
-    public static DisentangledAttention Load(WeightLoader weights, DebertaConfig config, ReadOnlySpan<float> relativeEmbeddings, WorkerPool pool)
+    /// <param name="layer">The layer's index, to find its precomputed projections in a version-2 bundle.</param>
+    public static DisentangledAttention Load(WeightLoader weights, DebertaConfig config, ReadOnlySpan<float> relativeEmbeddings, WorkerPool pool, int layer)
     {
         int hidden = config.HiddenSize;
         var query = Linear.Load(weights.Child("query_proj"), hidden, hidden);
@@ -67,10 +69,46 @@ internal sealed class DisentangledAttention
         int rows = relativeEmbeddings.Length / hidden;
         float[] positionKey = new float[rows * hidden];
         float[] positionQuery = new float[rows * hidden];
-        key.Forward(pool, relativeEmbeddings, rows, positionKey);
-        query.Forward(pool, relativeEmbeddings, rows, positionQuery);
+        if (weights.Source is IInt8WeightSource stored
+            && stored.FindPositionProjection(layer, "key", rows, hidden) is { } storedKey
+            && stored.FindPositionProjection(layer, "query", rows, hidden) is { } storedQuery)
+        {
+            // computed at convert time from the float32 weights the file no longer holds
+            storedKey.Span.CopyTo(positionKey);
+            storedQuery.Span.CopyTo(positionQuery);
+        }
+        else
+        {
+            key.Forward(pool, relativeEmbeddings, rows, positionKey);
+            query.Forward(pool, relativeEmbeddings, rows, positionQuery);
+        }
+
         return new DisentangledAttention(
             query, key, value, TransposePerHead(positionKey, rows, config), TransposePerHead(positionQuery, rows, config), rows, config);
+    }
+
+    /// <summary>The linear layers, for export.</summary>
+    public IEnumerable<Linear> Linears => [_query, _key, _value];
+
+    /// <summary>The position projections as <c>[rows, hidden]</c> (undoing the per-head transpose), for export.</summary>
+    public (float[] Key, float[] Query) PositionProjections() => (UntransposePerHead(_positionKeyT), UntransposePerHead(_positionQueryT));
+
+    private float[] UntransposePerHead(float[] transposed)
+    {
+        float[] projected = new float[transposed.Length];
+        for (int h = 0; h < _heads; h++)
+        {
+            for (int k = 0; k < _headSize; k++)
+            {
+                int source = ((h * _headSize) + k) * _relRows;
+                for (int r = 0; r < _relRows; r++)
+                {
+                    projected[(r * _hidden) + (h * _headSize) + k] = transposed[source + r];
+                }
+            }
+        }
+
+        return projected;
     }
 
     /// <summary>This attention with int8 Q/K/V projections (the position projections stay the float32 ones computed at load).</summary>

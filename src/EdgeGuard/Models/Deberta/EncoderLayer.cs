@@ -34,19 +34,26 @@ internal sealed class EncoderLayer
     /// <param name="config">The model config.</param>
     /// <param name="relativeEmbeddings">LayerNorm(rel_embeddings).</param>
     /// <param name="pool">Runs the load-time projections.</param>
-    public static EncoderLayer Load(WeightLoader weights, DebertaConfig config, ReadOnlySpan<float> relativeEmbeddings, WorkerPool pool)
+    /// <param name="layer">The layer's index.</param>
+    public static EncoderLayer Load(WeightLoader weights, DebertaConfig config, ReadOnlySpan<float> relativeEmbeddings, WorkerPool pool, int layer)
     {
         int hidden = config.HiddenSize, intermediate = config.IntermediateSize;
         float eps = (float)config.LayerNormEps;
         WeightLoader attention = weights.Child("attention");
         return new EncoderLayer(
-            DisentangledAttention.Load(attention.Child("self"), config, relativeEmbeddings, pool),
+            DisentangledAttention.Load(attention.Child("self"), config, relativeEmbeddings, pool, layer),
             Linear.Load(attention.Child("output").Child("dense"), hidden, hidden),
             LayerNormWeights.Load(attention.Child("output").Child("LayerNorm"), hidden, eps),
             Linear.Load(weights.Child("intermediate").Child("dense"), hidden, intermediate),
             Linear.Load(weights.Child("output").Child("dense"), intermediate, hidden),
             LayerNormWeights.Load(weights.Child("output").Child("LayerNorm"), hidden, eps));
     }
+
+    /// <summary>The attention, for export.</summary>
+    public DisentangledAttention Attention => _attention;
+
+    /// <summary>Every linear layer, for export.</summary>
+    public IEnumerable<Linear> Linears => [.. _attention.Linears, _attentionOutput, _intermediate, _output];
 
     /// <summary>Whether the dense layers run in int8.</summary>
     public bool IsInt8 => _intermediate.Quantized is not null;

@@ -1,6 +1,7 @@
 using EdgeGuard.Kernels.Float32;
 using EdgeGuard.Kernels.Int8;
 using EdgeGuard.Kernels.Threading;
+using EdgeGuard.ModelFiles.Bundle;
 
 namespace EdgeGuard.Models.Deberta;
 
@@ -21,12 +22,27 @@ internal sealed class Linear(ReadOnlyMemory<float> weight, ReadOnlyMemory<float>
     /// <summary>The int8 weights, when this layer runs in int8.</summary>
     public PackedInt8Matrix? Quantized { get; } = quantized;
 
-    public static Linear Load(WeightLoader weights, int inFeatures, int outFeatures) =>
-        new(weights.Matrix("weight", outFeatures, inFeatures), weights.Vector("bias", outFeatures), inFeatures, outFeatures);
+    /// <summary>The Hugging Face name prefix of the layer (<c>P</c> of <c>P.weight</c>), for export.</summary>
+    public string Name { get; private init; } = string.Empty;
+
+    /// <summary>
+    /// Loads <c>P.weight</c> and <c>P.bias</c>; from a version-2 bundle that stores the layer as int8, the packed
+    /// <c>P.qweight</c>/<c>.qscale</c>/<c>.qsum</c> instead (no float weights then).
+    /// </summary>
+    public static Linear Load(WeightLoader weights, int inFeatures, int outFeatures)
+    {
+        ReadOnlyMemory<float> bias = weights.Vector("bias", outFeatures);
+        if (weights.Source is IInt8WeightSource int8 && int8.FindInt8Linear(weights.Prefix, outFeatures, inFeatures) is { } packed)
+        {
+            return new(ReadOnlyMemory<float>.Empty, bias, inFeatures, outFeatures, packed) { Name = weights.Prefix };
+        }
+
+        return new(weights.Matrix("weight", outFeatures, inFeatures), bias, inFeatures, outFeatures) { Name = weights.Prefix };
+    }
 
     /// <summary>This layer with int8 weights quantised from its float32 ones (kept for load-time float products).</summary>
     public Linear WithInt8Weights() =>
-        new(Weight, Bias, InFeatures, OutFeatures, PackedInt8Matrix.Quantize(Weight.Span, InFeatures, OutFeatures, InFeatures));
+        Quantized is not null ? this : new(Weight, Bias, InFeatures, OutFeatures, PackedInt8Matrix.Quantize(Weight.Span, InFeatures, OutFeatures, InFeatures)) { Name = Name };
 
     /// <summary><paramref name="rows"/> rows of <see cref="InFeatures"/> in, as many rows of <see cref="OutFeatures"/> out, in float32.</summary>
     public void Forward(WorkerPool pool, ReadOnlySpan<float> x, int rows, Span<float> y) =>
