@@ -83,4 +83,18 @@ public sealed class Int8QuantizationTests
         var rows = new QuantizedRows(2, 8);
         Assert.Throws<ArgumentException>(() => rows.Quantize(new float[27], 9, 3, 9));
     }
+
+    [Fact]
+    public void QuantizedRows_OnThePool_MatchesRowByRow()
+    {
+        using var pool = new EdgeGuard.Kernels.Threading.WorkerPool(3);
+        var random = new Random(8);
+        float[] x = [.. Enumerable.Range(0, 77 * 300).Select(_ => (float)random.NextDouble() - 0.5f)];
+        var serial = new QuantizedRows(77, 300);
+        var parallel = new QuantizedRows(77, 300);
+        serial.Quantize(x, 300, 77, 300);
+        parallel.Quantize(pool, x, 300, 77, 300);
+        Assert.Equal(serial.Data, parallel.Data);
+        Assert.Equal(serial.Scales, parallel.Scales);
+    }
 }

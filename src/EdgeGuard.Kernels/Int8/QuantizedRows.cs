@@ -1,3 +1,5 @@
+using EdgeGuard.Kernels.Threading;
+
 namespace EdgeGuard.Kernels.Int8;
 
 /// <summary>
@@ -48,7 +50,54 @@ public sealed class QuantizedRows
     public void Quantize(ReadOnlySpan<float> x, int ldx, int rows, int columns) =>
         Quantize(ActivationQuantizer.UseVector, x, ldx, rows, columns);
 
+    /// <summary>As <see cref="Quantize(ReadOnlySpan{float}, int, int, int)"/>, rows split over <paramref name="pool"/>.</summary>
+    public unsafe void Quantize(WorkerPool pool, ReadOnlySpan<float> x, int ldx, int rows, int columns)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        Check(x, ldx, rows, columns);
+        if (pool.DegreeOfParallelism == 1 || (long)rows * columns < RowsPerTask * 1024)
+        {
+            Quantize(ActivationQuantizer.UseVector, x, ldx, rows, columns);
+            return;
+        }
+
+        SetShape(rows, columns);
+        fixed (float* px = x)
+        {
+            pool.For((rows + RowsPerTask - 1) / RowsPerTask, new RowsTask(this, px, ldx, rows, columns));
+        }
+    }
+
+    private const int RowsPerTask = 8;
+
     internal void Quantize(bool vector, ReadOnlySpan<float> x, int ldx, int rows, int columns)
+    {
+        Check(x, ldx, rows, columns);
+        SetShape(rows, columns);
+        for (int r = 0; r < rows; r++)
+        {
+            QuantizeRow(vector, x.Slice(r * ldx, columns), r);
+        }
+    }
+
+    private void QuantizeRow(bool vector, ReadOnlySpan<float> row, int r)
+    {
+        int padded = PaddedColumns;
+        Span<sbyte> q = _data.AsSpan(r * padded, Columns);
+        _scales[r] = vector ? ActivationQuantizer.QuantizeRowVector(row, q) : ActivationQuantizer.QuantizeRowScalar(row, q);
+
+        // An earlier, wider call may have left values where this row's padding is.
+        _data.AsSpan((r * padded) + Columns, padded - Columns).Clear();
+    }
+
+    private void SetShape(int rows, int columns)
+    {
+        Rows = rows;
+        Columns = columns;
+        PaddedColumns = PackedInt8Matrix.PadColumns(columns);
+    }
+
+    private void Check(ReadOnlySpan<float> x, int ldx, int rows, int columns)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(columns);
@@ -61,19 +110,17 @@ public sealed class QuantizedRows
         {
             throw new ArgumentException($"{rows}×{columns} values with stride {ldx} need more than the {x.Length} given.", nameof(x));
         }
+    }
 
-        int padded = PackedInt8Matrix.PadColumns(columns);
-        Rows = rows;
-        Columns = columns;
-        PaddedColumns = padded;
-        for (int r = 0; r < rows; r++)
+    private readonly unsafe struct RowsTask(QuantizedRows target, float* x, int ldx, int rows, int columns) : IParallelBody
+    {
+        public void Invoke(int index, int workerIndex)
         {
-            ReadOnlySpan<float> row = x.Slice(r * ldx, columns);
-            Span<sbyte> q = _data.AsSpan(r * padded, columns);
-            _scales[r] = vector ? ActivationQuantizer.QuantizeRowVector(row, q) : ActivationQuantizer.QuantizeRowScalar(row, q);
-
-            // An earlier, wider call may have left values where this row's padding is.
-            _data.AsSpan((r * padded) + columns, padded - columns).Clear();
+            int end = Math.Min((index + 1) * RowsPerTask, rows);
+            for (int r = index * RowsPerTask; r < end; r++)
+            {
+                target.QuantizeRow(ActivationQuantizer.UseVector, new ReadOnlySpan<float>(x + ((long)r * ldx), columns), r);
+            }
         }
     }
 }

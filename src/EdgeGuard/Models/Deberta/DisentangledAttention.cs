@@ -143,7 +143,7 @@ internal sealed class DisentangledAttention
         {
             // one quantisation of the input for all three projections
             QuantizedRows q = workspace.QuantizedActivations;
-            q.Quantize(workspace.Hidden, _hidden, tokens, _hidden);
+            q.Quantize(pool, workspace.Hidden, _hidden, tokens, _hidden);
             _query.Forward(pool, q, workspace.Query);
             _key.Forward(pool, q, workspace.Key);
             _value.Forward(pool, q, workspace.Value);

@@ -94,16 +94,16 @@ internal sealed class EncoderLayer
         _attention.Forward(pool, workspace);
 
         Span<float> attended = workspace.Attended.AsSpan(0, tokens * hidden);
-        q.Quantize(workspace.Context, hidden, tokens, hidden);
+        q.Quantize(pool, workspace.Context, hidden, tokens, hidden);
         _attentionOutput.Forward(pool, q, attended, Int8Epilogue.BiasResidual, workspace.Hidden.AsSpan(0, tokens * hidden));
         _attentionNorm.Forward(pool, attended, default, attended, tokens);
 
         Span<float> intermediate = workspace.Intermediate.AsSpan(0, tokens * _intermediateSize);
-        q.Quantize(attended, hidden, tokens, hidden);
+        q.Quantize(pool, attended, hidden, tokens, hidden);
         _intermediate.Forward(pool, q, intermediate, Int8Epilogue.BiasGelu);
 
         Span<float> output = workspace.Hidden.AsSpan(0, tokens * hidden);
-        q.Quantize(intermediate, _intermediateSize, tokens, _intermediateSize);
+        q.Quantize(pool, intermediate, _intermediateSize, tokens, _intermediateSize);
         _output.Forward(pool, q, output, Int8Epilogue.BiasResidual, attended);
         _outputNorm.Forward(pool, output, default, output, tokens);
     }

@@ -67,7 +67,7 @@ internal sealed class Linear(ReadOnlyMemory<float> weight, ReadOnlyMemory<float>
             return;
         }
 
-        scratch.Quantize(x, InFeatures, rows, InFeatures);
+        scratch.Quantize(pool, x, InFeatures, rows, InFeatures);
         Forward(pool, scratch, y);
     }
 }
