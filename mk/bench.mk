@@ -7,7 +7,7 @@ BENCH_SEQ ?= 64,128,256,512
 
 .PHONY: bench bench-gemm bench-e2e bench-accuracy
 
-.bench-models/%/config.json: build
+.bench-models/%/config.json: | build
 	$(EDGEGUARD) synthesize --shape $* --tokenizer $(BENCH_TOKENIZER) --vocab-size 128100 -o .bench-models/$*
 
 bench: bench-gemm bench-e2e bench-accuracy

@@ -7,11 +7,12 @@ using EdgeGuard.Benchmarks;
 //   gemm [--quick]                      int8 GEMM GOP/s per variant and float32 GFLOP/s at the layer shapes
 //   e2e <hf-dir> [--seq 64,128] [--iters N]   float32 vs int8 verdict latency of one model directory
 //   accuracy <hf-dir>... [--rows N]      float32 vs int8 decisions and |ΔP(label 1)| on random token rows
+//   memory <bundle>...                  resident memory after open and after the first verdict
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: gemm [--quick] | e2e <hf-dir> [--seq 64,128,256,512] [--iters N] | accuracy <hf-dir>... [--rows N]");
+    Console.Error.WriteLine("usage: gemm [--quick] | e2e <hf-dir> [--seq 64,128,256,512] [--iters N] | accuracy <hf-dir>... [--rows N] | memory <bundle>...");
     return 2;
 }
 
@@ -23,6 +24,7 @@ int exit = args[0] switch
     "gemm" => GemmBenchmark.Run(options),
     "e2e" => EndToEndBenchmark.Run(options),
     "accuracy" => AccuracyReport.Run(options),
+    "memory" => MemoryReport.Run(options),
     _ => 2,
 };
 Console.WriteLine($"# done in {clock.Elapsed.TotalSeconds:F0} s");
