@@ -7,8 +7,7 @@ namespace EdgeGuard.Cli;
 /// <summary>
 /// A binary built by <c>make publish PROFILE=…</c> records its firmware profile and the int8 kernel that profile
 /// compiles in (assembly metadata <c>EdgeGuard.Profile</c>, <c>EdgeGuard.Int8Kernel</c>). Before anything else runs,
-/// this checks that the CPU can run that kernel and stops with a message naming the profile and the fix otherwise,
-/// instead of falling back to a slower kernel silently or faulting on an illegal instruction later.
+/// this checks that the CPU can run that kernel and stops with a message naming the profile and the fix otherwise.
 /// </summary>
 /// <remarks>
 /// Under NativeAOT the instruction sets in <c>IlcInstructionSet</c> are assumed present, and the runtime's own start-up
@@ -38,19 +37,20 @@ internal static class FirmwareProfileCheck
             return null;
         }
 
-        return Problem(profile, kernel, Int8Gemm.Selected);
+        return Problem(profile, kernel, Int8Gemm.IsSupported);
     }
 
-    internal static string? Problem(string profile, string kernel, Int8GemmVariant selected)
+    /// <summary>A CPU with more than the profile needs (a Pi 5 running the Pi 4 build) is fine; one with less is not.</summary>
+    internal static string? Problem(string profile, string kernel, Func<Int8GemmVariant, bool> isSupported)
     {
         if (!Enum.TryParse(kernel, out Int8GemmVariant expected))
         {
             return $"this binary was built for firmware profile '{profile}' with an unknown int8 kernel '{kernel}'; rebuild it with make publish PROFILE={profile}.";
         }
 
-        if (selected != expected)
+        if (!isSupported(expected))
         {
-            return $"this binary was built for firmware profile '{profile}', whose int8 kernel is {expected}, but on this CPU it would run {selected}. "
+            return $"this binary was built for firmware profile '{profile}', whose int8 kernel {expected} needs instructions this CPU lacks (it would run {Int8Gemm.Selected}). "
                 + "Use the build for this board's profile (firmware-profiles/*.json), or a plain `dotnet` build, which adapts to any CPU.";
         }
 
