@@ -6,7 +6,7 @@ namespace EdgeGuard.Kernels.Int8;
 
 /// <summary>
 /// AVX-512BW: the <see cref="Avx2Dot"/> scheme (|x| as u8 × sign(x)·w as s8, which cannot saturate) on 64-byte
-/// vectors. AVX-512 has no <c>vpsignb</c>; sign(x)·w is a blend of w and −w under the mask x &lt; 0 (x = 0 meets
+/// vectors. AVX-512 has no <c>vpsignb</c>; sign(x)·w is a blend of w and −w selected by the sign bit of each byte of x (<c>vpmovb2m</c> + <c>vpblendmb</c>) (x = 0 meets
 /// |x| = 0, so which of the two it picks does not matter).
 /// </summary>
 internal readonly unsafe struct Avx512BWDot : IInt8Dot
@@ -45,9 +45,8 @@ internal readonly unsafe struct Avx512BWDot : IInt8Dot
     {
         // |x| as u8, sign moved onto w
         Vector512<byte> ax = Avx512BW.Abs(x);
-        Vector512<sbyte> negative = Vector512.LessThan(x, Vector512<sbyte>.Zero);
-        Vector512<short> p0 = Avx512BW.MultiplyAddAdjacent(ax, Vector512.ConditionalSelect(negative, n0, v0));
-        Vector512<short> p1 = Avx512BW.MultiplyAddAdjacent(ax, Vector512.ConditionalSelect(negative, n1, v1));
+        Vector512<short> p0 = Avx512BW.MultiplyAddAdjacent(ax, Avx512BW.BlendVariable(v0, n0, x));
+        Vector512<short> p1 = Avx512BW.MultiplyAddAdjacent(ax, Avx512BW.BlendVariable(v1, n1, x));
 
         // widen pairs to int32, accumulate
         c0 = Avx512F.Add(c0, Avx512BW.MultiplyAddAdjacent(p0, ones));
