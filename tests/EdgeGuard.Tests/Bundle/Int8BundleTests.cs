@@ -29,6 +29,10 @@ public sealed class Int8BundleTests
         Assert.NotNull(bundle.Find("edgeguard.rel_pos.1.key"));
         Assert.NotNull(bundle.FindInt8Linear("pooler.dense", directory.Config.HiddenSize, directory.Config.HiddenSize));
         Assert.NotNull(bundle.Find("classifier.weight"));
+        BundleIntegerTensor packed = Assert.Single(bundle.IntegerTensors, t => t.Name == query + ".qweight");
+        Assert.Equal("I8", packed.Type);
+        Assert.Equal([(long)directory.Config.HiddenSize, PackedInt8Matrix.PadColumns(directory.Config.HiddenSize)], packed.Shape);
+        Assert.DoesNotContain(bundle.Tensors, t => t.Name.EndsWith(".qsum", StringComparison.Ordinal));
 
         var fromBundle = DebertaClassifier.Load(directory.Config, bundle, SharedModels.Pool);
         var fromFloat = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8);

@@ -141,6 +141,10 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
     /// <inheritdoc />
     public IReadOnlyCollection<TensorInfo> Tensors { get; }
 
+    /// <summary>The I8 and I32 tensors of an int8 bundle (packed weights and channel sums), which are not float weights and so not in <see cref="Tensors"/>.</summary>
+    public IReadOnlyList<BundleIntegerTensor> IntegerTensors =>
+        [.. _integerTensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => new BundleIntegerTensor(t.Name, GgmlTypes.Name(t.Type), t.Shape, t.ByteLength))];
+
     /// <summary>
     /// Maps <paramref name="path"/> and validates it: GGUF structure, header checksum, format version, required keys
     /// and their types, labels, threshold, tokenizer, config JSON, tensor types, and — unless
