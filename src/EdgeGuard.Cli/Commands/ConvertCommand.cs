@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
 using EdgeGuard.ModelFiles.Bundle;
 
@@ -34,11 +35,18 @@ internal static class ConvertCommand
         Description = "Model name stored in the bundle (default: the directory name).",
     };
 
+    private static readonly Option<string> Quant = new("--quant")
+    {
+        Description = "Weight precision: f32 (format version 1) or int8 (format version 2: per-channel int8 linear layers, pre-packed, position projections precomputed).",
+        DefaultValueFactory = _ => "f32",
+    };
+
     public static Command Create()
     {
+        Quant.AcceptOnlyFromAmong("f32", "int8");
         var command = new Command("convert", "Convert a Hugging Face DeBERTa-v3 classifier directory into an EdgeGuard bundle (GGUF).")
         {
-            Source, Output, Threshold, UnsafeLabel, Name,
+            Source, Output, Threshold, UnsafeLabel, Name, Quant,
         };
         CommandRunner.SetAction(command, Run);
         return command;
@@ -67,15 +75,26 @@ internal static class ConvertCommand
         using var hf = HuggingFaceDirectory.Open(source);
         var labels = ModelLabels.Resolve(hf.Config.Labels, parsed.GetValue(UnsafeLabel), source);
         string name = parsed.GetValue(Name) ?? new DirectoryInfo(source).Name;
+        bool int8 = parsed.GetValue(Quant) == "int8";
         var contents = new BundleContents(
-            hf.Config.ToJson(), File.ReadAllBytes(hf.SpmModelPath!), labels.Names, labels.UnsafeIndex, threshold, "f32", name, Path.GetFileName(Path.GetFullPath(source)));
+            hf.Config.ToJson(), File.ReadAllBytes(hf.SpmModelPath!), labels.Names, labels.UnsafeIndex, threshold,
+            int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, Path.GetFileName(Path.GetFullPath(source)));
         using (var progress = new ProgressBar("convert", 100))
         {
-            BundleWriter.Write(output, contents, hf.Weights, new Progress<double>(p => progress.Report((long)(p * 100))));
+            var report = new Progress<double>(p => progress.Report((long)(p * 100)));
+            if (int8)
+            {
+                using var pool = new WorkerPool();
+                BundleWriter.WriteInt8(output, contents, hf.Weights, hf.Config, pool, report);
+            }
+            else
+            {
+                BundleWriter.Write(output, contents, hf.Weights, report);
+            }
         }
 
         using var bundle = ModelBundle.Open(output);
-        Console.Out.WriteLine($"wrote {output}: {bundle.Tensors.Count} tensors, {bundle.FileSize / (1024.0 * 1024.0):F1} MiB, labels [{string.Join(", ", labels.Names)}], unsafe = {labels.UnsafeName}, threshold {threshold:F2}");
+        Console.Out.WriteLine($"wrote {output}: {bundle.Precision}, format version {bundle.FormatVersion}, {bundle.Tensors.Count} float tensors, {bundle.FileSize / (1024.0 * 1024.0):F1} MiB, labels [{string.Join(", ", labels.Names)}], unsafe = {labels.UnsafeName}, threshold {threshold:F2}");
         return ExitCodes.Ok;
     }
 }

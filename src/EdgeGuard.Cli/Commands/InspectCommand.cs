@@ -41,7 +41,8 @@ internal static class InspectCommand
 
     private sealed record ModelSummary(
         string Path, string Format, long Bytes, string ConfigJson, IReadOnlyList<TensorInfo> Tensors, DebertaTokenizer Tokenizer,
-        IReadOnlyList<string> Labels, int UnsafeLabel, float? Threshold, IReadOnlyList<KeyValuePair<string, string>> Metadata);
+        IReadOnlyList<string> Labels, int UnsafeLabel, float? Threshold, IReadOnlyList<KeyValuePair<string, string>> Metadata,
+        IReadOnlyList<BundleIntegerTensor> IntegerTensors);
 
     private static ModelSummary FromBundle(string path)
     {
@@ -58,7 +59,7 @@ internal static class InspectCommand
             .Select(kv => new KeyValuePair<string, string>(kv.Key, FormatValue(kv.Value)))
             .OrderBy(kv => kv.Key, StringComparer.Ordinal)
             .ToList();
-        return new ModelSummary(path, "bundle (GGUF)", bundle.FileSize, bundle.ConfigJson, bundle.Tensors.ToList(), tokenizer, bundle.Labels, bundle.UnsafeLabel, bundle.Threshold, metadata);
+        return new ModelSummary(path, "bundle (GGUF)", bundle.FileSize, bundle.ConfigJson, bundle.Tensors.ToList(), tokenizer, bundle.Labels, bundle.UnsafeLabel, bundle.Threshold, metadata, bundle.IntegerTensors);
     }
 
     private static ModelSummary FromHuggingFace(string path)
@@ -72,7 +73,7 @@ internal static class InspectCommand
         var tokenizer = DebertaTokenizer.FromFile(hf.SpmModelPath);
         var labels = ModelLabels.Resolve(hf.Config.Labels, null, path);
         long bytes = Directory.EnumerateFiles(path).Sum(f => new FileInfo(f).Length);
-        return new ModelSummary(path, "huggingface", bytes, hf.Config.ToJson(), hf.Weights.Tensors.ToList(), tokenizer, labels.Names, labels.UnsafeIndex, null, []);
+        return new ModelSummary(path, "huggingface", bytes, hf.Config.ToJson(), hf.Weights.Tensors.ToList(), tokenizer, labels.Names, labels.UnsafeIndex, null, [], []);
     }
 
     private static string FormatValue(object value) => value switch
@@ -103,6 +104,15 @@ internal static class InspectCommand
         foreach (var t in s.Tensors.OrderBy(x => x.Name, StringComparer.Ordinal))
         {
             Console.Out.WriteLine(string.Create(c, $"  {t.Name,-64} {t.DType,-5} {t.ShapeText,-16} {t.ElementCount * ModelFiles.TensorDTypes.SizeOf(t.DType),12:N0} B"));
+        }
+
+        if (s.IntegerTensors.Count > 0)
+        {
+            Console.Out.WriteLine(string.Create(c, $"int8       {s.IntegerTensors.Count} integer tensors (packed int8 weights and their channel sums)"));
+            foreach (var t in s.IntegerTensors)
+            {
+                Console.Out.WriteLine(string.Create(c, $"  {t.Name,-64} {t.Type,-5} {"[" + string.Join(", ", t.Shape) + "]",-16} {t.ByteLength,12:N0} B"));
+            }
         }
     }
 
@@ -163,6 +173,23 @@ internal static class InspectCommand
             writer.WriteStartObject();
             writer.WriteString("name", tensor.Name);
             writer.WriteString("dtype", tensor.DType.ToString());
+            writer.WriteStartArray("shape");
+            foreach (long d in tensor.Shape)
+            {
+                writer.WriteNumberValue(d);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteStartArray("integer_tensors");
+        foreach (var tensor in s.IntegerTensors)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", tensor.Name);
+            writer.WriteString("dtype", tensor.Type);
             writer.WriteStartArray("shape");
             foreach (long d in tensor.Shape)
             {

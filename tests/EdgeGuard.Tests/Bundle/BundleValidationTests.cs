@@ -23,9 +23,9 @@ public sealed class BundleValidationTests : IDisposable
     [Fact]
     public void Open_NewerBundleVersion_IsRefusedWithUpgradeMessage()
     {
-        string path = Forge(BundleForge.With(BundleKeys.FormatVersion, GgufValue.FromUInt32(2)));
+        string path = Forge(BundleForge.With(BundleKeys.FormatVersion, GgufValue.FromUInt32(3)));
         var e = Assert.Throws<ModelFileException>(() => ModelBundle.Open(path));
-        Assert.Equal($"{path}: bundle format version 2 is newer than this runtime supports (1); upgrade EdgeGuard", e.Message);
+        Assert.Equal($"{path}: bundle format version 3 is newer than this runtime supports (2); upgrade EdgeGuard", e.Message);
     }
 
     [Fact]

@@ -10,7 +10,13 @@ public static class BundleFormat
     /// The bundle format version this runtime writes and the newest it reads. A file's version is the oldest
     /// runtime format that can execute it correctly; readers refuse anything newer.
     /// </summary>
-    public const uint CurrentVersion = 1;
+    public const uint CurrentVersion = 2;
+
+    /// <summary>The version of bundles with float weights only (<see cref="PrecisionF32"/>): runtimes since version 1 read them.</summary>
+    public const uint Float32Version = 1;
+
+    /// <summary>The version of bundles with int8 linear layers (<see cref="PrecisionInt8"/>).</summary>
+    public const uint Int8Version = 2;
 
     /// <summary>Value of <c>general.architecture</c>: the Hugging Face <c>model_type</c> of DeBERTa-v3 checkpoints.</summary>
     public const string Architecture = "deberta-v2";
@@ -20,4 +26,7 @@ public static class BundleFormat
 
     /// <summary>Value of <c>edgeguard.precision</c> for float32 weights, the only precision of format version 1.</summary>
     public const string PrecisionF32 = "f32";
+
+    /// <summary>Value of <c>edgeguard.precision</c> for int8 linear layers (format version 2).</summary>
+    public const string PrecisionInt8 = "int8";
 }

@@ -33,6 +33,12 @@ public static class BundleKeys
     /// <summary>string, required: weight precision, <see cref="BundleFormat.PrecisionF32"/> in version 1.</summary>
     public const string Precision = "edgeguard.precision";
 
+    /// <summary>string, required in int8 bundles: the packed layout of every <c>.qweight</c> tensor (a <c>PackedInt8Matrix.LayoutKey</c>).</summary>
+    public const string Int8Layout = "edgeguard.layout.int8_weights";
+
+    /// <summary>Prefix of the precomputed position projections: <c>edgeguard.rel_pos.{layer}.key</c> and <c>.query</c>.</summary>
+    public const string PositionProjectionPrefix = "edgeguard.rel_pos.";
+
     /// <summary>string, optional: where the model came from (a Hub id, a training run).</summary>
     public const string Source = "edgeguard.source";
 

@@ -1,6 +1,10 @@
 using System.Buffers;
+using System.Globalization;
 using System.Runtime.InteropServices;
+using EdgeGuard.Kernels.Int8;
+using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles.Gguf;
+using EdgeGuard.Models.Deberta;
 
 namespace EdgeGuard.ModelFiles.Bundle;
 
@@ -12,7 +16,7 @@ public static class BundleWriter
 
     /// <summary>
     /// Writes every tensor of <paramref name="weights"/> and <paramref name="contents"/> to <paramref name="path"/>
-    /// as a bundle of format version <see cref="BundleFormat.CurrentVersion"/>.
+    /// as a float bundle (format version <see cref="BundleFormat.Float32Version"/>).
     /// </summary>
     /// <remarks>
     /// Tensors are stored as F32 whatever their source type: F16 and BF16 widen exactly, and F32 weights are
@@ -47,14 +51,76 @@ public static class BundleWriter
             throw new PlatformNotSupportedException("Bundles are little-endian; writing them on a big-endian host is not supported.");
         }
 
-        GgufWriter gguf = Describe(contents);
+        GgufWriter gguf = Describe(contents, BundleFormat.PrecisionF32);
         AddTensors(gguf, weights, keepHalfPrecision);
         WriteAtomically(Path.GetFullPath(path), gguf, progress);
     }
 
-    private static GgufWriter Describe(BundleContents contents)
+    /// <summary>
+    /// Writes an int8 bundle (format version <see cref="BundleFormat.Int8Version"/>): every encoder linear layer and the
+    /// pooler as <c>P.qweight</c> (I8, per-channel symmetric, packed as <see cref="PackedInt8Matrix"/>), <c>P.qscale</c>
+    /// (F32) and <c>P.qsum</c> (I32) instead of <c>P.weight</c>; each layer's position projections as
+    /// <c>edgeguard.rel_pos.{i}.key/.query</c> (F32); every other tensor as F32. Atomic and self-verified as
+    /// <see cref="Write(string, BundleContents, ITensorSource, IProgress{double}?)"/>.
+    /// </summary>
+    /// <param name="contents">As for a float bundle, with <see cref="BundleContents.Precision"/> = <see cref="BundleFormat.PrecisionInt8"/>.</param>
+    /// <param name="config">The model's config, to find its layers.</param>
+    /// <param name="pool">Runs the quantisation and the position projections.</param>
+    public static void WriteInt8(string path, BundleContents contents, ITensorSource weights, DebertaConfig config, WorkerPool pool, IProgress<double>? progress = null)
     {
-        string? problem = DescribeInvalidContents(contents);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(contents);
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(pool);
+        GgufWriter gguf = Describe(contents, BundleFormat.PrecisionInt8);
+        gguf.AddMetadata(BundleKeys.Int8Layout, GgufValue.FromString(PackedInt8Matrix.LayoutKey));
+
+        var classifier = DebertaClassifier.Load(config, weights, pool, DebertaPrecision.Int8);
+        Linear[] linears = [.. classifier.Int8Linears];
+        var replaced = new HashSet<string>(linears.Select(l => l.Name + ".weight"), StringComparer.Ordinal);
+        var entries = new List<(string Name, GgmlType Type, long[] Shape, Action<Stream> Write)>();
+        foreach (TensorInfo tensor in weights.Tensors)
+        {
+            if (!replaced.Contains(tensor.Name))
+            {
+                if (GgufFormat.DescribeInvalidTensor(tensor.Name, tensor.Shape) is { } problem)
+                {
+                    throw new ModelFileException($"{weights.Origin}: {problem}, so it cannot be stored in a bundle");
+                }
+
+                entries.Add((tensor.Name, GgmlType.F32, [.. tensor.Shape], stream => WriteTensor(stream, weights, tensor, TensorDType.F32)));
+            }
+        }
+
+        foreach (Linear linear in linears)
+        {
+            PackedInt8Matrix packed = linear.Quantized!;
+            entries.Add((linear.Name + ".qweight", GgmlType.I8, [packed.Rows, packed.PaddedColumns], stream => stream.Write(MemoryMarshal.AsBytes(packed.Data.Span))));
+            entries.Add((linear.Name + ".qscale", GgmlType.F32, [packed.Rows], stream => stream.Write(MemoryMarshal.AsBytes(packed.Scales.Span))));
+            entries.Add((linear.Name + ".qsum", GgmlType.I32, [packed.Rows], stream => stream.Write(MemoryMarshal.AsBytes(packed.ChannelSums.Span))));
+        }
+
+        int relRows = 2 * config.PositionBuckets;
+        for (int layer = 0; layer < config.NumHiddenLayers; layer++)
+        {
+            (float[] key, float[] query) = classifier.PositionProjections(layer);
+            string prefix = string.Create(CultureInfo.InvariantCulture, $"{BundleKeys.PositionProjectionPrefix}{layer}.");
+            entries.Add((prefix + "key", GgmlType.F32, [relRows, config.HiddenSize], stream => stream.Write(MemoryMarshal.AsBytes(key.AsSpan()))));
+            entries.Add((prefix + "query", GgmlType.F32, [relRows, config.HiddenSize], stream => stream.Write(MemoryMarshal.AsBytes(query.AsSpan()))));
+        }
+
+        foreach (var entry in entries.OrderBy(e => e.Name, StringComparer.Ordinal))
+        {
+            gguf.AddTensor(entry.Name, entry.Type, entry.Shape, entry.Write);
+        }
+
+        WriteAtomically(Path.GetFullPath(path), gguf, progress);
+    }
+
+    private static GgufWriter Describe(BundleContents contents, string precision)
+    {
+        string? problem = DescribeInvalidContents(contents, precision);
         if (problem is not null)
         {
             throw new ArgumentException($"Bundle contents: {problem}.", nameof(contents));
@@ -67,7 +133,7 @@ public static class BundleWriter
             gguf.AddMetadata(BundleKeys.Name, GgufValue.FromString(contents.Name));
         }
 
-        gguf.AddMetadata(BundleKeys.FormatVersion, GgufValue.FromUInt32(BundleFormat.CurrentVersion));
+        gguf.AddMetadata(BundleKeys.FormatVersion, GgufValue.FromUInt32(precision == BundleFormat.PrecisionInt8 ? BundleFormat.Int8Version : BundleFormat.Float32Version));
 
         // Placeholders; BundleChecksum.Seal fills them in once the whole file is on disk.
         gguf.AddMetadata(BundleKeys.HeaderChecksum, GgufValue.FromUInt64(0));
@@ -87,7 +153,7 @@ public static class BundleWriter
         return gguf;
     }
 
-    private static string? DescribeInvalidContents(BundleContents contents)
+    private static string? DescribeInvalidContents(BundleContents contents, string precision)
     {
         if (contents.ConfigJson is null)
         {
@@ -124,9 +190,11 @@ public static class BundleWriter
             return $"Threshold {contents.Threshold} is not strictly between 0 and 1";
         }
 
-        if (contents.Precision != BundleFormat.PrecisionF32)
+        if (contents.Precision != precision)
         {
-            return $"Precision '{contents.Precision}' is not supported by bundle format version {BundleFormat.CurrentVersion} (only '{BundleFormat.PrecisionF32}')";
+            return precision == BundleFormat.PrecisionF32
+                ? $"Precision '{contents.Precision}' is not supported by bundle format version {BundleFormat.Float32Version} (only '{BundleFormat.PrecisionF32}'; int8 bundles are written by WriteInt8)"
+                : $"Precision '{contents.Precision}' does not match an int8 bundle ('{BundleFormat.PrecisionInt8}')";
         }
 
         return null;

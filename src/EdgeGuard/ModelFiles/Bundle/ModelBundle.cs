@@ -1,4 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using EdgeGuard.Kernels.Int8;
 using EdgeGuard.ModelFiles.Gguf;
 
 namespace EdgeGuard.ModelFiles.Bundle;
@@ -9,10 +11,13 @@ namespace EdgeGuard.ModelFiles.Bundle;
 /// Immutable after opening and safe to read from several threads; dispose it to unmap the file, after which
 /// memory it handed out must no longer be used.
 /// </summary>
-public sealed class ModelBundle : ITensorSource
+public sealed class ModelBundle : ITensorSource, IInt8WeightSource
 {
     private readonly GgufReader _file;
     private readonly Dictionary<string, (TensorInfo Info, GgufTensorInfo Stored)> _tensors;
+
+    // I8 and I32 tensors of an int8 bundle: not float weights, so not in Tensors; read through IInt8WeightSource.
+    private readonly Dictionary<string, GgufTensorInfo> _integerTensors = new(StringComparer.Ordinal);
 
     private ModelBundle(GgufReader file, bool verifyTensorData)
     {
@@ -40,9 +45,19 @@ public sealed class ModelBundle : ITensorSource
         }
 
         Precision = RequireValue(BundleKeys.Precision, GgufValueType.String).AsString();
-        if (Precision != BundleFormat.PrecisionF32)
+        string expectedPrecision = FormatVersion >= BundleFormat.Int8Version ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32;
+        if (Precision != expectedPrecision)
         {
-            Fail($"precision '{Precision}' is not supported by bundle format version {FormatVersion} (expected '{BundleFormat.PrecisionF32}')");
+            Fail($"precision '{Precision}' is not supported by bundle format version {FormatVersion} (expected '{expectedPrecision}')");
+        }
+
+        if (FormatVersion >= BundleFormat.Int8Version)
+        {
+            string layout = RequireValue(BundleKeys.Int8Layout, GgufValueType.String).AsString();
+            if (layout != PackedInt8Matrix.LayoutKey)
+            {
+                Fail($"int8 weights are packed in layout '{layout}', which this runtime's kernels do not read (they read '{PackedInt8Matrix.LayoutKey}'); convert the model again with this EdgeGuard");
+            }
         }
 
         ConfigJson = RequireValue(BundleKeys.ConfigJson, GgufValueType.String).AsString();
@@ -69,7 +84,7 @@ public sealed class ModelBundle : ITensorSource
         Name = OptionalString(BundleKeys.Name);
         Source = OptionalString(BundleKeys.Source);
         _tensors = ReadTensors();
-        Tensors = _file.Tensors.Select(t => _tensors[t.Name].Info).ToArray();
+        Tensors = _file.Tensors.Where(t => _tensors.ContainsKey(t.Name)).Select(t => _tensors[t.Name].Info).ToArray();
 
         var metadata = new Dictionary<string, object>(_file.Metadata.Count, StringComparer.Ordinal);
         foreach (GgufMetadataEntry entry in _file.Metadata)
@@ -105,7 +120,7 @@ public sealed class ModelBundle : ITensorSource
     /// <summary>Decision threshold on P(unsafe), strictly between 0 and 1.</summary>
     public float Threshold { get; }
 
-    /// <summary>Weight precision (<c>f32</c>).</summary>
+    /// <summary>Weight precision (<c>f32</c> in version 1, <c>int8</c> in version 2).</summary>
     public string Precision { get; }
 
     /// <summary>Human-readable model name, if the bundle has one.</summary>
@@ -125,6 +140,10 @@ public sealed class ModelBundle : ITensorSource
 
     /// <inheritdoc />
     public IReadOnlyCollection<TensorInfo> Tensors { get; }
+
+    /// <summary>The I8 and I32 tensors of an int8 bundle (packed weights and channel sums), which are not float weights and so not in <see cref="Tensors"/>.</summary>
+    public IReadOnlyList<BundleIntegerTensor> IntegerTensors =>
+        [.. _integerTensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => new BundleIntegerTensor(t.Name, GgmlTypes.Name(t.Type), t.Shape, t.ByteLength))];
 
     /// <summary>
     /// Maps <paramref name="path"/> and validates it: GGUF structure, header checksum, format version, required keys
@@ -183,7 +202,54 @@ public sealed class ModelBundle : ITensorSource
     }
 
     /// <inheritdoc />
+    public PackedInt8Matrix? FindInt8Linear(string prefix, int rows, int columns)
+    {
+        if (!_integerTensors.TryGetValue(prefix + ".qweight", out GgufTensorInfo? weight))
+        {
+            return null;
+        }
+
+        int padded = PackedInt8Matrix.PadColumns(columns);
+        GgufTensorInfo scale = RequireStored(prefix + ".qscale", GgmlType.F32, [rows]);
+        GgufTensorInfo sum = RequireStored(prefix + ".qsum", GgmlType.I32, [rows]);
+        CheckStored(weight, GgmlType.I8, [rows, padded]);
+        return new PackedInt8Matrix(rows, columns, _file.GetTensorMemory<sbyte>(weight), _file.GetTensorMemory<float>(scale), _file.GetTensorMemory<int>(sum));
+    }
+
+    /// <inheritdoc />
+    public ReadOnlyMemory<float>? FindPositionProjection(int layer, string kind, int rows, int hidden)
+    {
+        string name = string.Create(CultureInfo.InvariantCulture, $"{BundleKeys.PositionProjectionPrefix}{layer}.{kind}");
+        if (!_tensors.ContainsKey(name))
+        {
+            return null;
+        }
+
+        return _file.GetTensorMemory<float>(RequireStored(name, GgmlType.F32, [rows, hidden]));
+    }
+
+    /// <inheritdoc />
     public void Dispose() => _file.Dispose();
+
+    private GgufTensorInfo RequireStored(string name, GgmlType type, long[] shape)
+    {
+        GgufTensorInfo? stored = _file.FindTensor(name);
+        if (stored is null)
+        {
+            Fail($"tensor '{name}' is missing (expected {GgmlTypes.Name(type)} [{string.Join(", ", shape)}])");
+        }
+
+        CheckStored(stored, type, shape);
+        return stored;
+    }
+
+    private void CheckStored(GgufTensorInfo stored, GgmlType type, long[] shape)
+    {
+        if (stored.Type != type || !stored.Shape.SequenceEqual(shape))
+        {
+            Fail($"tensor '{stored.Name}' is {GgmlTypes.Name(stored.Type)} [{string.Join(", ", stored.Shape)}], expected {GgmlTypes.Name(type)} [{string.Join(", ", shape)}]");
+        }
+    }
 
     private void VerifyHeaderChecksum()
     {
@@ -254,6 +320,12 @@ public sealed class ModelBundle : ITensorSource
         var tensors = new Dictionary<string, (TensorInfo, GgufTensorInfo)>(_file.Tensors.Count, StringComparer.Ordinal);
         foreach (GgufTensorInfo stored in _file.Tensors)
         {
+            if (FormatVersion >= BundleFormat.Int8Version && stored.Type is GgmlType.I8 or GgmlType.I32)
+            {
+                _integerTensors.Add(stored.Name, stored);
+                continue;
+            }
+
             if (!GgmlTypes.TryGetTensorDType(stored.Type, out TensorDType dtype))
             {
                 Fail($"tensor '{stored.Name}' is stored as {GgmlTypes.Name(stored.Type)}, which bundle format version {FormatVersion} does not use (F32, F16, BF16); the file needs a newer EdgeGuard or is corrupt");

@@ -46,6 +46,15 @@ public sealed class DebertaClassifier
         MaxSequenceLength = config.MaxPositionEmbeddings;
     }
 
+    /// <summary>The int8 linear layers (encoder and pooler), for writing them into a bundle.</summary>
+    internal IEnumerable<Linear> Int8Linears => _layers.SelectMany(l => l.Linears).Append(_pooler.Dense).Where(l => l.Quantized is not null);
+
+    /// <summary>Layer <paramref name="layer"/>'s position projections, <c>[2·position_buckets, hidden]</c>, for writing them into a bundle.</summary>
+    internal (float[] Key, float[] Query) PositionProjections(int layer) => _layers[layer].Attention.PositionProjections();
+
+    /// <summary>How the dense layers compute.</summary>
+    public DebertaPrecision Precision { get; private init; }
+
     /// <summary>The validated config.</summary>
     public DebertaConfig Config { get; }
 
@@ -71,7 +80,15 @@ public sealed class DebertaClassifier
         Load(config, weights, pool, RelativePositionRule.HuggingFace);
 
     /// <summary>As the public overload, with a choice of bucket rule (the original rule reproduces Microsoft DeBERTa's outputs).</summary>
-    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule)
+    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule) =>
+        Load(config, weights, pool, rule, DebertaPrecision.Float32);
+
+    /// <summary>As <see cref="Load(DebertaConfig, ITensorSource, WorkerPool)"/>, computing in <paramref name="precision"/>.</summary>
+    /// <param name="precision">float32 (the reference), or int8 dense layers quantised from the float32 weights at load.</param>
+    public static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, DebertaPrecision precision) =>
+        Load(config, weights, pool, RelativePositionRule.HuggingFace, precision);
+
+    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule, DebertaPrecision precision)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
@@ -96,13 +113,24 @@ public sealed class DebertaClassifier
         var layers = new EncoderLayer[config.NumHiddenLayers];
         for (int i = 0; i < layers.Length; i++)
         {
-            layers[i] = EncoderLayer.Load(encoder.Child("layer").Child(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), config, normalisedRel, pool);
+            layers[i] = EncoderLayer.Load(encoder.Child("layer").Child(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), config, normalisedRel, pool, i);
+            if (precision == DebertaPrecision.Int8)
+            {
+                layers[i] = layers[i].WithInt8Weights();
+            }
         }
 
         var pooler = ContextPooler.Load(root.Child("pooler"), config);
+        if (precision == DebertaPrecision.Int8)
+        {
+            pooler = pooler.WithInt8Weights();
+        }
+
         var classifier = Linear.Load(root.Child("classifier"), hidden, config.NumLabels);
         var buckets = new RelativePositionBuckets(config.PositionBuckets, config.EffectiveMaxRelativePositions, rule);
-        return new DebertaClassifier(config, pool, embeddings, layers, pooler, classifier, buckets);
+        // A version-2 bundle's int8 layers run in int8 whatever was asked.
+        bool int8 = precision == DebertaPrecision.Int8 || (layers.Length > 0 && layers[0].IsInt8);
+        return new DebertaClassifier(config, pool, embeddings, layers, pooler, classifier, buckets) { Precision = int8 ? DebertaPrecision.Int8 : DebertaPrecision.Float32 };
     }
 
     /// <summary>
@@ -160,7 +188,7 @@ public sealed class DebertaClassifier
                 workspace.Hidden.AsSpan(workspace.Offsets[b] * _hidden, _hidden).CopyTo(workspace.Cls.AsSpan(b * _hidden));
             }
 
-            _pooler.Forward(_pool, workspace.Cls, batch, workspace.Pooled);
+            _pooler.Forward(_pool, workspace.Cls, batch, workspace.Pooled, workspace.Quantized ? workspace.QuantizedActivations : null);
             _classifier.Forward(_pool, workspace.Pooled.AsSpan(0, batch * _hidden), batch, logits);
 
             if (!pooledOutput.IsEmpty)
@@ -252,7 +280,7 @@ public sealed class DebertaClassifier
             }
         }
 
-        return new DebertaWorkspace(_hidden, _intermediate, _headSize, _pool.DegreeOfParallelism);
+        return new DebertaWorkspace(_hidden, _intermediate, _headSize, _pool.DegreeOfParallelism, Precision == DebertaPrecision.Int8);
     }
 
     private void ReturnWorkspace(DebertaWorkspace workspace)

@@ -1,3 +1,5 @@
+using EdgeGuard.Kernels.Int8;
+
 namespace EdgeGuard.Models.Deberta;
 
 /// <summary>
@@ -5,8 +7,11 @@ namespace EdgeGuard.Models.Deberta;
 /// layout is position <c>t - Offsets[b]</c> of row b. Buffers only grow, so once a workspace has seen the largest
 /// batch a caller uses, forwards allocate nothing; <see cref="DebertaClassifier"/> keeps idle workspaces for reuse.
 /// </summary>
-internal sealed class DebertaWorkspace(int hidden, int intermediate, int headSize, int workers)
+internal sealed class DebertaWorkspace(int hidden, int intermediate, int headSize, int workers, bool quantized = false)
 {
+    /// <summary>Whether forwards need <see cref="QuantizedActivations"/>.</summary>
+    public bool Quantized { get; } = quantized;
+
     private readonly int _hidden = hidden;
     private readonly int _intermediate = intermediate;
 
@@ -55,6 +60,9 @@ internal sealed class DebertaWorkspace(int hidden, int intermediate, int headSiz
 
     private int _bucketTableLength = -1;
 
+    /// <summary>Quantised layer inputs of the int8 engine: up to [Tokens, intermediate]. Made on first use.</summary>
+    public QuantizedRows QuantizedActivations { get; private set; } = new(0, 0);
+
     /// <summary>Packs the valid tokens of the batch and sizes every buffer for it.</summary>
     public void Prepare(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, RelativePositionBuckets buckets)
     {
@@ -87,6 +95,11 @@ internal sealed class DebertaWorkspace(int hidden, int intermediate, int headSiz
         Attended = Grow(Attended, hiddenValues);
         Intermediate = Grow(Intermediate, (long)tokens * _intermediate);
         Cls = Grow(Cls, (long)batch * _hidden);
+        if (Quantized && QuantizedActivations.MaxRows < tokens)
+        {
+            QuantizedActivations = new QuantizedRows(tokens, Math.Max(_hidden, _intermediate));
+        }
+
         Pooled = Grow(Pooled, (long)batch * _hidden);
 
         if (_bucketTableLength != maxLength)

@@ -1,5 +1,7 @@
 using EdgeGuard.Kernels.Float32;
+using EdgeGuard.Kernels.Int8;
 using EdgeGuard.Kernels.Threading;
+using EdgeGuard.ModelFiles.Bundle;
 
 namespace EdgeGuard.Models.Deberta;
 
@@ -34,6 +36,7 @@ internal sealed class DisentangledAttention
     private readonly int _heads;
     private readonly int _headSize;
     private readonly float _inverseScale;
+    private readonly DebertaConfig _config;
 
     private DisentangledAttention(Linear query, Linear key, Linear value, float[] positionKeyT, float[] positionQueryT, int relRows, DebertaConfig config)
     {
@@ -49,13 +52,15 @@ internal sealed class DisentangledAttention
 
         // scale_factor = 1 + |{c2p, p2c}| = 3
         _inverseScale = 1f / MathF.Sqrt(_headSize * 3f);
+        _config = config;
     }
 
     /// <param name="weights">Names under <c>attention.self</c>.</param>
     /// <param name="config">The model config.</param>
     /// <param name="relativeEmbeddings">LayerNorm(rel_embeddings), [2·position_buckets, hidden].</param>
     /// <param name="pool">Runs the load-time projections.</param>
-    public static DisentangledAttention Load(WeightLoader weights, DebertaConfig config, ReadOnlySpan<float> relativeEmbeddings, WorkerPool pool)
+    /// <param name="layer">The layer's index, to find its precomputed projections in a version-2 bundle.</param>
+    public static DisentangledAttention Load(WeightLoader weights, DebertaConfig config, ReadOnlySpan<float> relativeEmbeddings, WorkerPool pool, int layer)
     {
         int hidden = config.HiddenSize;
         var query = Linear.Load(weights.Child("query_proj"), hidden, hidden);
@@ -64,11 +69,51 @@ internal sealed class DisentangledAttention
         int rows = relativeEmbeddings.Length / hidden;
         float[] positionKey = new float[rows * hidden];
         float[] positionQuery = new float[rows * hidden];
-        key.Forward(pool, relativeEmbeddings, rows, positionKey);
-        query.Forward(pool, relativeEmbeddings, rows, positionQuery);
+        if (weights.Source is IInt8WeightSource stored
+            && stored.FindPositionProjection(layer, "key", rows, hidden) is { } storedKey
+            && stored.FindPositionProjection(layer, "query", rows, hidden) is { } storedQuery)
+        {
+            // computed at convert time from the float32 weights the file no longer holds
+            storedKey.Span.CopyTo(positionKey);
+            storedQuery.Span.CopyTo(positionQuery);
+        }
+        else
+        {
+            key.Forward(pool, relativeEmbeddings, rows, positionKey);
+            query.Forward(pool, relativeEmbeddings, rows, positionQuery);
+        }
+
         return new DisentangledAttention(
             query, key, value, TransposePerHead(positionKey, rows, config), TransposePerHead(positionQuery, rows, config), rows, config);
     }
+
+    /// <summary>The linear layers, for export.</summary>
+    public IEnumerable<Linear> Linears => [_query, _key, _value];
+
+    /// <summary>The position projections as <c>[rows, hidden]</c> (undoing the per-head transpose), for export.</summary>
+    public (float[] Key, float[] Query) PositionProjections() => (UntransposePerHead(_positionKeyT), UntransposePerHead(_positionQueryT));
+
+    private float[] UntransposePerHead(float[] transposed)
+    {
+        float[] projected = new float[transposed.Length];
+        for (int h = 0; h < _heads; h++)
+        {
+            for (int k = 0; k < _headSize; k++)
+            {
+                int source = ((h * _headSize) + k) * _relRows;
+                for (int r = 0; r < _relRows; r++)
+                {
+                    projected[(r * _hidden) + (h * _headSize) + k] = transposed[source + r];
+                }
+            }
+        }
+
+        return projected;
+    }
+
+    /// <summary>This attention with int8 Q/K/V projections (the position projections stay the float32 ones computed at load).</summary>
+    public DisentangledAttention WithInt8Weights() =>
+        new(_query.WithInt8Weights(), _key.WithInt8Weights(), _value.WithInt8Weights(), _positionKeyT, _positionQueryT, _relRows, _config);
 
     /// <summary>[rows, hidden] → [head][head_size][rows].</summary>
     private static float[] TransposePerHead(float[] projected, int rows, DebertaConfig config)
@@ -94,9 +139,22 @@ internal sealed class DisentangledAttention
     public void Forward(WorkerPool pool, DebertaWorkspace workspace)
     {
         int tokens = workspace.Tokens;
-        _query.Forward(pool, workspace.Hidden, tokens, workspace.Query);
-        _key.Forward(pool, workspace.Hidden, tokens, workspace.Key);
-        _value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
+        if (_query.Quantized is not null)
+        {
+            // one quantisation of the input for all three projections
+            QuantizedRows q = workspace.QuantizedActivations;
+            q.Quantize(pool, workspace.Hidden, _hidden, tokens, _hidden);
+            _query.Forward(pool, q, workspace.Query);
+            _key.Forward(pool, q, workspace.Key);
+            _value.Forward(pool, q, workspace.Value);
+        }
+        else
+        {
+            _query.Forward(pool, workspace.Hidden, tokens, workspace.Query);
+            _key.Forward(pool, workspace.Hidden, tokens, workspace.Key);
+            _value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
+        }
+
         pool.For(workspace.Batch * _heads, new HeadTask(this, workspace));
     }
 

@@ -1,4 +1,5 @@
 using EdgeGuard.Kernels.Float32;
+using EdgeGuard.Kernels.Int8;
 using EdgeGuard.Kernels.Threading;
 
 namespace EdgeGuard.Models.Deberta;
@@ -33,13 +34,14 @@ internal sealed class EncoderLayer
     /// <param name="config">The model config.</param>
     /// <param name="relativeEmbeddings">LayerNorm(rel_embeddings).</param>
     /// <param name="pool">Runs the load-time projections.</param>
-    public static EncoderLayer Load(WeightLoader weights, DebertaConfig config, ReadOnlySpan<float> relativeEmbeddings, WorkerPool pool)
+    /// <param name="layer">The layer's index.</param>
+    public static EncoderLayer Load(WeightLoader weights, DebertaConfig config, ReadOnlySpan<float> relativeEmbeddings, WorkerPool pool, int layer)
     {
         int hidden = config.HiddenSize, intermediate = config.IntermediateSize;
         float eps = (float)config.LayerNormEps;
         WeightLoader attention = weights.Child("attention");
         return new EncoderLayer(
-            DisentangledAttention.Load(attention.Child("self"), config, relativeEmbeddings, pool),
+            DisentangledAttention.Load(attention.Child("self"), config, relativeEmbeddings, pool, layer),
             Linear.Load(attention.Child("output").Child("dense"), hidden, hidden),
             LayerNormWeights.Load(attention.Child("output").Child("LayerNorm"), hidden, eps),
             Linear.Load(weights.Child("intermediate").Child("dense"), hidden, intermediate),
@@ -47,9 +49,28 @@ internal sealed class EncoderLayer
             LayerNormWeights.Load(weights.Child("output").Child("LayerNorm"), hidden, eps));
     }
 
+    /// <summary>The attention, for export.</summary>
+    public DisentangledAttention Attention => _attention;
+
+    /// <summary>Every linear layer, for export.</summary>
+    public IEnumerable<Linear> Linears => [.. _attention.Linears, _attentionOutput, _intermediate, _output];
+
+    /// <summary>Whether the dense layers run in int8.</summary>
+    public bool IsInt8 => _intermediate.Quantized is not null;
+
+    /// <summary>This layer with int8 dense layers (attention projections, attention output, FFN).</summary>
+    public EncoderLayer WithInt8Weights() =>
+        new(_attention.WithInt8Weights(), _attentionOutput.WithInt8Weights(), _attentionNorm, _intermediate.WithInt8Weights(), _output.WithInt8Weights(), _outputNorm);
+
     /// <summary>Transforms <see cref="DebertaWorkspace.Hidden"/> in place (through the workspace's other buffers).</summary>
     public void Forward(WorkerPool pool, DebertaWorkspace workspace)
     {
+        if (IsInt8)
+        {
+            ForwardInt8(pool, workspace);
+            return;
+        }
+
         int tokens = workspace.Tokens;
         _attention.Forward(pool, workspace);
         _attentionOutput.Forward(pool, workspace.Context, tokens, workspace.Attended);
@@ -60,5 +81,30 @@ internal sealed class EncoderLayer
         Gelu.Apply(pool, intermediate);
         _output.Forward(pool, intermediate, tokens, workspace.Hidden);
         _outputNorm.Forward(pool, workspace.Hidden, workspace.Attended, workspace.Hidden, tokens);
+    }
+
+    /// <summary>
+    /// As <see cref="Forward"/> with int8 dense layers: each input is quantised once per row, the residual adds and the
+    /// GELU happen in the GEMM epilogue, so the layer norms see the sums directly.
+    /// </summary>
+    private void ForwardInt8(WorkerPool pool, DebertaWorkspace workspace)
+    {
+        int tokens = workspace.Tokens, hidden = _attentionOutput.OutFeatures;
+        QuantizedRows q = workspace.QuantizedActivations;
+        _attention.Forward(pool, workspace);
+
+        Span<float> attended = workspace.Attended.AsSpan(0, tokens * hidden);
+        q.Quantize(pool, workspace.Context, hidden, tokens, hidden);
+        _attentionOutput.Forward(pool, q, attended, Int8Epilogue.BiasResidual, workspace.Hidden.AsSpan(0, tokens * hidden));
+        _attentionNorm.Forward(pool, attended, default, attended, tokens);
+
+        Span<float> intermediate = workspace.Intermediate.AsSpan(0, tokens * _intermediateSize);
+        q.Quantize(pool, attended, hidden, tokens, hidden);
+        _intermediate.Forward(pool, q, intermediate, Int8Epilogue.BiasGelu);
+
+        Span<float> output = workspace.Hidden.AsSpan(0, tokens * hidden);
+        q.Quantize(pool, intermediate, _intermediateSize, tokens, _intermediateSize);
+        _output.Forward(pool, q, output, Int8Epilogue.BiasResidual, attended);
+        _outputNorm.Forward(pool, output, default, output, tokens);
     }
 }

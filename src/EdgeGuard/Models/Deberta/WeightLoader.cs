@@ -15,6 +15,9 @@ internal readonly struct WeightLoader(ITensorSource source, string prefix)
 
     public ITensorSource Source => source;
 
+    /// <summary>The Hugging Face name prefix this loader reads under (empty at the root).</summary>
+    public string Prefix => prefix;
+
     /// <summary>A loader for the names under <c>prefix.name.</c>.</summary>
     public WeightLoader Child(string name) => new(source, Qualify(name));
 

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using EdgeGuard.Kernels.Float32;
+using EdgeGuard.Kernels.Int8;
+using EdgeGuard.Kernels.Threading;
+
+namespace EdgeGuard.Benchmarks;
+
+/// <summary>GEMM throughput per kernel variant at the DeBERTa layer shapes, on the whole pool.</summary>
+internal static class GemmBenchmark
+{
+    public static int Run(HarnessOptions options)
+    {
+        bool quick = options.Flag("quick");
+        int[] ms = quick ? [1, 128] : [1, 16, 128, 512];
+        (int K, int N)[] shapes = quick
+            ? [(1024, 4096), (768, 3072)]
+            : [(384, 384), (384, 1536), (1536, 384), (768, 768), (768, 3072), (3072, 768), (1024, 1024), (1024, 4096), (4096, 1024)];
+        using var pool = new WorkerPool(options.Int("threads", Environment.ProcessorCount));
+        double ghz = options.Int("mhz", 2596) / 1000.0;
+        Console.WriteLine($"# threads={pool.DegreeOfParallelism}, clock {ghz:F3} GHz (--mhz; /proc/cpuinfo nominal)");
+        Console.WriteLine("# peak = threads × GHz × ops/cycle of the variant's multiply instruction (see docs/performance.md)");
+        Console.WriteLine("| kernel | M | K | N | ms/call | GOP/s | % of peak |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (Int8GemmVariant variant in Enum.GetValues<Int8GemmVariant>())
+        {
+            if (!Int8Gemm.IsSupported(variant) || variant == Int8GemmVariant.Scalar)
+            {
+                continue;
+            }
+
+            double peak = pool.DegreeOfParallelism * ghz * OpsPerCycle(variant);
+            foreach (var (k, n) in shapes)
+            {
+                foreach (int m in ms)
+                {
+                    double seconds = TimeInt8(variant, pool, m, k, n);
+                    double gops = 2.0 * m * n * k / seconds / 1e9;
+                    Console.WriteLine($"| int8 {variant} | {m} | {k} | {n} | {seconds * 1e3:F3} | {gops:F1} | {100 * gops / peak:F0}% of {peak:F0} |");
+                }
+            }
+        }
+
+        double floatPeak = pool.DegreeOfParallelism * ghz * (Vector512.IsHardwareAccelerated ? 32 : Vector256.IsHardwareAccelerated ? 32 : 16);
+        foreach (var (k, n) in shapes)
+        {
+            foreach (int m in ms)
+            {
+                double seconds = TimeFloat(pool, m, k, n);
+                double gflops = 2.0 * m * n * k / seconds / 1e9;
+                Console.WriteLine($"| f32 {Gemm.Selected} | {m} | {k} | {n} | {seconds * 1e3:F3} | {gflops:F1} | {100 * gflops / floatPeak:F0}% of {floatPeak:F0} |");
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// Integer ops (a multiply and an add each) per cycle per core the variant's multiply instruction can issue on
+    /// this machine (Zen 4: two 256-bit vector multiply pipes; 512-bit ops take both).
+    /// </summary>
+    private static double OpsPerCycle(Int8GemmVariant variant) => variant switch
+    {
+        Int8GemmVariant.AvxVnni => 2 * 32 * 2,
+        Int8GemmVariant.Avx512BW => 2 * 32 * 2,
+        Int8GemmVariant.Avx2 => 2 * 32 * 2,
+        _ => 1,
+    };
+
+    private static double TimeInt8(Int8GemmVariant variant, WorkerPool pool, int m, int k, int n)
+    {
+        var random = new Random(1);
+        float[] x = Random(random, m * k), w = Random(random, n * k), bias = Random(random, n), y = new float[m * n], check = new float[m * n];
+        var q = new QuantizedRows(m, k);
+        q.Quantize(x, k, m, k);
+        PackedInt8Matrix packed = PackedInt8Matrix.Quantize(w, k, n, k);
+
+        // validate against the scalar twin first
+        Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, q, packed, bias, Int8Epilogue.Bias, [], check);
+        Int8Gemm.Multiply(variant, pool, q, packed, bias, Int8Epilogue.Bias, [], y);
+        if (!check.AsSpan().SequenceEqual(y))
+        {
+            throw new InvalidOperationException($"{variant} disagrees with the scalar kernel at {m}×{k}×{n}.");
+        }
+
+        return Time(() => Int8Gemm.Multiply(variant, pool, q, packed, bias, Int8Epilogue.Bias, [], y), 2.0 * m * n * k);
+    }
+
+    private static double TimeFloat(WorkerPool pool, int m, int k, int n)
+    {
+        var random = new Random(1);
+        float[] x = Random(random, m * k), w = Random(random, n * k), bias = Random(random, n), y = new float[m * n];
+        return Time(() => Gemm.MultiplyTransposed(pool, x, k, w, k, bias, y, n, m, n, k), 2.0 * m * n * k);
+    }
+
+    /// <summary>Median seconds per call over repetitions adding up to about 0.3 s after a warm-up.</summary>
+    private static double Time(Action call, double ops)
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            call();
+        }
+
+        var t = Stopwatch.StartNew();
+        call();
+        double once = Math.Max(t.Elapsed.TotalSeconds, 1e-6);
+        int reps = (int)Math.Clamp(0.3 / once, 5, 2000);
+        double[] samples = new double[reps];
+        for (int i = 0; i < reps; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            call();
+            samples[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+
+        Array.Sort(samples);
+        return samples[reps / 2];
+    }
+
+    private static float[] Random(Random random, int length)
+    {
+        float[] values = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            values[i] = (float)((random.NextDouble() * 2) - 1);
+        }
+
+        return values;
+    }
+}

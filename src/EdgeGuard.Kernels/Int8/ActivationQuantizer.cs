@@ -1,0 +1,76 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+
+namespace EdgeGuard.Kernels.Int8;
+
+/// <summary>
+/// Symmetric int8 quantisation of one row: <c>scale = max|x| / 127</c>, <c>q = round_half_even(x · 127 / max|x|)</c>
+/// clamped to [-127, 127]. Both twins compute the same float products and round the same way, so they agree exactly.
+/// </summary>
+internal static class ActivationQuantizer
+{
+    internal static readonly bool UseVector = Vector.IsHardwareAccelerated;
+
+    /// <summary>Reference twin. Returns the row's scale (0 for an all-zero row, whose values all quantise to 0).</summary>
+    internal static float QuantizeRowScalar(ReadOnlySpan<float> row, Span<sbyte> q)
+    {
+        float max = 0;
+        foreach (float v in row)
+        {
+            max = MathF.Max(max, MathF.Abs(v));
+        }
+
+        if (max == 0)
+        {
+            q.Clear();
+            return 0;
+        }
+
+        float inverse = 127f / max;
+        for (int i = 0; i < row.Length; i++)
+        {
+            q[i] = (sbyte)Math.Clamp(MathF.Round(row[i] * inverse), -127f, 127f);
+        }
+
+        return max / 127f;
+    }
+
+    /// <summary>Four float vectors → one sbyte vector per step (round, convert, clamp, narrow twice); scalar tail.</summary>
+    internal static float QuantizeRowVector(ReadOnlySpan<float> row, Span<sbyte> q)
+    {
+        float max = row.IsEmpty ? 0 : MathF.Abs(TensorPrimitives.MaxMagnitude(row));
+        if (max == 0)
+        {
+            q.Clear();
+            return 0;
+        }
+
+        float inverse = 127f / max;
+        var scale = new Vector<float>(inverse);
+        var lo = new Vector<int>(-127);
+        var hi = new Vector<int>(127);
+        int step = Vector<sbyte>.Count;
+        int i = 0;
+        ReadOnlySpan<Vector<float>> source = MemoryMarshal.Cast<float, Vector<float>>(row);
+        for (; i + step <= row.Length; i += step)
+        {
+            int v = i / Vector<float>.Count;
+            Vector<int> a = Vector.Min(Vector.Max(Vector.ConvertToInt32(Vector.Round(source[v] * scale)), lo), hi);
+            Vector<int> b = Vector.Min(Vector.Max(Vector.ConvertToInt32(Vector.Round(source[v + 1] * scale)), lo), hi);
+            Vector<int> c = Vector.Min(Vector.Max(Vector.ConvertToInt32(Vector.Round(source[v + 2] * scale)), lo), hi);
+            Vector<int> d = Vector.Min(Vector.Max(Vector.ConvertToInt32(Vector.Round(source[v + 3] * scale)), lo), hi);
+
+            // narrow: int → short → sbyte, values already within range
+            Vector<sbyte> packed = Vector.Narrow(Vector.Narrow(a, b), Vector.Narrow(c, d));
+            packed.CopyTo(q.Slice(i));
+        }
+
+        for (; i < row.Length; i++)
+        {
+            q[i] = (sbyte)Math.Clamp(MathF.Round(row[i] * inverse), -127f, 127f);
+        }
+
+        return max / 127f;
+    }
+}

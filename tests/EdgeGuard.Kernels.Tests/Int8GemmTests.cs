@@ -1,0 +1,237 @@
+using CsCheck;
+using EdgeGuard.Kernels.Float32;
+using EdgeGuard.Kernels.Int8;
+using EdgeGuard.Kernels.Threading;
+
+namespace EdgeGuard.Kernels.Tests;
+
+public sealed class Int8GemmTests
+{
+    /// <summary>How a generated case fills its matrices: the shapes of data that break integer kernels.</summary>
+    public enum Fill
+    {
+        Random,
+
+        /// <summary>Every value ±1 so both operands quantise to ±127: the largest products, the saturation case.</summary>
+        Extremes,
+
+        /// <summary>Some activation rows all zero (scale 0).</summary>
+        ZeroRows,
+
+        /// <summary>Every activation row one repeated value.</summary>
+        EqualRows,
+    }
+
+    public sealed record Case(int M, int N, int K, Fill Fill, int Seed)
+    {
+        public override string ToString() => $"M={M} N={N} K={K} {Fill} seed={Seed}";
+    }
+
+    // Odd M/N, K from 1 to past 4 widest vectors (never a multiple of the vector width unless drawn so).
+    private static readonly Gen<Case> Cases = Gen.Select(Gen.Int[1, 13], Gen.Int[1, 21], Gen.Int[1, 300], Gen.Enum<Fill>(), Gen.Int, (m, n, k, f, s) => new Case(m, n, k, f, s));
+
+    public static TheoryData<Int8GemmVariant> VectorVariants() =>
+        [Int8GemmVariant.Avx2, Int8GemmVariant.Avx512BW, Int8GemmVariant.AvxVnni, Int8GemmVariant.AdvSimd, Int8GemmVariant.AdvSimdDp];
+
+    [Theory]
+    [MemberData(nameof(VectorVariants))]
+    public void Multiply_Variant_MatchesScalarExactly(Int8GemmVariant variant)
+    {
+        Assert.SkipUnless(Int8Gemm.IsSupported(variant), $"This CPU cannot run {variant}.");
+        Cases.Sample(c =>
+        {
+            var (x, w, bias) = Build(c);
+            foreach (Int8Epilogue epilogue in Enum.GetValues<Int8Epilogue>())
+            {
+                float[] residual = RandomValues(new Random(c.Seed + 1), c.M * c.N);
+                float[] expected = new float[c.M * c.N];
+                float[] actual = new float[c.M * c.N];
+                Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, x, w, bias, epilogue, residual, expected);
+                Int8Gemm.Multiply(variant, null, x, w, bias, epilogue, residual, actual);
+
+                // Exact integer dot products and the same epilogue code: bit-identical.
+                Assert.Equal(expected, actual);
+            }
+        }, iter: 200);
+    }
+
+    [Theory]
+    [MemberData(nameof(VectorVariants))]
+    public void Multiply_Variant_LongRowsOfExtremes_DoNotSaturate(Int8GemmVariant variant)
+    {
+        Assert.SkipUnless(Int8Gemm.IsSupported(variant), $"This CPU cannot run {variant}.");
+        const int k = 4096;
+
+        // Rows: all +1, all −1, alternating; weights the same: every product is ±127², sums up to ±4096·127².
+        float[] xs = new float[3 * k], ws = new float[3 * k];
+        for (int i = 0; i < k; i++)
+        {
+            xs[i] = ws[i] = 1;
+            xs[k + i] = ws[k + i] = -1;
+            xs[(2 * k) + i] = ws[(2 * k) + i] = (i & 1) == 0 ? 1 : -1;
+        }
+
+        var x = new QuantizedRows(3, k);
+        x.Quantize(xs, k, 3, k);
+        PackedInt8Matrix w = PackedInt8Matrix.Quantize(ws, k, 3, k);
+        float[] y = new float[9];
+        Int8Gemm.Multiply(variant, null, x, w, new float[3], Int8Epilogue.Bias, [], y);
+
+        // sx = sw = 1/127, so y = dot / 127² = ±k (alternating against constant: 0).
+        Assert.Equal([k, -k, 0, -k, k, 0, 0, 0, k], y);
+    }
+
+    [Fact]
+    public void Multiply_Scalar_IsTheExactIntegerDotProductDequantised()
+    {
+        Cases.Sample(c =>
+        {
+            var (x, w, bias) = Build(c);
+            float[] y = new float[c.M * c.N];
+            Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, x, w, bias, Int8Epilogue.Bias, [], y);
+            ReadOnlySpan<sbyte> packed = w.Data.Span;
+            for (int i = 0; i < c.M; i++)
+            {
+                for (int j = 0; j < c.N; j++)
+                {
+                    long dot = 0;
+                    for (int k = 0; k < c.K; k++)
+                    {
+                        dot += x.Row(i)[k] * packed[(j * w.PaddedColumns) + k];
+                    }
+
+                    Assert.Equal((dot * (x.Scale(i) * w.Scales.Span[j])) + bias[j], y[(i * c.N) + j]);
+                }
+            }
+        }, iter: 100);
+    }
+
+    [Fact]
+    public void Multiply_Scalar_ApproximatesTheFloatProductWithinTheQuantisationBound()
+    {
+        Cases.Sample(c =>
+        {
+            var random = new Random(c.Seed);
+            float[] xs = RandomValues(random, c.M * c.K), ws = RandomValues(random, c.N * c.K), bias = RandomValues(random, c.N);
+            var x = new QuantizedRows(c.M, c.K);
+            x.Quantize(xs, c.K, c.M, c.K);
+            PackedInt8Matrix w = PackedInt8Matrix.Quantize(ws, c.K, c.N, c.K);
+            float[] y = new float[c.M * c.N];
+            Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, x, w, bias, Int8Epilogue.Bias, [], y);
+            for (int i = 0; i < c.M; i++)
+            {
+                for (int j = 0; j < c.N; j++)
+                {
+                    double exact = bias[j], bound = 1e-4;
+                    float sx = x.Scale(i), sw = w.Scales.Span[j];
+                    for (int k = 0; k < c.K; k++)
+                    {
+                        float a = xs[(i * c.K) + k], b = ws[(j * c.K) + k];
+                        exact += (double)a * b;
+
+                        // |a·b − qa·qb| ≤ |a|·sw/2 + |b|·sx/2 + sx·sw/4 per term
+                        bound += (Math.Abs(a) * sw / 2) + (Math.Abs(b) * sx / 2) + (sx * sw / 4);
+                    }
+
+                    Assert.True(Math.Abs(y[(i * c.N) + j] - exact) <= bound, $"({i},{j}): {y[(i * c.N) + j]} vs {exact}, bound {bound}");
+                }
+            }
+        }, iter: 100);
+    }
+
+    [Fact]
+    public void Multiply_GeluEpilogue_IsGeluOfTheBiasEpilogue()
+    {
+        var (x, w, bias) = Build(new Case(7, 13, 129, Fill.Random, 5));
+        float[] plain = new float[7 * 13], fused = new float[7 * 13];
+        Int8Gemm.Multiply(Int8Gemm.Selected, null, x, w, bias, Int8Epilogue.Bias, [], plain);
+        Int8Gemm.Multiply(Int8Gemm.Selected, null, x, w, bias, Int8Epilogue.BiasGelu, [], fused);
+        Gelu.Apply(plain);
+        Assert.Equal(plain, fused);
+        Assert.Contains(fused, v => v < 0);
+    }
+
+    [Fact]
+    public void Multiply_ResidualEpilogue_InPlace_AddsTheResidualOnce()
+    {
+        // 7 rows, 13 columns: both tails duplicate a row/column inside the tile, which must not add twice.
+        var (x, w, bias) = Build(new Case(7, 13, 70, Fill.Random, 9));
+        float[] plain = new float[7 * 13];
+        Int8Gemm.Multiply(Int8Gemm.Selected, null, x, w, bias, Int8Epilogue.Bias, [], plain);
+        float[] residual = RandomValues(new Random(3), 7 * 13);
+        float[] y = (float[])residual.Clone();
+        Int8Gemm.Multiply(Int8Gemm.Selected, null, x, w, bias, Int8Epilogue.BiasResidual, y, y);
+        for (int i = 0; i < y.Length; i++)
+        {
+            Assert.Equal(plain[i] + residual[i], y[i]);
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 768, 384)]
+    [InlineData(9, 1536, 384)]
+    [InlineData(133, 383, 129)]
+    public void Multiply_OnThePool_MatchesScalar(int m, int n, int k)
+    {
+        using var pool = new WorkerPool(3);
+        var (x, w, bias) = Build(new Case(m, n, k, Fill.Random, n));
+        float[] expected = new float[m * n], actual = new float[m * n];
+        Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, x, w, bias, Int8Epilogue.BiasGelu, [], expected);
+        Int8Gemm.Multiply(pool, x, w, bias, Int8Epilogue.BiasGelu, [], actual);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void Multiply_MismatchedOrShortOperands_Throw()
+    {
+        var x = new QuantizedRows(4, 64);
+        x.Quantize(new float[4 * 10], 10, 4, 10);
+        PackedInt8Matrix w = PackedInt8Matrix.Quantize(new float[3 * 11], 11, 3, 11);
+        PackedInt8Matrix w10 = PackedInt8Matrix.Quantize(new float[3 * 10], 10, 3, 10);
+        Assert.Throws<ArgumentException>(() => Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, x, w, new float[3], Int8Epilogue.Bias, [], new float[12]));
+        Assert.Throws<ArgumentException>(() => Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, x, w10, new float[3], Int8Epilogue.Bias, [], new float[11]));
+        Assert.Throws<ArgumentException>(() => Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, x, w10, new float[2], Int8Epilogue.Bias, [], new float[12]));
+        Assert.Throws<ArgumentException>(() => Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, x, w10, new float[3], Int8Epilogue.BiasResidual, new float[11], new float[12]));
+    }
+
+    [Fact]
+    public void Selected_IsSupported() => Assert.True(Int8Gemm.IsSupported(Int8Gemm.Selected));
+
+    internal static (QuantizedRows X, PackedInt8Matrix W, float[] Bias) Build(Case c)
+    {
+        var random = new Random(c.Seed);
+        float[] xs = new float[c.M * c.K], ws = new float[c.N * c.K];
+        for (int i = 0; i < xs.Length; i++)
+        {
+            xs[i] = c.Fill switch
+            {
+                Fill.Extremes => random.Next(2) == 0 ? -1 : 1,
+                Fill.ZeroRows => i / c.K % 2 == 0 ? 0 : RandomValue(random),
+                Fill.EqualRows => (i / c.K) - 2.5f,
+                _ => RandomValue(random),
+            };
+        }
+
+        for (int i = 0; i < ws.Length; i++)
+        {
+            ws[i] = c.Fill == Fill.Extremes ? (random.Next(2) == 0 ? -1 : 1) : RandomValue(random);
+        }
+
+        var x = new QuantizedRows(c.M, c.K);
+        x.Quantize(xs, c.K, c.M, c.K);
+        return (x, PackedInt8Matrix.Quantize(ws, c.K, c.N, c.K), RandomValues(random, c.N));
+    }
+
+    private static float RandomValue(Random random) => (float)((random.NextDouble() * 2) - 1);
+
+    private static float[] RandomValues(Random random, int length)
+    {
+        float[] values = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            values[i] = RandomValue(random);
+        }
+
+        return values;
+    }
+}

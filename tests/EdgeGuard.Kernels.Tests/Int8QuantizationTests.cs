@@ -1,0 +1,100 @@
+using CsCheck;
+using EdgeGuard.Kernels.Int8;
+
+namespace EdgeGuard.Kernels.Tests;
+
+public sealed class Int8QuantizationTests
+{
+    [Fact]
+    public void QuantizeRow_Vector_MatchesScalarExactly()
+    {
+        // Lengths around every vector width; values including exact half steps (ties round to even in both twins).
+        Gen.Select(Gen.Int[0, 200], Gen.Int, Gen.Bool, (n, seed, ties) => (n, seed, ties)).Sample(t =>
+        {
+            var random = new Random(t.seed);
+            float[] row = new float[t.n];
+            for (int i = 0; i < row.Length; i++)
+            {
+                row[i] = t.ties ? (random.Next(-254, 255) / 2f) : (float)((random.NextDouble() * 20) - 10);
+            }
+
+            if (t.ties && row.Length > 0)
+            {
+                row[0] = 127;
+            }
+
+            sbyte[] expected = new sbyte[t.n], actual = new sbyte[t.n];
+            float expectedScale = ActivationQuantizer.QuantizeRowScalar(row, expected);
+            float actualScale = ActivationQuantizer.QuantizeRowVector(row, actual);
+            Assert.Equal(expectedScale, actualScale);
+            Assert.Equal(expected, actual);
+        }, iter: 300);
+    }
+
+    [Fact]
+    public void QuantizeRow_MaximumMapsTo127_AndTiesRoundToEven()
+    {
+        sbyte[] q = new sbyte[5];
+        float scale = ActivationQuantizer.QuantizeRowScalar([127f, -127f, 2.5f, 3.5f, 0f], q);
+        Assert.Equal(1f, scale);
+        Assert.Equal(new sbyte[] { 127, -127, 2, 4, 0 }, q);
+    }
+
+    [Fact]
+    public void QuantizeRow_AllZero_HasScaleZeroAndZeroValues()
+    {
+        sbyte[] q = [1, 2, 3];
+        Assert.Equal(0f, ActivationQuantizer.QuantizeRowVector(new float[3], q));
+        Assert.Equal(new sbyte[3], q);
+    }
+
+    [Fact]
+    public void PackedQuantize_PadsRowsWithZerosAndRecordsScalesAndSums()
+    {
+        float[] w = [1f, -2f, 0.5f, 4f, 4f, 4f];
+        PackedInt8Matrix p = PackedInt8Matrix.Quantize(w, 3, 2, 3);
+        Assert.Equal(64, p.PaddedColumns);
+        Assert.Equal(128, p.Data.Length);
+        Assert.Equal([2f / 127, 4f / 127], p.Scales.ToArray());
+        Assert.Equal(new sbyte[] { 64, -127, 32 }, p.Data.Span[..3].ToArray());
+        Assert.Equal(new sbyte[] { 127, 127, 127 }, p.Data.Span[64..67].ToArray());
+        Assert.All(p.Data.Span[3..64].ToArray(), v => Assert.Equal(0, v));
+        Assert.Equal([64 - 127 + 32, 381], p.ChannelSums.ToArray());
+    }
+
+    [Fact]
+    public void QuantizedRows_NarrowerCallAfterWiderOne_LeavesNoStaleValuesInPadding()
+    {
+        var rows = new QuantizedRows(2, 128);
+        float[] wide = Enumerable.Repeat(1f, 256).ToArray();
+        rows.Quantize(wide, 128, 2, 128);
+        rows.Quantize(wide, 60, 2, 60);
+        rows.Quantize(wide, 10, 2, 10);
+        Assert.Equal(64, rows.PaddedColumns);
+        for (int r = 0; r < 2; r++)
+        {
+            Assert.All(rows.Data.AsSpan((r * 64) + 10, 54).ToArray(), v => Assert.Equal(0, v));
+        }
+    }
+
+    [Fact]
+    public void QuantizedRows_MoreThanAllocated_Throws()
+    {
+        var rows = new QuantizedRows(2, 8);
+        Assert.Throws<ArgumentException>(() => rows.Quantize(new float[27], 9, 3, 9));
+    }
+
+    [Fact]
+    public void QuantizedRows_OnThePool_MatchesRowByRow()
+    {
+        using var pool = new EdgeGuard.Kernels.Threading.WorkerPool(3);
+        var random = new Random(8);
+        float[] x = [.. Enumerable.Range(0, 77 * 300).Select(_ => (float)random.NextDouble() - 0.5f)];
+        var serial = new QuantizedRows(77, 300);
+        var parallel = new QuantizedRows(77, 300);
+        serial.Quantize(x, 300, 77, 300);
+        parallel.Quantize(pool, x, 300, 77, 300);
+        Assert.Equal(serial.Data, parallel.Data);
+        Assert.Equal(serial.Scales, parallel.Scales);
+    }
+}

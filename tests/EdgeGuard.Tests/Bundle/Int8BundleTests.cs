@@ -1,0 +1,113 @@
+using EdgeGuard.Kernels.Int8;
+using EdgeGuard.ModelFiles;
+using EdgeGuard.ModelFiles.Bundle;
+using EdgeGuard.ModelFiles.Gguf;
+using EdgeGuard.Models.Deberta;
+using EdgeGuard.Tests.Models;
+
+namespace EdgeGuard.Tests.Bundle;
+
+/// <summary>Format version 2: int8 linear layers pre-packed, position projections precomputed.</summary>
+public sealed class Int8BundleTests
+{
+    private static readonly string ConfigJson = File.ReadAllText(Path.Combine(EdgeGuard.Testing.RepoPaths.Fixture(SharedModels.Xsmall), "config.json"));
+
+    [Fact]
+    public void WriteInt8_FixtureModel_OpensAsVersion2AndGivesTheLogitsOfTheInt8EngineOnTheFloatWeights()
+    {
+        using var temp = new TempDirectory();
+        HuggingFaceDirectory directory = SharedModels.Directory(SharedModels.Xsmall);
+        string path = WriteInt8(temp, directory);
+
+        using ModelBundle bundle = ModelBundle.Open(path);
+        Assert.Equal(2, bundle.FormatVersion);
+        Assert.Equal(BundleFormat.PrecisionInt8, bundle.Precision);
+        Assert.Equal(PackedInt8Matrix.LayoutKey, bundle.Metadata[BundleKeys.Int8Layout]);
+        const string query = "deberta.encoder.layer.0.attention.self.query_proj";
+        Assert.Null(bundle.Find(query + ".weight"));
+        Assert.NotNull(bundle.Find(query + ".bias"));
+        Assert.NotNull(bundle.Find("edgeguard.rel_pos.1.key"));
+        Assert.NotNull(bundle.FindInt8Linear("pooler.dense", directory.Config.HiddenSize, directory.Config.HiddenSize));
+        Assert.NotNull(bundle.Find("classifier.weight"));
+        BundleIntegerTensor packed = Assert.Single(bundle.IntegerTensors, t => t.Name == query + ".qweight");
+        Assert.Equal("I8", packed.Type);
+        Assert.Equal([(long)directory.Config.HiddenSize, PackedInt8Matrix.PadColumns(directory.Config.HiddenSize)], packed.Shape);
+        Assert.DoesNotContain(bundle.Tensors, t => t.Name.EndsWith(".qsum", StringComparison.Ordinal));
+
+        var fromBundle = DebertaClassifier.Load(directory.Config, bundle, SharedModels.Pool);
+        var fromFloat = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8);
+        Assert.Equal(DebertaPrecision.Int8, fromBundle.Precision);
+        var random = new Random(4);
+        int[] ids = [.. Enumerable.Range(0, 2 * 37).Select(_ => random.Next(directory.Config.VocabSize))];
+        float[] expected = new float[4], actual = new float[4];
+        fromFloat.Forward(ids, [37, 20], 2, 37, expected);
+        fromBundle.Forward(ids, [37, 20], 2, 37, actual);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void WriteInt8_PackedWeights_MatchQuantisingTheFloatWeights()
+    {
+        using var temp = new TempDirectory();
+        HuggingFaceDirectory directory = SharedModels.Directory(SharedModels.Xsmall);
+        using ModelBundle bundle = ModelBundle.Open(WriteInt8(temp, directory));
+        int hidden = directory.Config.HiddenSize, intermediate = directory.Config.IntermediateSize;
+        const string name = "deberta.encoder.layer.1.output.dense";
+        PackedInt8Matrix stored = bundle.FindInt8Linear(name, hidden, intermediate)!;
+        PackedInt8Matrix fresh = PackedInt8Matrix.Quantize(directory.Weights.ReadFloat32(name + ".weight").Span, intermediate, hidden, intermediate);
+        Assert.Equal(fresh.Data.ToArray(), stored.Data.ToArray());
+        Assert.Equal(fresh.Scales.ToArray(), stored.Scales.ToArray());
+        Assert.Equal(fresh.ChannelSums.ToArray(), stored.ChannelSums.ToArray());
+    }
+
+    [Fact]
+    public void FindInt8Linear_WrongShape_IsRefusedNamingTheTensor()
+    {
+        using var temp = new TempDirectory();
+        HuggingFaceDirectory directory = SharedModels.Directory(SharedModels.Xsmall);
+        using ModelBundle bundle = ModelBundle.Open(WriteInt8(temp, directory));
+        int hidden = directory.Config.HiddenSize;
+        var e = Assert.Throws<ModelFileException>(() => bundle.FindInt8Linear("pooler.dense", hidden + 1, hidden));
+        Assert.Contains("pooler.dense.q", e.Message);
+    }
+
+    [Fact]
+    public void Open_Int8BundleWithAnUnknownLayout_IsRefusedNamingTheLayout()
+    {
+        var metadata = BundleForge.With(BundleKeys.FormatVersion, GgufValue.FromUInt32(2));
+        metadata = [.. metadata.Select(kv => kv.Key == BundleKeys.Precision ? (kv.Key, GgufValue.FromString("int8")) : kv)];
+        metadata.Add((BundleKeys.Int8Layout, GgufValue.FromString("panels-16x4")));
+        using var temp = new TempDirectory();
+        string path = temp.File("forged.gguf");
+        BundleForge.Write(path, metadata);
+        var e = Assert.Throws<ModelFileException>(() => ModelBundle.Open(path));
+        Assert.Contains("layout 'panels-16x4'", e.Message);
+    }
+
+    [Fact]
+    public void Open_Version2WithFloatPrecision_IsRefused()
+    {
+        var metadata = BundleForge.With(BundleKeys.FormatVersion, GgufValue.FromUInt32(2));
+        using var temp = new TempDirectory();
+        string path = temp.File("forged.gguf");
+        BundleForge.Write(path, metadata);
+        var e = Assert.Throws<ModelFileException>(() => ModelBundle.Open(path));
+        Assert.Contains("precision 'f32' is not supported by bundle format version 2", e.Message);
+    }
+
+    [Fact]
+    public void Write_Int8Precision_IsRefusedByTheFloatWriter()
+    {
+        using var temp = new TempDirectory();
+        var contents = SampleBundle.Contents() with { Precision = BundleFormat.PrecisionInt8 };
+        Assert.Throws<ArgumentException>(() => BundleWriter.Write(temp.File("b.gguf"), contents, SampleBundle.Weights()));
+    }
+
+    private static string WriteInt8(TempDirectory temp, HuggingFaceDirectory directory)
+    {
+        string path = temp.File("int8.gguf");
+        var contents = SampleBundle.Contents() with { ConfigJson = ConfigJson, Precision = BundleFormat.PrecisionInt8 };
+        BundleWriter.WriteInt8(path, contents, directory.Weights, directory.Config, SharedModels.Pool);
+        return path;
+    }
+}
