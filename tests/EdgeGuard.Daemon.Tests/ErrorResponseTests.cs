@@ -194,7 +194,7 @@ public sealed class ErrorResponseTests(TinyModels models)
     [Fact]
     public async Task QueueFull_Is429WithRetryAfter_AndTheQueuedRequestsSucceed()
     {
-        await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath, "--queue", "1", "--max-batch", "1", "--max-windows", "512");
+        await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath, "--queue", "1", "--max-batch", "1", "--max-windows", "512", "--deadline-ms", "120000");
         string body = JsonSerializer.Serialize(new { input = LongText(3000) });
         var responses = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => daemon.PostJsonAsync("/v1/moderations", body)));
 

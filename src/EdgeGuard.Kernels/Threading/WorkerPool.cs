@@ -36,9 +36,9 @@ public sealed class WorkerPool : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(threadCount);
         DegreeOfParallelism = threadCount == 0 ? Environment.ProcessorCount : threadCount;
-        // The event makes its kernel handle on the first wait that has to block, which under load would be an
-        // allocation inside some later loop; make it now.
-        _ = _done.WaitHandle;
+        // ManualResetEventSlim creates its lock object on the first wait that has to block, which under load would be
+        // an allocation inside some later loop; one short timed wait on the unset event creates it now.
+        _done.Wait(1);
         _threads = new Thread[DegreeOfParallelism - 1];
         for (int i = 0; i < _threads.Length; i++)
         {
