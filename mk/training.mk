@@ -25,7 +25,7 @@ TEST_TARGETS += test-python
 # The default guard, end to end: tokenizer, a larger teacher (CE), the teacher's soft labels on
 # the training set, the shipped student distilled from them (CE + KL), and a CE-only twin of the
 # student to measure what distillation bought. See models/edgeguard-default/MODEL_CARD.md.
-TRAIN_COMMON = --dev $(abspath $(DATASETS))/dev.jsonl --max-position-embeddings 128 --max-length 128 \
+TRAIN_COMMON = --dev $(abspath $(DATASETS))/dev.jsonl --max-position-embeddings 96 --max-length 96 \
 	--batch-size 32 --threads $(TRAIN_THREADS) --seed 13
 
 train-default: setup-python
@@ -34,15 +34,15 @@ train-default: setup-python
 	  --output $(abspath $(TRAIN_WORK))/spm.model --vocab-size 8000
 	$(TRAIN_PY) distill --train $(abspath $(DATASETS))/train.jsonl $(TRAIN_COMMON) \
 	  --preset edge-teacher --tokenizer $(abspath $(TRAIN_WORK))/spm.model \
-	  --epochs 2 --steps-per-epoch 300 --lr 3e-4 --output $(abspath $(TRAIN_WORK))/teacher
+	  --epochs 2 --steps-per-epoch 200 --lr 5e-4 --output $(abspath $(TRAIN_WORK))/teacher
 	$(TRAIN_PY) evaluate --model $(abspath $(TRAIN_WORK))/teacher --data $(abspath $(DATASETS))/train.jsonl \
 	  --threads $(TRAIN_THREADS) --predictions $(abspath $(TRAIN_WORK))/train.teacher.jsonl
 	$(TRAIN_PY) distill --train $(abspath $(TRAIN_WORK))/train.teacher.jsonl $(TRAIN_COMMON) \
 	  --preset edge --tokenizer $(abspath $(TRAIN_WORK))/spm.model --ce-weight 0.5 \
-	  --epochs 3 --steps-per-epoch 300 --lr 5e-4 --output $(abspath $(TRAIN_WORK))/student-kd
+	  --epochs 2 --steps-per-epoch 300 --lr 1e-3 --output $(abspath $(TRAIN_WORK))/student-kd
 	$(TRAIN_PY) distill --train $(abspath $(DATASETS))/train.jsonl $(TRAIN_COMMON) \
 	  --preset edge --tokenizer $(abspath $(TRAIN_WORK))/spm.model --ce-weight 1.0 \
-	  --epochs 3 --steps-per-epoch 300 --lr 5e-4 --output $(abspath $(TRAIN_WORK))/student-ce
+	  --epochs 2 --steps-per-epoch 300 --lr 1e-3 --output $(abspath $(TRAIN_WORK))/student-ce
 	$(TRAIN_PY) export --model $(abspath $(TRAIN_WORK))/student-kd --output $(abspath $(DEFAULT_MODEL)) --no-onnx
 	$(TRAIN_PY) evaluate --model $(abspath $(DEFAULT_MODEL)) --data $(abspath $(DATASETS))/dev.jsonl \
 	  --threads $(TRAIN_THREADS) --json $(abspath $(TRAIN_WORK))/dev-metrics.json

@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -152,7 +153,7 @@ PRESETS: Dict[str, Dict[str, int]] = {
     "xsmall": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536, vocab_size=128100),
     # Trained from scratch on two CPU cores with a small own vocabulary; the vocabulary size is
     # replaced by the tokenizer's (pieces + [MASK]) when a model is created for one.
-    "edge-teacher": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
+    "edge-teacher": dict(hidden_size=192, num_hidden_layers=4, num_attention_heads=4, intermediate_size=768,
                          vocab_size=8001, max_position_embeddings=512, position_buckets=64),
     "edge": dict(hidden_size=128, num_hidden_layers=3, num_attention_heads=2, intermediate_size=512,
                  vocab_size=8001, max_position_embeddings=512, position_buckets=64),
@@ -174,7 +175,7 @@ def make_log_bucket_position(relative_pos: torch.Tensor, bucket_size: int, max_p
     abs_pos = torch.where((relative_pos < mid) & (relative_pos > -mid),
                           torch.full_like(relative_pos, mid - 1), torch.abs(relative_pos))
     # float32 throughout, as the reference computes it, so ceil() lands on the same bucket.
-    log_scale = torch.log(torch.tensor((max_position - 1) / mid, dtype=torch.float32))
+    log_scale = float(np.log(np.float32((max_position - 1) / mid), dtype=np.float32))
     log_pos = torch.ceil(torch.log(abs_pos.to(torch.float32) / mid) / log_scale * (mid - 1)) + mid
     return torch.where(abs_pos <= mid, relative_pos, (log_pos * sign.to(log_pos.dtype)).to(relative_pos.dtype))
 

@@ -97,6 +97,7 @@ OPS: Dict[str, Callable] = {
     "Equal": lambda a, b: np.equal(a, b),
     "Erf": _erf,
     "Expand": lambda x, shape: x * np.ones(tuple(int(s) for s in shape), dtype=x.dtype),
+    "Identity": lambda x: x,
     "Gather": lambda data, index, axis=0: np.take(data, np.where(index < 0, index + data.shape[axis], index), axis=axis),
     "GatherElements": lambda data, index, axis=0: _gather_elements(data, index, axis),
     "Gemm": _gemm,
