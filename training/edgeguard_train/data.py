@@ -1,7 +1,7 @@
 """Labelled examples from JSONL, tokenized once, and padded batches for training and evaluation.
 
 Rows follow the shared dataset schema (``prompt``, ``response`` or null, ``label`` safe|unsafe,
-``source``); a row may also carry a teacher's P(unsafe) (by default in ``p_unsafe``, as the
+``source``); a row may also carry a teacher's P(unsafe) (by default in ``teacher_unsafe_prob``, as the
 ``label`` stage and ``evaluate --predictions`` write it) that distillation uses as a soft label.
 """
 
@@ -40,7 +40,7 @@ def parse_label(value: Any, where: str) -> int:
     raise ValueError(f"{where}: label {value!r} is not safe/unsafe (or 0/1)")
 
 
-def load_examples(path: str, tokenizer: DebertaTokenizer, max_length: int, soft_field: Optional[str] = "p_unsafe",
+def load_examples(path: str, tokenizer: DebertaTokenizer, max_length: int, soft_field: Optional[str] = "teacher_unsafe_prob",
                   limit: Optional[int] = None) -> List[Example]:
     """Reads and tokenizes ``path``; every row needs a ``prompt`` and a hard or soft label."""
     examples: List[Example] = []

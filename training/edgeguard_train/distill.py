@@ -38,7 +38,7 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--train", required=True, help="training JSONL (prompt, response, label[, p_unsafe])")
+    parser.add_argument("--train", required=True, help="training JSONL (prompt, response, label[, teacher_unsafe_prob])")
     parser.add_argument("--dev", help="dev JSONL for per-epoch evaluation and best-epoch selection")
     parser.add_argument("--output", required=True, help="output directory: the best model as a Hugging Face directory, plus log.jsonl and checkpoint.pt")
     init = parser.add_mutually_exclusive_group(required=True)
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     init.add_argument("--preset", choices=sorted(PRESETS), help="train from scratch with this shape")
     parser.add_argument("--tokenizer", help="spm.model for --preset (default: the --init-from directory's)")
     parser.add_argument("--max-position-embeddings", type=int, help="with --preset: override the preset's")
-    parser.add_argument("--soft-label-field", default="p_unsafe", help="row field with the teacher's P(unsafe) (default: p_unsafe)")
+    parser.add_argument("--soft-label-field", default="teacher_unsafe_prob", help="row field with the teacher's P(unsafe) (default: teacher_unsafe_prob)")
     parser.add_argument("--ce-weight", type=float, default=0.5, help="w in w*CE + (1-w)*KL (default 0.5; 1 = CE only)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32, help="global batch per optimiser step (all processes, all accumulation steps)")

@@ -2,7 +2,7 @@
 
 Inputs longer than ``--max-length`` are truncated longest-first (the runtime's ``eval`` uses
 sliding windows by default, so very long rows can score differently there). ``--predictions``
-writes every input row with the model's ``p_unsafe`` added: with a teacher model, that file is
+writes every input row with the model's ``teacher_unsafe_prob`` added: with a teacher model, that file is
 the soft-labelled training set for ``distill``.
 """
 
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", help="write the metrics (overall and per source) to this JSON file")
-    parser.add_argument("--predictions", help="write the input rows with p_unsafe added to this JSONL file")
+    parser.add_argument("--predictions", help="write the input rows with teacher_unsafe_prob added to this JSONL file")
     parser.add_argument("--limit", type=int, help="only the first N rows")
 
 
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(metrics, f, indent=2)
     if args.predictions:
-        write_jsonl(args.predictions, (dict(e.row, p_unsafe=s) for e, s in zip(out["examples"], out["scores"])))
+        write_jsonl(args.predictions, (dict(e.row, teacher_unsafe_prob=s) for e, s in zip(out["examples"], out["scores"])))
     overall = metrics["overall"]
     print(summary("evaluate", rows=len(out["examples"]), f1=overall["f1"], auprc=overall["auprc"],
                   accuracy=overall["accuracy"], seconds=time.monotonic() - started))

@@ -41,4 +41,4 @@ def test_evaluate_reports_overall_and_per_source_and_writes_soft_labels(tiny_mod
     assert metrics["overall"]["n"] == 48 == sum(m["n"] for m in metrics["per_source"].values())
     written = [json.loads(line) for line in predictions.read_text().splitlines()]
     assert [w["id"] for w in written] == [r["id"] for r in rows]
-    assert all(0.0 <= w["p_unsafe"] <= 1.0 for w in written)
+    assert all(0.0 <= w["teacher_unsafe_prob"] <= 1.0 for w in written)
