@@ -41,12 +41,14 @@ def parse_label(value: Any, where: str) -> int:
 
 
 def load_examples(path: str, tokenizer: DebertaTokenizer, max_length: int, soft_field: Optional[str] = "teacher_unsafe_prob",
-                  limit: Optional[int] = None) -> List[Example]:
-    """Reads and tokenizes ``path``; every row needs a ``prompt`` and a hard or soft label."""
+                  limit: Optional[int] = None, every: int = 1) -> List[Example]:
+    """Reads and tokenizes ``path`` (every ``every``-th row); every row needs a ``prompt`` and a hard or soft label."""
     examples: List[Example] = []
     for number, row in enumerate(read_jsonl(path), start=1):
         if limit is not None and len(examples) >= limit:
             break
+        if (number - 1) % every:
+            continue
         where = f"{path}:{number}"
         if not isinstance(row.get("prompt"), str):
             raise ValueError(f"{where}: row has no string 'prompt'")
@@ -104,3 +106,20 @@ def predict(model: torch.nn.Module, examples: Sequence[Example], batch_size: int
         if progress is not None:
             progress.update(len(chunk))
     return scores
+
+
+def load_training_sets(paths: Sequence[str], tokenizer: DebertaTokenizer, max_length: int,
+                       soft_field: Optional[str] = "teacher_unsafe_prob", limit: Optional[int] = None) -> List[Example]:
+    """Rows of several files (e.g. original + HarmAug synthetic data); a row whose ``id`` appeared in an
+    earlier file is skipped, so a teacher-labelled subset listed first overrides the same rows of the full set."""
+    seen = set()
+    examples: List[Example] = []
+    for path in paths:
+        for example in load_examples(path, tokenizer, max_length, soft_field, limit):
+            key = example.row.get("id")
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
+            examples.append(example)
+    return examples

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .data import Example, collate, hard_label, load_examples, predict
+from .data import Example, collate, hard_label, load_examples, load_training_sets, predict
 from .jsonl import JsonlAppender
 from .metrics import binary_metrics
 from .modeling_deberta import PRESETS, DebertaV2ForSequenceClassification, preset_config
@@ -38,7 +38,8 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--train", required=True, help="training JSONL (prompt, response, label[, teacher_unsafe_prob])")
+    parser.add_argument("--train", required=True, nargs="+",
+                        help="training JSONL files (prompt, response, label[, teacher_unsafe_prob]); a row id seen in an earlier file is skipped")
     parser.add_argument("--dev", help="dev JSONL for per-epoch evaluation and best-epoch selection")
     parser.add_argument("--output", required=True, help="output directory: the best model as a Hugging Face directory, plus log.jsonl and checkpoint.pt")
     init = parser.add_mutually_exclusive_group(required=True)
@@ -239,7 +240,7 @@ def _run(args: argparse.Namespace, world: World) -> int:
     tokenizer = DebertaTokenizer(spm_path)
     if tokenizer.vocab_size > model.config.vocab_size:
         raise SystemExit(f"distill: tokenizer has {tokenizer.vocab_size} ids but the model only {model.config.vocab_size} embedding rows")
-    train = load_examples(args.train, tokenizer, args.max_length, args.soft_label_field, args.limit)
+    train = load_training_sets(args.train, tokenizer, args.max_length, args.soft_label_field, args.limit)
     dev = load_examples(args.dev, tokenizer, args.max_length, None) if args.dev else []
     if not train:
         raise SystemExit(f"distill: {args.train} has no rows")

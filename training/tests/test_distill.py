@@ -146,3 +146,21 @@ def test_distill_learns_and_keeps_the_best_epoch(tiny_model_dir, small_dataset, 
     assert all(k in best for k in ("f1", "precision", "recall", "auprc", "accuracy"))
     for name in ("config.json", "model.safetensors", "spm.model"):
         assert (output / name).exists()
+
+
+def test_training_sets_skip_ids_seen_in_an_earlier_file(tmp_path):
+    from conftest import tokenizer_dir
+    from edgeguard_train.data import load_examples, load_training_sets
+    from edgeguard_train.tokenization import DebertaTokenizer
+
+    tokenizer = DebertaTokenizer(str(tokenizer_dir("spm-unigram-2k") / "spm.model"))
+    full = tmp_path / "full.jsonl"
+    full.write_text("".join(json.dumps({"id": f"r{i}", "prompt": f"text {i}", "response": None,
+                                        "label": "unsafe" if i % 2 else "safe"}) + "\n" for i in range(6)))
+    every_third = load_examples(str(full), tokenizer, 32, every=3)
+    assert [e.row["id"] for e in every_third] == ["r0", "r3"]
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps(dict(e.row, teacher_unsafe_prob=0.25)) + "\n" for e in every_third))
+    merged = load_training_sets([str(labelled), str(full)], tokenizer, 32)
+    assert [e.row["id"] for e in merged] == ["r0", "r3", "r1", "r2", "r4", "r5"]
+    assert [e.soft for e in merged[:2]] == [0.25, 0.25] and all(math.isnan(e.soft) for e in merged[2:])
