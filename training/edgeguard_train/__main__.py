@@ -9,7 +9,9 @@ paid only by the stage that needs it. Each module exposes ``add_arguments(parser
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import sys
 from typing import List, Optional
 
@@ -22,14 +24,19 @@ STAGES = {
     "train-tokenizer": "edgeguard_train.train_tokenizer",
 }
 
-_ABOUT = {
-    "augment": "generate harmful instructions and responses with an LLM (HarmAug)",
-    "label": "label prompt/response pairs with a teacher guard's P(unsafe)",
-    "distill": "train or distill a DeBERTa-v3 guard (CE + KL to teacher soft labels)",
-    "evaluate": "metrics overall and per source of a guard on a JSONL dataset",
-    "export": "export a guard as a Hugging Face directory and ONNX",
-    "train-tokenizer": "train a SentencePiece Unigram vocabulary with DeBERTa-v3's special ids",
-}
+
+
+def _about(module_name: str) -> str:
+    """First line of a stage module's docstring, read from its source so nothing is imported."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except ImportError:
+        spec = None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return "(not installed)"
+    with open(spec.origin, "r", encoding="utf-8") as f:
+        doc = ast.get_docstring(ast.parse(f.read())) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Run `python3 -m edgeguard_train <stage> --help` for a stage's options.")
     sub = parser.add_subparsers(dest="stage", metavar="<stage>")
     for name in STAGES:
-        sub.add_parser(name, help=_ABOUT[name], add_help=False)
+        sub.add_parser(name, help=_about(STAGES[name]), add_help=False)
     return parser
 
 
