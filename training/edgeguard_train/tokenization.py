@@ -9,6 +9,7 @@ one token at a time from the end of the longer segment, from the response on a t
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Iterable, List, Optional, Sequence, Tuple
 
@@ -101,16 +102,18 @@ def build_pair(prompt_ids: Sequence[int], response_ids: Optional[Sequence[int]],
     return ids
 
 
-def train_unigram(texts: Iterable[str], model_prefix: str, vocab_size: int, *, seed_sentencepiece_size: int = 200000,
+def train_unigram(texts: Iterable[str], output: str, vocab_size: int, *, seed_sentencepiece_size: int = 200000,
                   max_sentence_length: int = 8192, character_coverage: float = 0.9995, num_threads: int = 2) -> str:
-    """Trains a Unigram ``spm.model`` with DeBERTa-v3's special ids and byte fallback; returns its path.
+    """Trains a Unigram ``spm.model`` with DeBERTa-v3's special ids and byte fallback, writes it to ``output``.
 
     The layout is the one the runtime requires: ``[PAD]`` 0, ``[CLS]`` 1, ``[SEP]`` 2 as control
     pieces, ``[UNK]`` 3, the 256 byte pieces at 4..259, then the learned pieces; ``nmt_nfkc``.
+    The model is written from memory (``model_writer``), so no file path ends up inside it.
     """
+    writer = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),
-        model_prefix=model_prefix,
+        model_writer=writer,
         model_type="unigram",
         vocab_size=vocab_size,
         pad_id=PAD_ID, pad_piece="[PAD]",
@@ -129,4 +132,10 @@ def train_unigram(texts: Iterable[str], model_prefix: str, vocab_size: int, *, s
         num_threads=num_threads,
         minloglevel=2,
     )
-    return model_prefix + ".model"
+    directory = os.path.dirname(os.path.abspath(output))
+    os.makedirs(directory, exist_ok=True)
+    tmp = output + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(writer.getvalue())
+    os.replace(tmp, output)
+    return output

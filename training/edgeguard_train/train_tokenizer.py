@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import tempfile
 import time
 from typing import Iterator, List
 
@@ -46,11 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if args.vocab_size <= 260:
         raise SystemExit("train-tokenizer: --vocab-size must exceed the 260 special and byte pieces")
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp, Progress("rows read") as progress:
-        path = train_unigram(_texts(args.input, progress), os.path.join(tmp, "spm"), args.vocab_size,
-                             character_coverage=args.character_coverage, num_threads=args.threads)
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        shutil.copyfile(path, args.output)
+    with Progress("rows read") as progress:
+        train_unigram(_texts(args.input, progress), args.output, args.vocab_size,
+                      character_coverage=args.character_coverage, num_threads=args.threads)
         rows = progress.done
     tokenizer = DebertaTokenizer(args.output)
     print(summary("train-tokenizer", rows=rows, pieces=tokenizer.piece_count, mask_id=tokenizer.mask_id,

@@ -69,7 +69,8 @@ def test_trained_vocabulary_has_the_deberta_v3_layout(tmp_path):
     rng = random.Random(3)
     words = ["".join(rng.choice("abcdefghijklmnop") for _ in range(rng.randint(2, 7))) for _ in range(300)]
     texts = [" ".join(rng.choice(words) for _ in range(12)) for _ in range(400)] + ["naïve café 東京 🙂"]
-    path = train_unigram(texts, str(tmp_path / "spm"), 300)
+    path = train_unigram(texts, str(tmp_path / "spm.model"), 300)
+    assert str(tmp_path).encode() not in (tmp_path / "spm.model").read_bytes()  # no machine path inside
     tokenizer = DebertaTokenizer(path)  # checks [PAD]/[CLS]/[SEP] control, [UNK] unknown, byte pieces 4..259
     assert tokenizer.piece_count == 300 and tokenizer.mask_id == 300
     ids = tokenizer.encode("東京 unseen ☃")
