@@ -208,6 +208,15 @@ def save_model(model: DebertaV2ForSequenceClassification, spm_path: str, directo
     shutil.copyfile(spm_path, os.path.join(directory, "spm.model"))
 
 
+def load_checkpoint(path: str) -> Dict[str, Any]:
+    """Our own checkpoint, which holds RNG states (numpy arrays, tuples) besides tensors: torch >= 2.6
+    loads only tensors unless told otherwise, torch 1.13 has no such switch on every build."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except TypeError:
+        return torch.load(path, map_location="cpu")
+
+
 def rng_state() -> Dict[str, Any]:
     return {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
 
@@ -254,7 +263,7 @@ def _run(args: argparse.Namespace, world: World) -> int:
     checkpoint_path = os.path.join(args.output, CHECKPOINT)
     state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": []}
     if os.path.exists(checkpoint_path) and not args.overwrite:
-        saved = torch.load(checkpoint_path, map_location="cpu")
+        saved = load_checkpoint(checkpoint_path)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])

@@ -12,7 +12,8 @@ import torch
 
 from conftest import TRAINING, run_env
 from edgeguard_train.data import Example
-from edgeguard_train.distill import epoch_indices, global_batches, kd_loss, linear_schedule, make_optimizer
+from edgeguard_train.distill import (epoch_indices, global_batches, kd_loss, linear_schedule, load_checkpoint,
+                                     make_optimizer)
 from edgeguard_train.modeling_deberta import DebertaV2ForSequenceClassification, preset_config
 from edgeguard_train.safetensors_io import load_file
 
@@ -116,7 +117,7 @@ def test_resume_after_kill_gives_the_same_model(tiny_model_dir, small_dataset, t
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    saved = torch.load(str(killed / "checkpoint.pt"), map_location="cpu")
+    saved = load_checkpoint(str(killed / "checkpoint.pt"))
     assert 0 < saved["state"]["global_step"] < 60, "the kill must land mid-run for this test to mean anything"
 
     resumed = subprocess.run(distill_command(tiny_model_dir, small_dataset, killed, *args), env=run_env(),
