@@ -16,7 +16,7 @@ import inspect
 import os
 import shutil
 import time
-from typing import Dict, List
+from typing import Dict
 
 import numpy as np
 import torch

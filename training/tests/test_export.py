@@ -4,7 +4,6 @@ import sys
 
 import numpy as np
 import onnx
-import pytest
 import torch
 
 from conftest import TRAINING, fixture_dir, run_env
