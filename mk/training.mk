@@ -5,6 +5,7 @@ DATASETS ?= ../shared/datasets
 DEFAULT_MODEL := models/edgeguard-default
 TRAIN_WORK ?= artifacts/train-default
 TRAIN_THREADS ?= 2
+TRAIN_VOCAB ?= 8000
 # Debian packages the pipeline needs; libopenblas0-pthread replaces the reference BLAS Debian's torch
 # links by default (about 10x faster matrix products on CPU).
 PYTHON_DEBS := python3-torch python3-onnx python3-sentencepiece python3-sklearn python3-pytest python3-numpy libopenblas0-pthread
@@ -32,7 +33,7 @@ TRAIN_COMMON = --dev $(abspath $(DATASETS))/dev.jsonl --max-position-embeddings 
 train-default: setup-python
 	mkdir -p $(TRAIN_WORK)
 	$(TRAIN_PY) train-tokenizer --input $(abspath $(DATASETS))/train.jsonl \
-	  --output $(abspath $(TRAIN_WORK))/spm.model --vocab-size 8000
+	  --output $(abspath $(TRAIN_WORK))/spm.model --vocab-size $(TRAIN_VOCAB)
 	$(TRAIN_PY) distill --train $(abspath $(DATASETS))/train.jsonl $(TRAIN_COMMON) \
 	  --threads $(TRAIN_THREADS) --preset edge-teacher --tokenizer $(abspath $(TRAIN_WORK))/spm.model \
 	  --epochs 2 --steps-per-epoch 200 --lr 5e-4 --output $(abspath $(TRAIN_WORK))/teacher
