@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using EdgeGuard.Daemon.Batching;
 using EdgeGuard.Daemon.Hosting;
 using EdgeGuard.Daemon.Models;
 
@@ -19,31 +21,12 @@ internal sealed class ModerationEndpoints(GuardClient guard, ModelHost models, J
 
     public async Task ModerateAsync(HttpContext context)
     {
-        var (request, error) = await body.ReadAsync(context, DaemonJsonContext.Web.ModerationRequest).ConfigureAwait(false);
-        GuardInput[] inputs;
-        try
-        {
-            inputs = error is null ? ModerationInputs(request!.Input) : [];
-        }
-        catch (ApiException e)
-        {
-            error = e.Error;
-            inputs = [];
-        }
-
-        if (error is not null)
-        {
-            await error.WriteAsync(context).ConfigureAwait(false);
-            return;
-        }
-
-        LogInputs("moderations", inputs);
-        if (await guard.ClassifyAsync(context, inputs).ConfigureAwait(false) is not { } result)
+        if (await ReadAndClassifyAsync(context, DaemonJsonContext.Web.ModerationRequest, r => ModerationInputs(r.Input), "moderations").ConfigureAwait(false) is not { } result)
         {
             return;
         }
 
-        var results = new List<ModerationResult>(inputs.Length);
+        var results = new List<ModerationResult>(result.Verdicts!.Length);
         foreach (var v in result.Verdicts!)
         {
             results.Add(new ModerationResult(
@@ -58,31 +41,12 @@ internal sealed class ModerationEndpoints(GuardClient guard, ModelHost models, J
 
     public async Task ClassifyAsync(HttpContext context)
     {
-        var (request, error) = await body.ReadAsync(context, DaemonJsonContext.Web.ClassifyRequest).ConfigureAwait(false);
-        GuardInput[] inputs;
-        try
-        {
-            inputs = error is null ? ClassifyInputs(request!) : [];
-        }
-        catch (ApiException e)
-        {
-            error = e.Error;
-            inputs = [];
-        }
-
-        if (error is not null)
-        {
-            await error.WriteAsync(context).ConfigureAwait(false);
-            return;
-        }
-
-        LogInputs("classify", inputs);
-        if (await guard.ClassifyAsync(context, inputs).ConfigureAwait(false) is not { } result)
+        if (await ReadAndClassifyAsync(context, DaemonJsonContext.Web.ClassifyRequest, ClassifyInputs, "classify").ConfigureAwait(false) is not { } result)
         {
             return;
         }
 
-        var results = new List<VerdictBody>(inputs.Length);
+        var results = new List<VerdictBody>(result.Verdicts!.Length);
         foreach (var v in result.Verdicts!)
         {
             results.Add(new VerdictBody(v.Flagged, v.UnsafeScore, v.Label, v.TokenCount, v.Windows, v.Truncated));
@@ -90,6 +54,35 @@ internal sealed class ModerationEndpoints(GuardClient guard, ModelHost models, J
 
         await context.Response.WriteAsJsonAsync(new ClassifyResponse(result.Model, result.Threshold, results), DaemonJsonContext.Web.ClassifyResponse)
             .ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the body, turns it into inputs and classifies them; null when an error response was written instead.</summary>
+    private async Task<JobResult?> ReadAndClassifyAsync<TRequest>(
+        HttpContext context, JsonTypeInfo<TRequest> type, Func<TRequest, GuardInput[]> toInputs, string route)
+        where TRequest : class
+    {
+        var (request, error) = await body.ReadAsync(context, type).ConfigureAwait(false);
+        GuardInput[] inputs = [];
+        try
+        {
+            if (error is null)
+            {
+                inputs = toInputs(request!);
+            }
+        }
+        catch (ApiException e)
+        {
+            error = e.Error;
+        }
+
+        if (error is not null)
+        {
+            await error.WriteAsync(context).ConfigureAwait(false);
+            return null;
+        }
+
+        LogInputs(route, inputs);
+        return await guard.ClassifyAsync(context, inputs).ConfigureAwait(false);
     }
 
     public Task ListModelsAsync(HttpContext context)
