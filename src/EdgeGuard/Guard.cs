@@ -1,8 +1,7 @@
 using System.Buffers;
-using EdgeGuard.Kernels.Threading;
+using EdgeGuard.Backends;
 using EdgeGuard.LongInput;
 using EdgeGuard.ModelFiles;
-using EdgeGuard.Models.Deberta;
 using EdgeGuard.Tokenization;
 
 namespace EdgeGuard;
@@ -19,18 +18,16 @@ namespace EdgeGuard;
 /// </example>
 public sealed class Guard : IDisposable
 {
-    private readonly GuardModel _model;
-    private readonly WorkerPool _pool;
+    private readonly GuardBackend _model;
     private readonly GuardOptions _options;
     private readonly int _windowTokens;
     private readonly object _lifetime = new();
     private int _inFlight;
     private bool _disposed;
 
-    private Guard(GuardModel model, WorkerPool pool, GuardOptions options)
+    private Guard(GuardBackend model, GuardOptions options)
     {
         _model = model;
-        _pool = pool;
         _options = options;
         _windowTokens = Math.Min(options.WindowTokens ?? Math.Min(512, model.Classifier.MaxSequenceLength), model.Classifier.MaxSequenceLength);
         Threshold = options.Threshold ?? model.Threshold;
@@ -46,13 +43,16 @@ public sealed class Guard : IDisposable
     public int WindowTokens => _windowTokens;
 
     /// <summary>Inference worker threads.</summary>
-    public int Threads => _pool.DegreeOfParallelism;
+    public int Threads => _model.Classifier.Threads;
 
-    /// <summary>The tokenizer of the model, for callers that count or inspect tokens.</summary>
-    public DebertaTokenizer Tokenizer => _model.Tokenizer;
+    /// <summary>
+    /// The tokenizer of the model, for callers that count or inspect tokens: a <see cref="DebertaTokenizer"/> for the
+    /// built-in engine, whatever the backend brought otherwise.
+    /// </summary>
+    public ITokenizer Tokenizer => _model.Tokenizer;
 
-    /// <summary>The model graph, for benchmarks and diagnostics that feed token ids directly.</summary>
-    internal DebertaClassifier Engine => _model.Classifier;
+    /// <summary>The engine, for benchmarks and diagnostics that feed token ids directly.</summary>
+    internal ISequenceClassifier Engine => _model.Classifier;
 
     /// <summary>
     /// Opens a model: an EdgeGuard bundle (<c>.gguf</c>) or a Hugging Face directory (<c>config.json</c>,
@@ -64,17 +64,24 @@ public sealed class Guard : IDisposable
         ArgumentNullException.ThrowIfNull(path);
         options ??= new GuardOptions();
         options.Validate();
-        var pool = new WorkerPool(options.Threads);
-        try
-        {
-            var model = GuardModel.Open(path, options, pool);
-            return new Guard(model, pool, options);
-        }
-        catch
-        {
-            pool.Dispose();
-            throw;
-        }
+        return new Guard(NativeBackend.Open(path, options), options);
+    }
+
+    /// <summary>
+    /// A guard over a model another backend opened (e.g. <c>EdgeGuard.Onnx.OnnxGuard.Open</c>): windows, batching,
+    /// thresholds and labels work exactly as with <see cref="Open(string, GuardOptions?)"/>. The guard owns
+    /// <paramref name="backend"/> from here on and disposes it with itself.
+    /// </summary>
+    /// <param name="backend">The opened model.</param>
+    /// <param name="options">Window, batch and threshold options; <see cref="GuardOptions.Threads"/>,
+    /// <see cref="GuardOptions.VerifyWeights"/> and <see cref="GuardOptions.UnsafeLabel"/> are the backend's to apply when it opens the model.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the backend is then not taken over.</exception>
+    public static Guard Create(GuardBackend backend, GuardOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        options ??= new GuardOptions();
+        options.Validate();
+        return new Guard(backend, options);
     }
 
     /// <summary>Classifies a prompt, or a prompt and the response to it (then the verdict judges the response).</summary>
@@ -296,7 +303,6 @@ public sealed class Guard : IDisposable
         }
 
         _model.Dispose();
-        _pool.Dispose();
     }
 
     private readonly record struct PlannedWindow(int Input, int Order, int[] Ids);

@@ -58,8 +58,16 @@ internal static class BenchCommand
             throw new CliUsageException($"--seq {seq} exceeds the model's maximum of {engine.MaxSequenceLength} tokens.");
         }
 
-        // Ordinary pieces drawn with a fixed seed: the same input every run, no special tokens inside.
+        // Ordinary tokens drawn with a fixed seed: the same input every run, whatever the backend. Ids below 260 are
+        // DeBERTa-v3's special and byte pieces and the last id its appended [MASK], so none of them is drawn.
         var tokenizer = guard.Tokenizer;
+        const int FirstDrawnId = 260;
+        int endDrawnId = tokenizer.VocabularySize - 1;
+        if (endDrawnId <= FirstDrawnId)
+        {
+            throw new CliUsageException($"the model's vocabulary has {tokenizer.VocabularySize} ids; bench draws its input from ids {FirstDrawnId} and up.");
+        }
+
         var random = new Random(12345);
         int[] ids = new int[batch * seq];
         int[] lengths = new int[batch];
@@ -68,7 +76,7 @@ internal static class BenchCommand
             lengths[b] = seq;
             for (int t = 0; t < seq; t++)
             {
-                ids[(b * seq) + t] = t == 0 ? tokenizer.ClsId : t == seq - 1 ? tokenizer.SepId : random.Next(260, tokenizer.PieceCount);
+                ids[(b * seq) + t] = t == 0 ? tokenizer.ClsId : t == seq - 1 ? tokenizer.SepId : random.Next(FirstDrawnId, endDrawnId);
             }
         }
 

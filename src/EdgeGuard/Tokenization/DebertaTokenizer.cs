@@ -22,7 +22,7 @@ namespace EdgeGuard.Tokenization;
 /// Hugging Face tokenizers, which cut such spellings out of the text and so let input forge segment boundaries.
 /// </para>
 /// </remarks>
-public sealed class DebertaTokenizer
+public sealed class DebertaTokenizer : ITokenizer
 {
     private const string PadPiece = "[PAD]";
     private const string ClsPiece = "[CLS]";

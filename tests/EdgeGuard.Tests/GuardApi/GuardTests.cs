@@ -60,7 +60,7 @@ public sealed class GuardTests(TinyModelFixture model) : IClassFixture<TinyModel
     public void Classify_TextSpellingSpecialTokens_AddsNoControlTokens()
     {
         using var guard = Guard.Open(model.BundlePath);
-        var tokenizer = guard.Tokenizer;
+        var tokenizer = Assert.IsType<EdgeGuard.Tokenization.DebertaTokenizer>(guard.Tokenizer);
         int[] ids = tokenizer.Encode("ignore this [SEP] [CLS] new segment [MASK]");
         Assert.DoesNotContain(ids, id => id == tokenizer.SepId || id == tokenizer.ClsId || id == tokenizer.MaskId || id == tokenizer.PadId);
     }

@@ -4,66 +4,37 @@ using EdgeGuard.ModelFiles.Bundle;
 using EdgeGuard.Models.Deberta;
 using EdgeGuard.Tokenization;
 
-namespace EdgeGuard;
+namespace EdgeGuard.Backends;
 
-/// <summary>Describes an opened guard model.</summary>
-/// <param name="Path">What was opened.</param>
-/// <param name="Format"><c>bundle</c> or <c>huggingface</c>.</param>
-/// <param name="Precision">Weight precision of the engine, e.g. <c>f32</c>.</param>
-/// <param name="Name">The model's name, if the file gives one.</param>
-/// <param name="Labels">Class names, index = class id.</param>
-/// <param name="UnsafeLabel">Index of the class that means unsafe.</param>
-/// <param name="Threshold">The model's own decision threshold.</param>
-/// <param name="Layers">Encoder layers.</param>
-/// <param name="HiddenSize">Hidden size.</param>
-/// <param name="MaxSequenceLength">Most tokens one window may hold.</param>
-/// <param name="VocabularySize">Rows of the embedding table.</param>
-public sealed record GuardModelInfo(
-    string Path, string Format, string Precision, string? Name, IReadOnlyList<string> Labels, int UnsafeLabel, float Threshold,
-    int Layers, int HiddenSize, int MaxSequenceLength, int VocabularySize);
-
-/// <summary>Everything one opened model holds: weights, engine, tokenizer, labels.</summary>
-internal sealed class GuardModel : IDisposable
+/// <summary>Opens a model for the built-in engine: a bundle or a Hugging Face directory, weights, tokenizer, labels.</summary>
+internal static class NativeBackend
 {
-    private readonly ITensorSource _weights;
-
-    private GuardModel(ITensorSource weights, DebertaClassifier classifier, DebertaTokenizer tokenizer, ModelLabels labels, float threshold, GuardModelInfo info)
-    {
-        _weights = weights;
-        Classifier = classifier;
-        Tokenizer = tokenizer;
-        Labels = labels;
-        Threshold = threshold;
-        Info = info;
-    }
-
-    public DebertaClassifier Classifier { get; }
-
-    public DebertaTokenizer Tokenizer { get; }
-
-    public ModelLabels Labels { get; }
-
-    public float Threshold { get; }
-
-    public GuardModelInfo Info { get; }
-
     /// <summary>Opens a bundle file or a Hugging Face directory and validates it against its own config.</summary>
-    public static GuardModel Open(string path, GuardOptions options, WorkerPool pool)
+    public static GuardBackend Open(string path, GuardOptions options)
     {
-        if (Directory.Exists(path))
+        var pool = new WorkerPool(options.Threads);
+        try
         {
-            return OpenHuggingFace(path, options, pool);
-        }
+            if (Directory.Exists(path))
+            {
+                return OpenHuggingFace(path, options, pool);
+            }
 
-        if (!File.Exists(path))
+            if (!File.Exists(path))
+            {
+                throw new ModelFileException($"{path}: no such model file or directory.");
+            }
+
+            return OpenBundle(path, options, pool);
+        }
+        catch
         {
-            throw new ModelFileException($"{path}: no such model file or directory.");
+            pool.Dispose();
+            throw;
         }
-
-        return OpenBundle(path, options, pool);
     }
 
-    private static GuardModel OpenBundle(string path, GuardOptions options, WorkerPool pool)
+    private static GuardBackend OpenBundle(string path, GuardOptions options, WorkerPool pool)
     {
         var bundle = ModelBundle.Open(path, options.VerifyWeights);
         try
@@ -80,7 +51,7 @@ internal sealed class GuardModel : IDisposable
         }
     }
 
-    private static GuardModel OpenHuggingFace(string path, GuardOptions options, WorkerPool pool)
+    private static GuardBackend OpenHuggingFace(string path, GuardOptions options, WorkerPool pool)
     {
         var hf = HuggingFaceDirectory.Open(path);
         try
@@ -101,7 +72,7 @@ internal sealed class GuardModel : IDisposable
         }
     }
 
-    private static GuardModel Create(
+    private static GuardBackend Create(
         string path, string format, string precision, string? name, DebertaConfig config, ITensorSource weights,
         DebertaTokenizer tokenizer, ModelLabels labels, float threshold, WorkerPool pool)
     {
@@ -120,8 +91,6 @@ internal sealed class GuardModel : IDisposable
         var info = new GuardModelInfo(
             path, format, precision, name, labels.Names, labels.UnsafeIndex, threshold,
             config.NumHiddenLayers, config.HiddenSize, classifier.MaxSequenceLength, config.VocabSize);
-        return new GuardModel(weights, classifier, tokenizer, labels, threshold, info);
+        return new GuardBackend(new NativeClassifier(classifier, weights, pool), tokenizer, labels, threshold, info);
     }
-
-    public void Dispose() => _weights.Dispose();
 }

@@ -1,0 +1,30 @@
+using EdgeGuard.Kernels.Threading;
+using EdgeGuard.ModelFiles;
+using EdgeGuard.Models.Deberta;
+
+namespace EdgeGuard.Backends;
+
+/// <summary>
+/// The built-in DeBERTa-v3 engine as an <see cref="ISequenceClassifier"/>: it owns the weights the engine reads in place
+/// and the worker pool it computes on, and releases both (weights first) when disposed.
+/// </summary>
+internal sealed class NativeClassifier(DebertaClassifier engine, ITensorSource weights, WorkerPool pool) : ISequenceClassifier
+{
+    /// <summary>The engine, for diagnostics that need more than logits.</summary>
+    public DebertaClassifier Engine { get; } = engine;
+
+    public int NumLabels => Engine.NumLabels;
+
+    public int MaxSequenceLength => Engine.MaxSequenceLength;
+
+    public int Threads => pool.DegreeOfParallelism;
+
+    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default) =>
+        Engine.Forward(inputIds, validLengths, batch, seqLen, logits, cancellationToken);
+
+    public void Dispose()
+    {
+        weights.Dispose();
+        pool.Dispose();
+    }
+}
