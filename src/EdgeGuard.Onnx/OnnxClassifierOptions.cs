@@ -1,0 +1,20 @@
+namespace EdgeGuard.Onnx;
+
+/// <summary>How <see cref="OnnxSequenceClassifier.Open"/> runs a model and checks its input.</summary>
+public sealed record OnnxClassifierOptions
+{
+    /// <summary>Threads one call computes on (ONNX Runtime's intra-op threads); 0 means one per processor.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>The most tokens one row may hold (the model's <c>max_position_embeddings</c>).</summary>
+    public required int MaxSequenceLength { get; init; }
+
+    /// <summary>Rows of the model's embedding table; ids at or above it are refused before they reach the graph.</summary>
+    public required int VocabularySize { get; init; }
+
+    /// <summary>
+    /// The <c>[SEP]</c> id, for models that take <c>token_type_ids</c>: positions up to and including the first
+    /// <c>[SEP]</c> of a row are segment 0, later ones segment 1. Null feeds segment 0 everywhere.
+    /// </summary>
+    public int? SeparatorId { get; init; }
+}

@@ -1,0 +1,94 @@
+using System.Globalization;
+using EdgeGuard.Backends;
+using EdgeGuard.ModelFiles;
+using EdgeGuard.Tokenization;
+
+namespace EdgeGuard.Onnx;
+
+/// <summary>
+/// Opens an ONNX sequence classifier as a <see cref="Guard"/>: the same API, windows, batching, thresholds and labels as
+/// the built-in engine, with ONNX Runtime doing the inference. For any exported classifier with int64 inputs
+/// <c>input_ids</c>, <c>attention_mask</c> (and optionally <c>token_type_ids</c>) and a float32 output <c>logits</c>
+/// <c>[batch, labels]</c>: DeBERTa-v3 with <c>spm.model</c>, BERT/DistilBERT with <c>vocab.txt</c>.
+/// </summary>
+/// <example>
+/// <code>
+/// using var guard = OnnxGuard.Open("exported/model.onnx", new GuardOptions { Threads = 4 });
+/// Verdict v = guard.Classify("How do I pick a lock?");
+/// </code>
+/// </example>
+public static class OnnxGuard
+{
+    /// <summary>The decision threshold of a Hugging Face export, which records none (as for the built-in engine's directories).</summary>
+    private const float DefaultThreshold = 0.5f;
+
+    /// <summary>
+    /// Opens <paramref name="path"/>: a <c>.onnx</c> file, or a directory with <c>model.onnx</c>; beside it
+    /// <c>config.json</c> (labels from <c>id2label</c>, <c>max_position_embeddings</c>, <c>vocab_size</c>) and the tokenizer
+    /// (<c>spm.model</c>, or <c>vocab.txt</c> with an optional <c>tokenizer_config.json</c>).
+    /// </summary>
+    /// <param name="path">The model file or its directory.</param>
+    /// <param name="options"><see cref="GuardOptions.Threads"/> sets ONNX Runtime's intra-op threads; <see cref="GuardOptions.VerifyWeights"/>
+    /// does not apply (ONNX Runtime validates the whole file when it loads it).</param>
+    /// <exception cref="ModelFileException">A file is missing, corrupt or of a kind the backend cannot run; the message names it and what was expected.</exception>
+    public static Guard Open(string path, GuardOptions? options = null)
+    {
+        options ??= new GuardOptions();
+        var backend = OpenBackend(path, options);
+        try
+        {
+            return Guard.Create(backend, options);
+        }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>As <see cref="Open"/>, without the guard around it.</summary>
+    internal static GuardBackend OpenBackend(string path, GuardOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
+        var (modelPath, directory, configPath) = OnnxModelFiles.LocateModel(path);
+        var config = ClassifierConfig.Load(configPath);
+        var (kind, tokenizerPath, tokenizerConfigPath) = OnnxModelFiles.LocateTokenizer(directory, config.ModelType);
+        ITokenizer tokenizer = kind == TokenizerKind.SentencePiece
+            ? DebertaTokenizer.FromFile(tokenizerPath)
+            : WordPieceTokenizer.FromFiles(tokenizerPath, tokenizerConfigPath);
+        if (tokenizer.VocabularySize > config.VocabSize)
+        {
+            throw new ModelFileException(
+                $"{tokenizerPath}: the tokenizer has {tokenizer.VocabularySize} tokens but {configPath} gives vocab_size {config.VocabSize}; they do not belong together.");
+        }
+
+        var classifier = OnnxSequenceClassifier.Open(modelPath, new OnnxClassifierOptions
+        {
+            Threads = options.Threads,
+            MaxSequenceLength = config.MaxPositionEmbeddings,
+            VocabularySize = config.VocabSize,
+            SeparatorId = tokenizer.SepId,
+        });
+        try
+        {
+            IReadOnlyList<string> names = config.Labels
+                ?? [.. Enumerable.Range(0, config.NumLabels ?? classifier.NumLabels).Select(i => "LABEL_" + i.ToString(CultureInfo.InvariantCulture))];
+            if (names.Count != classifier.NumLabels)
+            {
+                throw new ModelFileException($"{configPath}: {names.Count} labels are named but the model's '{OnnxGraphSignature.Logits}' has {classifier.NumLabels} columns.");
+            }
+
+            var labels = ModelLabels.Resolve(names, options.UnsafeLabel, path);
+            var info = new GuardModelInfo(
+                path, "onnx", classifier.Precision, null, labels.Names, labels.UnsafeIndex, DefaultThreshold,
+                config.Layers, config.HiddenSize, classifier.MaxSequenceLength, config.VocabSize);
+            return new GuardBackend(classifier, tokenizer, labels, DefaultThreshold, info);
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
+    }
+}

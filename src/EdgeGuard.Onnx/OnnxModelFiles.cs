@@ -1,0 +1,101 @@
+using EdgeGuard.ModelFiles;
+
+namespace EdgeGuard.Onnx;
+
+/// <summary>Which tokenizer file a model directory brings.</summary>
+internal enum TokenizerKind
+{
+    /// <summary><c>spm.model</c>: DeBERTa-v3's SentencePiece Unigram model.</summary>
+    SentencePiece,
+
+    /// <summary><c>vocab.txt</c> (+ optional <c>tokenizer_config.json</c>): the BERT family's WordPiece.</summary>
+    WordPiece,
+}
+
+/// <summary>
+/// The files of an ONNX classifier as exporters lay them out: <c>model.onnx</c> beside the Hugging Face
+/// <c>config.json</c> and the tokenizer (<c>spm.model</c> or <c>vocab.txt</c>). Finding them checks only that they exist.
+/// </summary>
+internal static class OnnxModelFiles
+{
+    /// <summary>The model file looked for when a directory is given.</summary>
+    public const string ModelFileName = "model.onnx";
+
+    private const string ConfigFileName = "config.json", SpmFileName = "spm.model", VocabFileName = "vocab.txt", TokenizerConfigFileName = "tokenizer_config.json";
+
+    // Hugging Face model types whose tokenizer is WordPiece over vocab.txt.
+    private static readonly string[] WordPieceModelTypes = ["bert", "distilbert", "electra", "mobilebert", "squeezebert", "convbert", "megatron-bert"];
+
+    /// <summary>Resolves <paramref name="path"/> (a <c>.onnx</c> file, or a directory holding <c>model.onnx</c>) and the config beside it.</summary>
+    /// <exception cref="ModelFileException">The model or config.json is missing.</exception>
+    public static (string ModelPath, string Directory, string ConfigPath) LocateModel(string path)
+    {
+        string modelPath;
+        if (Directory.Exists(path))
+        {
+            modelPath = Path.Combine(path, ModelFileName);
+            if (!File.Exists(modelPath))
+            {
+                string[] others = Directory.GetFiles(path, "*.onnx").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
+                string hint = others.Length > 0
+                    ? $"it has {string.Join(", ", others)}; pass the file itself"
+                    : "export one with `python3 -m edgeguard_train export --model <hf-dir> --output <dir>`";
+                throw new ModelFileException($"{path}: no {ModelFileName} in this directory ({hint}).");
+            }
+        }
+        else if (File.Exists(path))
+        {
+            modelPath = path;
+        }
+        else
+        {
+            throw new ModelFileException($"{path}: no such ONNX model file or directory.");
+        }
+
+        string directory = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        string configPath = Path.Combine(directory, ConfigFileName);
+        if (!File.Exists(configPath))
+        {
+            throw new ModelFileException(
+                $"{directory}: {ConfigFileName} is missing; the ONNX backend reads the labels (id2label) and the model type from the Hugging Face config next to {Path.GetFileName(modelPath)}.");
+        }
+
+        return (modelPath, directory, configPath);
+    }
+
+    /// <summary>Finds the tokenizer <paramref name="modelType"/> needs in <paramref name="directory"/>.</summary>
+    /// <exception cref="ModelFileException">The tokenizer file is missing; the message names the file the model type needs.</exception>
+    public static (TokenizerKind Kind, string Path, string? ConfigPath) LocateTokenizer(string directory, string modelType)
+    {
+        string spm = Path.Combine(directory, SpmFileName);
+        string vocab = Path.Combine(directory, VocabFileName);
+        string tokenizerConfig = Path.Combine(directory, TokenizerConfigFileName);
+        string? tokenizerConfigPath = File.Exists(tokenizerConfig) ? tokenizerConfig : null;
+        if (modelType == "deberta-v2")
+        {
+            return File.Exists(spm)
+                ? (TokenizerKind.SentencePiece, spm, null)
+                : throw new ModelFileException($"{directory}: {SpmFileName} is missing; a DeBERTa-v3 model (model_type deberta-v2) needs its SentencePiece model.");
+        }
+
+        if (WordPieceModelTypes.Contains(modelType))
+        {
+            return File.Exists(vocab)
+                ? (TokenizerKind.WordPiece, vocab, tokenizerConfigPath)
+                : throw new ModelFileException($"{directory}: {VocabFileName} is missing; a {modelType} model needs its WordPiece vocabulary.");
+        }
+
+        if (File.Exists(spm))
+        {
+            return (TokenizerKind.SentencePiece, spm, null);
+        }
+
+        if (File.Exists(vocab))
+        {
+            return (TokenizerKind.WordPiece, vocab, tokenizerConfigPath);
+        }
+
+        throw new ModelFileException(
+            $"{directory}: no tokenizer for model_type '{modelType}': expected {SpmFileName} (DeBERTa-v3 SentencePiece) or {VocabFileName} (BERT-family WordPiece) next to the model.");
+    }
+}
