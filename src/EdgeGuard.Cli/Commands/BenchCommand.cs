@@ -37,7 +37,7 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Measure latency (p50/p90/p99) and verdicts per second of this process on synthetic input.")
         {
-            Seq, Batch, Iters, Warmup,
+            Seq, Batch, Iters, Warmup, CommonOptions.Backend,
         };
         CommandRunner.SetAction(command, Run);
         return command;

@@ -37,7 +37,7 @@ internal static class ClassifyCommand
     {
         var command = new Command("classify", "Classify a prompt, or a prompt and response, as safe or unsafe. Exit code 1 when flagged.")
         {
-            Text, Response, Jsonl, Threshold, Truncate,
+            Text, Response, Jsonl, Threshold, Truncate, CommonOptions.Backend,
         };
         CommandRunner.SetAction(command, Run);
         return command;

@@ -29,7 +29,7 @@ internal static class EvalCommand
     {
         var command = new Command("eval", "Evaluate the model on a labelled dataset: F1, precision, recall, AUPRC, accuracy, confusion matrix, latency.")
         {
-            Data, Limit, Threshold,
+            Data, Limit, Threshold, CommonOptions.Backend,
         };
         CommandRunner.SetAction(command, Run);
         return command;
