@@ -1,0 +1,32 @@
+# ONNX models for EdgeGuard.Onnx.Tests, generated into the ignored .test-models/ and remade only when their sources
+# change: the default model and the two shared DeBERTa fixtures exported by training/'s exporter, and the small
+# synthetic models of tests/EdgeGuard.Onnx.Tests/make_test_models.py (BERT-style, int8, malformed graphs).
+# A prerequisite of test-dotnet, so `make test` has them before the .NET tests run.
+# (Variables of training.mk are not used in prerequisites: it is included after this file.)
+ONNX_TEST_MODELS := .test-models
+ONNX_PYTHON ?= /usr/bin/python3
+ONNX_MODEL_SCRIPT := tests/EdgeGuard.Onnx.Tests/make_test_models.py
+ONNX_EXPORTER := training/edgeguard_train/export.py training/edgeguard_train/modeling_deberta.py
+ONNX_FIXTURES := ../shared/fixtures/deberta
+ONNX_TEST_MODEL_FILES := $(ONNX_TEST_MODELS)/edgeguard-default/model.onnx \
+	$(ONNX_TEST_MODELS)/tiny-buckets/model.onnx $(ONNX_TEST_MODELS)/xsmall-2layer/model.onnx \
+	$(ONNX_TEST_MODELS)/synthetic.stamp
+
+.PHONY: onnx-test-models
+
+onnx-test-models: $(ONNX_TEST_MODEL_FILES)
+
+test-dotnet: onnx-test-models
+
+$(ONNX_TEST_MODELS)/edgeguard-default/model.onnx: models/edgeguard-default/config.json models/edgeguard-default/model.safetensors \
+		models/edgeguard-default/spm.model $(ONNX_EXPORTER) | setup-python
+	cd training && $(abspath $(ONNX_PYTHON)) -m edgeguard_train export --model $(abspath models/edgeguard-default) \
+	  --output $(abspath $(ONNX_TEST_MODELS))/edgeguard-default
+
+$(ONNX_TEST_MODELS)/%/model.onnx: $(ONNX_FIXTURES)/%/config.json $(ONNX_FIXTURES)/%/model.safetensors $(ONNX_EXPORTER) $(ONNX_MODEL_SCRIPT) | setup-python
+	PYTHONPATH=training $(ONNX_PYTHON) $(ONNX_MODEL_SCRIPT) fixture --fixture $(ONNX_FIXTURES)/$* --output $(ONNX_TEST_MODELS)/$*
+
+# One script run writes several directories; the stamp records that it finished.
+$(ONNX_TEST_MODELS)/synthetic.stamp: $(ONNX_MODEL_SCRIPT) | setup-python
+	PYTHONPATH=training $(ONNX_PYTHON) $(ONNX_MODEL_SCRIPT) synthetic --output $(ONNX_TEST_MODELS)
+	touch $@
