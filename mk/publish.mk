@@ -1,7 +1,9 @@
 # make publish PROFILE=<name>: a trimmed NativeAOT single binary of the CLI for one firmware profile
 # (firmware-profiles/<name>.json: runtime identifier, IlcInstructionSet, int8 kernel) in artifacts/publish/<name>/.
 # arm64 profiles cross-link with clang --target=aarch64-linux-gnu and the aarch64 GNU toolchain (installed when missing).
+# The binary has no ONNX Runtime backend unless EDGEGUARD_ONNX=true asks for it (then libonnxruntime.so ships beside it).
 PROFILE ?=
+EDGEGUARD_ONNX ?=
 PROFILE_FILE = firmware-profiles/$(PROFILE).json
 profile-field = $(shell sed -n 's/^ *"$(1)": *"\([^"]*\)".*/\1/p' $(PROFILE_FILE))
 PUBLISH_DIR = artifacts/publish/$(PROFILE)
@@ -22,7 +24,7 @@ publish: $(if $(filter linux-arm64,$(if $(PROFILE),$(call profile-field,rid))),p
 	  -p:PublishAot=true -p:StripSymbols=true -p:IlcInstructionSet=$(subst $(COMMA),%2C,$(call profile-field,ilcInstructionSet)) \
 	  -p:EdgeGuardProfile=$(PROFILE) -p:EdgeGuardInt8Kernel=$(call profile-field,int8Kernel) \
 	  $(if $(filter linux-arm64,$(call profile-field,rid)),-p:CppCompilerAndLinker=clang-14 -p:ObjCopyName=aarch64-linux-gnu-objcopy) \
-	  -p:GenerateDocumentationFile=false -p:DebugType=none
+	  $(if $(EDGEGUARD_ONNX),-p:EdgeGuardOnnx=$(EDGEGUARD_ONNX)) -p:GenerateDocumentationFile=false -p:DebugType=none
 	@# The assembly keeps its name (EdgeGuard.Cli: see the project file); the command is edgeguard.
 	mv $(PUBLISH_DIR)/EdgeGuard.Cli $(PUBLISH_DIR)/edgeguard
 	@ls -l $(PUBLISH_DIR)/edgeguard | awk '{ printf "%s: %.1f MiB\n", $$9, $$5 / 1048576 }'

@@ -16,7 +16,7 @@ internal static class GuardFactory
         if (onnx)
         {
             throw new CliUsageException(
-                $"this build has no ONNX Runtime backend; use --backend {NativeBackend}, or a build that has it: `dotnet build` (./edgeguard), or make publish ... with -p:EdgeGuardOnnx=true.");
+                $"this build has no ONNX Runtime backend; use --backend {NativeBackend}, or a build that has one: `dotnet build` (./edgeguard), or `make publish PROFILE=... EDGEGUARD_ONNX=true` (-p:EdgeGuardOnnx=true).");
         }
 #endif
 
