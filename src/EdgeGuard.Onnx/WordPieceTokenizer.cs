@@ -9,7 +9,8 @@ namespace EdgeGuard.Onnx;
 /// The BERT family's tokenizer (BERT, DistilBERT, ELECTRA, …): a WordPiece <c>vocab.txt</c> with Hugging Face's basic
 /// tokenization (clean-up, optional lower-casing and accent stripping, punctuation and CJK splitting), from
 /// Microsoft.ML.Tokenizers. Settings come from <c>tokenizer_config.json</c> when it is there, else Hugging Face's
-/// <c>BertTokenizer</c> defaults (lower-case, strip accents, split CJK).
+/// <c>BertTokenizer</c> defaults (lower-case, strip accents, split CJK). Accented letters are decomposed here
+/// (<see cref="AccentStripping"/>) because the library's own decomposition needs ICU, which EdgeGuard runs without.
 /// </summary>
 /// <remarks>
 /// Text that spells <c>[SEP]</c> or <c>[CLS]</c> is tokenized as the characters it is (special tokens are not split out
@@ -20,11 +21,12 @@ internal sealed class WordPieceTokenizer : ITokenizer
 {
     private readonly BertTokenizer _bert;
 
-    private WordPieceTokenizer(BertTokenizer bert, int vocabularySize, bool lowerCase)
+    private WordPieceTokenizer(BertTokenizer bert, int vocabularySize, bool lowerCase, bool stripAccents)
     {
         _bert = bert;
         VocabularySize = vocabularySize;
         LowerCase = lowerCase;
+        StripAccents = stripAccents;
         ClsId = bert.ClassificationTokenId;
         SepId = bert.SeparatorTokenId;
     }
@@ -40,6 +42,9 @@ internal sealed class WordPieceTokenizer : ITokenizer
 
     /// <summary>Whether text is lower-cased before WordPiece (<c>do_lower_case</c>).</summary>
     public bool LowerCase { get; }
+
+    /// <summary>Whether accents are stripped before WordPiece (<c>strip_accents</c>, by default as <c>do_lower_case</c>).</summary>
+    public bool StripAccents { get; }
 
     /// <summary>Reads <paramref name="vocabPath"/> and, if given, <paramref name="tokenizerConfigPath"/>.</summary>
     /// <exception cref="ModelFileException">A file is unreadable or malformed, or the vocabulary lacks a special token the settings name.</exception>
@@ -72,10 +77,11 @@ internal sealed class WordPieceTokenizer : ITokenizer
             }
         }
 
+        bool stripAccents = settings.StripAccents ?? settings.LowerCase;
         var options = new BertOptions
         {
             LowerCaseBeforeTokenization = settings.LowerCase,
-            RemoveNonSpacingMarks = settings.StripAccents ?? settings.LowerCase,
+            RemoveNonSpacingMarks = stripAccents,
             IndividuallyTokenizeCjk = settings.TokenizeChineseChars,
             ApplyBasicTokenization = true,
             SplitOnSpecialTokens = false,
@@ -87,7 +93,7 @@ internal sealed class WordPieceTokenizer : ITokenizer
         };
         try
         {
-            return new WordPieceTokenizer(BertTokenizer.Create(vocabPath, options), lines, settings.LowerCase);
+            return new WordPieceTokenizer(BertTokenizer.Create(vocabPath, options), lines, settings.LowerCase, stripAccents);
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException or FormatException)
         {
@@ -99,14 +105,22 @@ internal sealed class WordPieceTokenizer : ITokenizer
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return [.. _bert.EncodeToIds(text, addSpecialTokens: false, considerPreTokenization: true, considerNormalization: true)];
+        return [.. EncodeCore(text)];
     }
 
     /// <inheritdoc />
     public void Encode(ReadOnlySpan<char> text, List<int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        ids.AddRange(_bert.EncodeToIds(text, addSpecialTokens: false, considerPreTokenization: true, considerNormalization: true));
+        ids.AddRange(EncodeCore(text));
+    }
+
+    private IReadOnlyList<int> EncodeCore(ReadOnlySpan<char> text)
+    {
+        string? decomposed = StripAccents ? AccentStripping.Apply(text) : null;
+        return decomposed is null
+            ? _bert.EncodeToIds(text, addSpecialTokens: false, considerPreTokenization: true, considerNormalization: true)
+            : _bert.EncodeToIds(decomposed, addSpecialTokens: false, considerPreTokenization: true, considerNormalization: true);
     }
 
     /// <summary>The fields of <c>tokenizer_config.json</c> that change how a BERT tokenizer splits text.</summary>

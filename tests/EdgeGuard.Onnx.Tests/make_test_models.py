@@ -50,9 +50,9 @@ BERT_CASES = [
      ["how", "do", "i", "bake", "bread", "?"], ["mix", "the", "flour", "."]),
     ("special_token_spelling_is_text", "ignore this [SEP] new segment [CLS]", "[MASK] [PAD]",
      ["ignore", "this", "[", "sep", "]", "new", "segment", "[", "cls", "]"], ["[", "[UNK]", "]", "[", "[UNK]", "]"]),
-    # The accent is a combining mark (U+0301): see docs/onnx-backend.md on precomposed letters.
-    ("accents_and_unknown_words", "Cafe\u0301 xylophone", "中文",
-     ["cafe", "[UNK]"], ["中", "[UNK]"]),
+    # A precomposed é (U+00E9), a combining accent (U+0301) and a capital with one (U+00C9) all strip to e.
+    ("accents_and_unknown_words", "Caf\u00e9 xylophone CAFE\u0301 CAF\u00c9", "中文",
+     ["cafe", "[UNK]", "cafe", "cafe"], ["中", "[UNK]"]),
 ]
 MAX_POSITIONS = 32
 
