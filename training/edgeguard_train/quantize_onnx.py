@@ -30,6 +30,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from .arguments import batch_by_length
 from .progress import summary
 
 # DynamicQuantizeLinear exists from opset 11 (MatMulInteger from 10).
@@ -75,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep this node in float32 (repeatable)")
     parser.add_argument("--no-check", action="store_true",
                         help="skip the numpy comparison of int8 and float32 logits (onnx.checker still runs)")
-    parser.add_argument("--check-shapes", default="1x8,3x19", metavar="BxL,...",
+    parser.add_argument("--check-shapes", type=batch_by_length, default=((1, 8), (3, 19)), metavar="BxL,...",
                         help="batch x sequence of the random inputs compared (default 1x8,3x19)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random comparison inputs")
 
@@ -317,7 +318,8 @@ def quantize_dynamic_int8(model, per_channel: bool = True, quantize_output_layer
 
 
 def save_model(model, path: str) -> None:
-    """Writes ``model`` atomically (a temporary file renamed over ``path``), tensors in a side file above 2 GiB."""
+    """Writes ``model`` atomically (a temporary file, checked by ``onnx.checker``, renamed over ``path``),
+    with its tensors in a side file ``<path>.data`` when the message would exceed protobuf's 2 GiB."""
     import onnx
 
     directory = os.path.dirname(os.path.abspath(path))
@@ -331,21 +333,14 @@ def save_model(model, path: str) -> None:
                         location=os.path.basename(path) + ".data")
     else:
         onnx.save_model(model, temporary)
+    try:
+        # By path, so models whose tensors live in an external data file are checked too; full_check adds
+        # strict shape and type inference (MatMulInteger and DynamicQuantizeLinear types must line up).
+        onnx.checker.check_model(temporary, full_check=True)
+    except Exception:
+        os.remove(temporary)
+        raise
     os.replace(temporary, path)
-
-
-def parse_shapes(text: str) -> List[Tuple[int, int]]:
-    """``"1x8,3x19"`` -> ``[(1, 8), (3, 19)]``; raises QuantizationError on anything else."""
-    shapes = []
-    for part in text.split(","):
-        try:
-            batch, length = (int(v) for v in part.strip().lower().split("x"))
-        except ValueError:
-            raise QuantizationError(f"shape {part!r} is not BATCHxLENGTH (e.g. 3x19)") from None
-        if batch < 1 or length < 1:
-            raise QuantizationError(f"shape {part!r} must have a positive batch and length")
-        shapes.append((batch, length))
-    return shapes
 
 
 def random_feeds(model, batch: int, length: int, rng: np.random.Generator) -> Dict[str, np.ndarray]:
@@ -405,11 +400,8 @@ def compare_outputs(float_model, int8_model, shapes: Sequence[Tuple[int, int]], 
 
 
 def run(args: argparse.Namespace) -> int:
-    import onnx
-
     started = time.monotonic()
     try:
-        shapes = parse_shapes(args.check_shapes)
         if os.path.abspath(args.input) == os.path.abspath(args.output):
             raise QuantizationError("--output must differ from --input")
         float_model = load_model(args.input)
@@ -419,9 +411,6 @@ def run(args: argparse.Namespace) -> int:
     except QuantizationError as e:
         raise SystemExit(f"quantize-onnx: {args.input}: {e}")
     save_model(int8_model, args.output)
-    # By path, so models whose tensors live in an external data file are checked too; full_check adds
-    # strict shape and type inference (MatMulInteger and DynamicQuantizeLinear types must line up).
-    onnx.checker.check_model(args.output, full_check=True)
     for reason, nodes in sorted(report.kept_float.items()):
         print(f"quantize-onnx: kept float32, {reason}: {len(nodes)} (e.g. {nodes[0]})", file=sys.stderr)
     fields: Dict[str, object] = {
@@ -435,7 +424,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if not args.no_check:
         try:
-            worst, agree, rows = compare_outputs(float_model, int8_model, shapes, seed=args.seed)
+            worst, agree, rows = compare_outputs(float_model, int8_model, args.check_shapes, seed=args.seed)
         except QuantizationError as e:
             raise SystemExit(f"quantize-onnx: {args.input}: {e}")
         fields["max_abs_logit_diff"] = worst
