@@ -380,23 +380,34 @@ def random_feeds(model, batch: int, length: int, rng: np.random.Generator) -> Di
     return feeds
 
 
-def compare_outputs(float_model, int8_model, shapes: Sequence[Tuple[int, int]], seed: int = 0) -> Tuple[float, int, int]:
-    """(max |difference| of the first output, rows whose argmax agrees, rows) over random inputs of ``shapes``."""
+@dataclass
+class Comparison:
+    """int8 vs float32 on random inputs: the first graph output (the logits) and its argmax per row."""
+
+    max_abs_diff: float
+    max_abs_float: float  # the scale the difference is read against
+    rows_agreeing: int
+    rows: int
+
+
+def compare_outputs(float_model, int8_model, shapes: Sequence[Tuple[int, int]], seed: int = 0) -> Comparison:
+    """Runs both models on the same random inputs of each (batch, length) in ``shapes``."""
     from .onnx_numpy import run_model
 
     rng = np.random.default_rng(seed)
     output_name = float_model.graph.output[0].name
-    worst, agree, rows = 0.0, 0, 0
+    worst, largest, agree, rows = 0.0, 0.0, 0, 0
     for batch, length in shapes:
         feeds = random_feeds(float_model, batch, length, rng)
         expected = np.asarray(run_model(float_model, feeds)[output_name], dtype=np.float64)
         got = np.asarray(run_model(int8_model, feeds)[output_name], dtype=np.float64)
         worst = max(worst, float(np.max(np.abs(got - expected))))
+        largest = max(largest, float(np.max(np.abs(expected))))
         expected_rows = expected.reshape(-1, expected.shape[-1])
         got_rows = got.reshape(-1, got.shape[-1])
         agree += int(np.sum(np.argmax(expected_rows, axis=-1) == np.argmax(got_rows, axis=-1)))
         rows += expected_rows.shape[0]
-    return worst, agree, rows
+    return Comparison(worst, largest, agree, rows)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -424,11 +435,12 @@ def run(args: argparse.Namespace) -> int:
     }
     if not args.no_check:
         try:
-            worst, agree, rows = compare_outputs(float_model, int8_model, args.check_shapes, seed=args.seed)
+            comparison = compare_outputs(float_model, int8_model, args.check_shapes, seed=args.seed)
         except QuantizationError as e:
             raise SystemExit(f"quantize-onnx: {args.input}: {e}")
-        fields["max_abs_logit_diff"] = worst
-        fields["decisions_agree"] = f"{agree}/{rows}"
+        fields["max_abs_logit_diff"] = comparison.max_abs_diff
+        fields["max_abs_f32_logit"] = comparison.max_abs_float
+        fields["decisions_agree"] = f"{comparison.rows_agreeing}/{comparison.rows}"
     fields["seconds"] = time.monotonic() - started
     print(summary("quantize-onnx", **fields))
     return 0

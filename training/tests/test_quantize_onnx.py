@@ -156,8 +156,8 @@ def test_quantized_graph_structure():
     assert ops.index("DynamicQuantizeLinear") < ops.index("MatMulInteger")
     assert model.graph.node[0].op_type == "MatMul"  # the input model is untouched
 
-    worst, _, rows = compare_outputs(model, int8, [(5, 1), (3, 1)])
-    assert rows == 8 and 0 < worst < 0.1
+    comparison = compare_outputs(model, int8, [(5, 1), (3, 1)])
+    assert comparison.rows == 8 and 0 < comparison.max_abs_diff < 0.1
 
 
 def test_output_layer_and_excluded_nodes_are_options():
@@ -274,20 +274,23 @@ def test_an_exported_guard_is_quantized_like_the_int8_engine(tiny_model_dir, tmp
     assert [(o.domain, o.version) for o in int8.opset_import] == [(o.domain, o.version) for o in float_model.opset_import]
 
     rng = np.random.default_rng(0)
-    worst, flips = 0.0, 0
+    worst, largest, flips = 0.0, 0.0, 0
     for batch, length in ((1, 8), (3, 19), (2, 40)):
         feeds = quantize_onnx.random_feeds(float_model, batch, length, rng)
         expected = run_model(float_model, feeds)["logits"]
         got = run_model(int8, feeds)["logits"]
         error = np.abs(got - expected).max()
         worst = max(worst, error)
+        largest = max(largest, np.abs(expected).max())
         flipped = np.argmax(got, axis=-1) != np.argmax(expected, axis=-1)
         # A decision may only flip where the float32 logits are closer together than the int8 error allows.
         margin = np.abs(expected[:, 1] - expected[:, 0])
         assert np.all(margin[flipped] <= 2 * error)
         flips += int(flipped.sum())
     assert 0 < worst < 0.05
-    assert compare_outputs(float_model, int8, [(1, 8), (3, 19), (2, 40)]) == (worst, 6 - flips, 6)
+    comparison = compare_outputs(float_model, int8, [(1, 8), (3, 19), (2, 40)])
+    assert (comparison.max_abs_diff, comparison.max_abs_float) == (worst, largest)
+    assert (comparison.rows_agreeing, comparison.rows) == (6 - flips, 6)
 
 
 # --- the command line -----------------------------------------------------------------------------------------
@@ -309,7 +312,7 @@ def test_cli_writes_a_checked_int8_model_and_reports_the_comparison(tmp_path):
         line = result.stdout.strip().splitlines()[-1]
         assert line.startswith("quantize-onnx: ") and expected in line
         assert "quantized=4 " in line and "activation_quantizers=2 " in line and "decisions_agree=" in line
-        assert "max_abs_logit_diff=" in line and "/6" in line
+        assert "max_abs_logit_diff=" in line and "max_abs_f32_logit=" in line and "/6" in line
         assert "kept float32, output layer" in result.stderr
         onnx.checker.check_model(str(output), full_check=True)
     assert not list(tmp_path.glob(".*.tmp"))
