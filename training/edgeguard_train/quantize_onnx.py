@@ -9,8 +9,8 @@ layers that read the same activation (Q, K and V) share one ``DynamicQuantizeLin
 
 Kept in float32: embeddings (``Gather``), LayerNorm, softmax, the attention products of two
 activations, products whose activation does not depend on the graph's inputs (DeBERTa's relative
-position projections: the same on every call, so ONNX Runtime folds them once and int8 would only
-add error), and the output layer (the classifier head, whose two logits decide the verdict;
+position projections: the same on every call, so a graph optimizer can fold them into constants and
+int8 would only add error), and the output layer (the classifier head, whose two logits decide the verdict;
 ``--quantize-output-layer`` includes it). The graph keeps its inputs, outputs and opset.
 
 After writing, the file is validated with ``onnx.checker`` and, unless ``--no-check``, the int8
@@ -254,7 +254,11 @@ def quantize_dynamic_int8(model, per_channel: bool = True, quantize_output_layer
         if weight is None:
             if reason is not None:
                 report.kept_float[reason].append(node.name or node.output[0])
-            rewritten.append(node)
+            # A copy: the graph's node list is cleared below, and a message taken out of a repeated
+            # field is not guaranteed to stay usable in every protobuf implementation.
+            kept = onnx.NodeProto()
+            kept.CopyFrom(node)
+            rewritten.append(kept)
             continue
         label = node.name or node.output[0]
         activation = node.input[0]
@@ -311,9 +315,10 @@ def quantize_dynamic_int8(model, per_channel: bool = True, quantize_output_layer
     # The float weights that only the rewritten layers read are dropped; anything else still read stays.
     still_read = _names_read(graph)
     replaced = {name for name, _, _ in quantized_weights}
-    keep = [t for t in graph.initializer if t.name not in replaced or t.name in still_read]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
+    for index in reversed(range(len(graph.initializer))):
+        name = graph.initializer[index].name
+        if name in replaced and name not in still_read:
+            del graph.initializer[index]
     return result, report
 
 
