@@ -46,10 +46,13 @@ $(BENCH_MODELS)/%/f32.gguf: $(BENCH_MODELS)/%/hf/config.json | $(BENCH_NEEDS_BUI
 $(BENCH_MODELS)/%/int8.gguf: $(BENCH_MODELS)/%/hf/config.json | $(BENCH_NEEDS_BUILD)
 	$(EDGEGUARD) convert $(BENCH_MODELS)/$*/hf -o $@ --quant int8
 
-# export writes a whole Hugging Face directory next to model.onnx; only model.onnx is kept.
+# export writes a whole Hugging Face directory next to model.onnx; only model.onnx is kept. Above protobuf's
+# 2 GiB the exporter would put the tensors in files of their own beside it: refused rather than lost.
 $(BENCH_MODELS)/%/f32.onnx: $(BENCH_MODELS)/%/hf/config.json | setup-python
 	rm -rf $(BENCH_MODELS)/$*/export.tmp
 	$(TRAIN_PY) export --model $(abspath $(BENCH_MODELS)/$*/hf) --output $(abspath $(BENCH_MODELS)/$*/export.tmp) $(BENCH_EXPORT_FLAGS_$*)
+	@extra="$$(ls $(BENCH_MODELS)/$*/export.tmp | grep -vxE 'config.json|model.safetensors|spm.model|model.onnx')"; \
+	  if [ -n "$$extra" ]; then echo "$@: the export wrote ONNX external data ($$(echo $$extra | head -c 200)...), which this rule does not keep" >&2; exit 1; fi
 	mv $(BENCH_MODELS)/$*/export.tmp/model.onnx $@ && rm -rf $(BENCH_MODELS)/$*/export.tmp
 
 # quantize-onnx writes atomically and checks its output with onnx.checker.
