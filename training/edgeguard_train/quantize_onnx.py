@@ -420,6 +420,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if os.path.abspath(args.input) == os.path.abspath(args.output):
             raise QuantizationError("--output must differ from --input")
+        if os.path.isdir(args.output):
+            raise QuantizationError(f"--output {args.output} is a directory; name the .onnx file to write")
         float_model = load_model(args.input)
         int8_model, report = quantize_dynamic_int8(float_model, per_channel=args.per_channel,
                                                    quantize_output_layer=args.quantize_output_layer,

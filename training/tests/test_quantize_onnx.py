@@ -335,6 +335,17 @@ def test_cli_bad_inputs_are_clear_errors(tmp_path, kind, message):
     assert not (tmp_path / "out.onnx").exists()
 
 
+@pytest.mark.parametrize("output, message", [("same", "must differ from --input"), ("directory", "is a directory")])
+def test_cli_refuses_an_output_that_would_overwrite_the_input_or_is_a_directory(tmp_path, output, message):
+    source = tmp_path / "model.onnx"
+    onnx.save(_linear_model(np.ones((3, 2), dtype=np.float32), np.zeros(2, dtype=np.float32)), str(source))
+    (tmp_path / "out").mkdir()
+    result = _cli("--input", str(source), "--output", str(source if output == "same" else tmp_path / "out"))
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert onnx.load(str(source)).graph.node[0].op_type == "MatMul"
+
+
 def test_cli_refuses_a_model_with_nothing_to_quantize(tmp_path):
     nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
     source = tmp_path / "relu.onnx"
