@@ -4,7 +4,8 @@ Every ``MatMul`` and ``Gemm`` whose weight is a constant float32 initializer bec
 ``DynamicQuantizeLinear`` (the activation, uint8, one scale and zero point per tensor, computed
 at run time) -> ``MatMulInteger`` (with the weight stored as symmetric int8, one scale per output
 column with ``--per-channel``, the default, or one per tensor) -> ``Cast`` to float ->
-``Mul`` by activation scale x weight scale, followed by the layer's bias ``Add`` as before. Linear
+``Mul`` by activation scale x weight scale, followed by the layer's bias ``Add`` as before
+(``--reduce-range``: 7-bit weights, an option ONNX Runtime's quantizer has too, for x86 CPUs without VNNI). Linear
 layers that read the same activation (Q, K and V) share one ``DynamicQuantizeLinear``.
 
 Kept in float32: embeddings (``Gather``), LayerNorm, softmax, the attention products of two
@@ -38,6 +39,9 @@ MIN_OPSET = 11
 # Symmetric int8 weights use [-127, 127]: the range is symmetric about the zero point 0, so w and
 # -w quantize to opposite values, and the zero point needs no storage or correction term.
 WEIGHT_QMAX = 127
+# With --reduce-range weights use 7 bits: ONNX Runtime's uint8 x int8 kernels on x86 without VNNI add pairs of
+# products in 16 bits (vpmaddubsw), which 255 * 127 * 2 overflows and 255 * 63 * 2 does not.
+WEIGHT_QMAX_REDUCED = 63
 # A protobuf message cannot exceed 2 GiB; larger models keep their tensors in a side file.
 PROTOBUF_LIMIT = 2**31 - 1
 
@@ -57,6 +61,7 @@ class QuantizationReport:
     """What the rewrite did: quantized node names, kept-float nodes by reason, shared quantizers."""
 
     per_channel: bool
+    reduce_range: bool
     quantized: List[str] = field(default_factory=list)
     kept_float: Dict[str, List[str]] = field(default_factory=lambda: collections.defaultdict(list))
     activation_quantizers: int = 0
@@ -70,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              help="one weight scale per output column (default)")
     granularity.add_argument("--per-tensor", dest="per_channel", action="store_false",
                              help="one weight scale per weight matrix")
+    parser.add_argument("--reduce-range", action="store_true",
+                        help="7-bit weights ([-63, 63]): no 16-bit saturation in ONNX Runtime's uint8 x int8 kernels "
+                             "on x86 CPUs without VNNI, at some precision")
     parser.add_argument("--quantize-output-layer", action="store_true",
                         help="also quantize a layer whose output is a graph output (the classifier head)")
     parser.add_argument("--exclude-node", action="append", default=[], metavar="NAME",
@@ -142,14 +150,15 @@ def _names_read(graph) -> Set[str]:
     return names
 
 
-def quantize_weight(weight: np.ndarray, per_channel: bool) -> Tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 of a [K, N] weight: (int8 [K, N], float32 scale [N] or scalar) with weight ~ q * scale."""
+def quantize_weight(weight: np.ndarray, per_channel: bool, qmax: int = WEIGHT_QMAX) -> Tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 of a [K, N] weight: (int8 [K, N] in [-qmax, qmax], float32 scale [N] or scalar)
+    with weight ~ q * scale."""
     weight = np.asarray(weight, dtype=np.float32)
     magnitude = np.max(np.abs(weight), axis=0) if per_channel else np.max(np.abs(weight))
-    scale = (magnitude / np.float32(WEIGHT_QMAX)).astype(np.float32)
+    scale = (magnitude / np.float32(qmax)).astype(np.float32)
     # An all-zero column quantizes to zeros under any scale; 1 avoids dividing by zero.
     scale = np.where(scale > 0, scale, np.float32(1.0)).astype(np.float32)
-    quantized = np.clip(np.rint(weight / scale), -WEIGHT_QMAX, WEIGHT_QMAX).astype(np.int8)
+    quantized = np.clip(np.rint(weight / scale), -qmax, qmax).astype(np.int8)
     return quantized, scale
 
 
@@ -173,8 +182,8 @@ class _Names:
         return name
 
 
-def quantize_dynamic_int8(model, per_channel: bool = True, quantize_output_layer: bool = False,
-                          exclude_nodes: Iterable[str] = ()):
+def quantize_dynamic_int8(model, per_channel: bool = True, reduce_range: bool = False,
+                          quantize_output_layer: bool = False, exclude_nodes: Iterable[str] = ()):
     """Returns ``(int8 model, QuantizationReport)``; ``model`` (an ``onnx.ModelProto``) is not modified.
 
     Raises QuantizationError if the opset is too old for the integer operators or no layer qualifies.
@@ -200,7 +209,7 @@ def quantize_dynamic_int8(model, per_channel: bool = True, quantize_output_layer
     graph_outputs = {o.name for o in graph.output}
     dependent = _input_dependent_tensors(graph)
     names = _Names(graph)
-    report = QuantizationReport(per_channel=per_channel)
+    report = QuantizationReport(per_channel=per_channel, reduce_range=reduce_range)
 
     def constant_weight(name: str) -> Optional[TensorProto]:
         tensor = constants.get(name)
@@ -217,7 +226,7 @@ def quantize_dynamic_int8(model, per_channel: bool = True, quantize_output_layer
         if key not in quantized_weights:
             weight = numpy_helper.to_array(tensor)
             weight_kn = weight.T if transposed else weight  # MatMulInteger multiplies by a [K, N] matrix
-            q, scale = quantize_weight(weight_kn, per_channel)
+            q, scale = quantize_weight(weight_kn, per_channel, WEIGHT_QMAX_REDUCED if reduce_range else WEIGHT_QMAX)
             # Gemm's alpha is a constant factor of the product: folding it into the weight scale saves a Mul.
             scale = (scale * np.float32(alpha)).astype(np.float32)
             zero_point = np.zeros(q.shape[1] if per_channel else (), dtype=np.int8)
@@ -424,6 +433,7 @@ def run(args: argparse.Namespace) -> int:
             raise QuantizationError(f"--output {args.output} is a directory; name the .onnx file to write")
         float_model = load_model(args.input)
         int8_model, report = quantize_dynamic_int8(float_model, per_channel=args.per_channel,
+                                                   reduce_range=args.reduce_range,
                                                    quantize_output_layer=args.quantize_output_layer,
                                                    exclude_nodes=args.exclude_node)
     except QuantizationError as e:
@@ -433,7 +443,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"quantize-onnx: kept float32, {reason}: {len(nodes)} (e.g. {nodes[0]})", file=sys.stderr)
     fields: Dict[str, object] = {
         "output": args.output,
-        "weights": "per-channel" if report.per_channel else "per-tensor",
+        "weights": ("per-channel" if report.per_channel else "per-tensor") + ("-7bit" if report.reduce_range else ""),
         "quantized": len(report.quantized),
         "kept_float": sum(len(nodes) for nodes in report.kept_float.values()),
         "activation_quantizers": report.activation_quantizers,

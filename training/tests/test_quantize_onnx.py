@@ -37,7 +37,7 @@ def _linear_model(weight, bias=None):
     return _model(nodes, [_float_input("x", "batch", k)], [_float_input("y", "batch", n)], initializers)
 
 
-def _reference_int8_linear(x, weight, per_channel):
+def _reference_int8_linear(x, weight, per_channel, weight_qmax=127):
     """Dynamic int8 as the ONNX operators define it, written out: uint8 activations (range widened to
     include 0, zero point rounded half to even), symmetric int8 weights, int32 products, float rescale."""
     x = x.astype(np.float32)
@@ -46,8 +46,8 @@ def _reference_int8_linear(x, weight, per_channel):
     a_zero = np.float32(np.rint(np.clip(-np.float32(low) / a_scale, 0, 255)))
     a_q = np.clip(np.rint(x / a_scale) + a_zero, 0, 255)
     magnitude = np.abs(weight).max(axis=0) if per_channel else np.abs(weight).max()
-    w_scale = (magnitude / np.float32(127)).astype(np.float32)
-    w_q = np.clip(np.rint(weight / w_scale), -127, 127)
+    w_scale = (magnitude / np.float32(weight_qmax)).astype(np.float32)
+    w_q = np.clip(np.rint(weight / w_scale), -weight_qmax, weight_qmax)
     products = np.array([[sum(int(a_q[i, t] - a_zero) * int(w_q[t, j]) for t in range(x.shape[1]))
                           for j in range(weight.shape[1])] for i in range(x.shape[0])], dtype=np.int64)
     return products.astype(np.float32) * (a_scale * w_scale).astype(np.float32)
@@ -56,18 +56,21 @@ def _reference_int8_linear(x, weight, per_channel):
 # --- the rewrite ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("per_channel", [True, False])
-def test_a_linear_layer_computes_the_dynamic_int8_product(per_channel):
+@pytest.mark.parametrize("per_channel, reduce_range", [(True, False), (False, False), (True, True)])
+def test_a_linear_layer_computes_the_dynamic_int8_product(per_channel, reduce_range):
     rng = np.random.default_rng(2)
     weight = rng.standard_normal((6, 3)).astype(np.float32) * np.array([0.01, 1.0, 5.0], dtype=np.float32)
     bias = rng.standard_normal(3).astype(np.float32)
     model = _linear_model(weight, bias)
-    int8, report = quantize_dynamic_int8(model, per_channel=per_channel)
+    int8, report = quantize_dynamic_int8(model, per_channel=per_channel, reduce_range=reduce_range)
     onnx.checker.check_model(int8, full_check=True)
     assert report.quantized == ["linear"]
+    weight_qmax = 63 if reduce_range else 127
+    stored = next(numpy_helper.to_array(t) for t in int8.graph.initializer if t.data_type == TensorProto.INT8 and len(t.dims) == 2)
+    assert np.abs(stored.astype(np.int32)).max() == weight_qmax
     x = rng.standard_normal((4, 6)).astype(np.float32) + 0.3
     got = run_model(int8, {"x": x})["y"]
-    expected = _reference_int8_linear(x, weight, per_channel) + bias
+    expected = _reference_int8_linear(x, weight, per_channel, weight_qmax) + bias
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     # and it approximates the float layer to the precision 8 bits give
     assert np.abs(got - (x @ weight + bias)).max() < 0.05 * np.abs(x @ weight).max()
@@ -305,7 +308,8 @@ def test_cli_writes_a_checked_int8_model_and_reports_the_comparison(tmp_path):
     model = _attention_like_model(np.random.default_rng(9))
     source = tmp_path / "model.onnx"
     onnx.save(model, str(source))
-    for flag, expected in (("--per-channel", "weights=per-channel"), ("--per-tensor", "weights=per-tensor")):
+    for flag, expected in (("--per-channel", "weights=per-channel "), ("--per-tensor", "weights=per-tensor "),
+                           ("--reduce-range", "weights=per-channel-7bit ")):
         output = tmp_path / f"out{flag}.onnx"
         result = _cli("--input", str(source), "--output", str(output), flag, "--check-shapes", "4x1,2x1")
         assert result.returncode == 0, result.stderr
