@@ -1,6 +1,7 @@
 # ONNX models for EdgeGuard.Onnx.Tests, generated into the ignored .test-models/ and remade only when their sources
-# change: the default model and the two shared DeBERTa fixtures exported by training/'s exporter, and the small
-# synthetic models of tests/EdgeGuard.Onnx.Tests/make_test_models.py (BERT-style, int8, malformed graphs).
+# change: the default model and the two shared DeBERTa fixtures exported by training/'s exporter, the default model
+# quantized by quantize-onnx, and the small synthetic models of tests/EdgeGuard.Onnx.Tests/make_test_models.py
+# (BERT-style, int8, malformed graphs).
 # A prerequisite of test-dotnet, so `make test` has them before the .NET tests run.
 # (Variables of training.mk are not used in prerequisites: it is included after this file.)
 ONNX_TEST_MODELS := .test-models
@@ -8,7 +9,7 @@ ONNX_PYTHON ?= /usr/bin/python3
 ONNX_MODEL_SCRIPT := tests/EdgeGuard.Onnx.Tests/make_test_models.py
 ONNX_EXPORTER := training/edgeguard_train/export.py training/edgeguard_train/modeling_deberta.py
 ONNX_FIXTURES := ../shared/fixtures/deberta
-ONNX_TEST_MODEL_FILES := $(ONNX_TEST_MODELS)/edgeguard-default/model.onnx \
+ONNX_TEST_MODEL_FILES := $(ONNX_TEST_MODELS)/edgeguard-default/model.onnx $(ONNX_TEST_MODELS)/edgeguard-default-int8/model.onnx \
 	$(ONNX_TEST_MODELS)/tiny-buckets/model.onnx $(ONNX_TEST_MODELS)/xsmall-2layer/model.onnx \
 	$(ONNX_TEST_MODELS)/synthetic.stamp
 
@@ -22,6 +23,12 @@ $(ONNX_TEST_MODELS)/edgeguard-default/model.onnx: models/edgeguard-default/confi
 		models/edgeguard-default/spm.model $(ONNX_EXPORTER) | setup-python
 	cd training && $(abspath $(ONNX_PYTHON)) -m edgeguard_train export --model $(abspath models/edgeguard-default) \
 	  --output $(abspath $(ONNX_TEST_MODELS))/edgeguard-default
+
+# The int8 graph ONNX Runtime users make (DynamicQuantizeLinear + MatMulInteger), beside the float model's config and tokenizer.
+$(ONNX_TEST_MODELS)/edgeguard-default-int8/model.onnx: $(ONNX_TEST_MODELS)/edgeguard-default/model.onnx training/edgeguard_train/quantize_onnx.py | setup-python
+	mkdir -p $(@D)
+	cp $(ONNX_TEST_MODELS)/edgeguard-default/config.json $(ONNX_TEST_MODELS)/edgeguard-default/spm.model $(@D)/
+	cd training && $(abspath $(ONNX_PYTHON)) -m edgeguard_train quantize-onnx --input $(abspath $<) --output $(abspath $@)
 
 $(ONNX_TEST_MODELS)/%/model.onnx: $(ONNX_FIXTURES)/%/config.json $(ONNX_FIXTURES)/%/model.safetensors $(ONNX_EXPORTER) $(ONNX_MODEL_SCRIPT) | setup-python
 	PYTHONPATH=training $(ONNX_PYTHON) $(ONNX_MODEL_SCRIPT) fixture --fixture $(ONNX_FIXTURES)/$* --output $(ONNX_TEST_MODELS)/$*

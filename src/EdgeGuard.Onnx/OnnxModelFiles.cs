@@ -13,8 +13,9 @@ internal enum TokenizerKind
 }
 
 /// <summary>
-/// The files of an ONNX classifier as exporters lay them out: <c>model.onnx</c> beside the Hugging Face
-/// <c>config.json</c> and the tokenizer (<c>spm.model</c> or <c>vocab.txt</c>). Finding them checks only that they exist.
+/// The files of an ONNX classifier as exporters lay them out: the <c>.onnx</c> graph and the Hugging Face files that
+/// describe it, <c>config.json</c> and the tokenizer (<c>spm.model</c> or <c>vocab.txt</c>). Finding them checks only that
+/// they exist.
 /// </summary>
 internal static class OnnxModelFiles
 {
@@ -22,12 +23,18 @@ internal static class OnnxModelFiles
     public const string ModelFileName = "model.onnx";
 
     private const string ConfigFileName = "config.json", SpmFileName = "spm.model", VocabFileName = "vocab.txt", TokenizerConfigFileName = "tokenizer_config.json";
+    private const string HuggingFaceSubdirectory = "hf";
 
     // Hugging Face model types whose tokenizer is WordPiece over vocab.txt.
     private static readonly string[] WordPieceModelTypes = ["bert", "distilbert", "electra", "mobilebert", "squeezebert", "convbert", "megatron-bert"];
 
-    /// <summary>Resolves <paramref name="path"/> (a <c>.onnx</c> file, or a directory holding <c>model.onnx</c>) and the config beside it.</summary>
-    /// <exception cref="ModelFileException">The model or config.json is missing.</exception>
+    /// <summary>
+    /// Resolves <paramref name="path"/> (a <c>.onnx</c> file, or a directory holding <c>model.onnx</c>) and the Hugging Face
+    /// directory that describes it: the model's own directory when it has <c>config.json</c>, else its <c>hf/</c>
+    /// subdirectory (the layout of <c>make bench-models</c>: <c>f32.onnx</c> and <c>int8.onnx</c> beside <c>hf/</c>), else its
+    /// parent (the layout of Hugging Face ONNX exports: <c>onnx/model.onnx</c> below the config and tokenizer).
+    /// </summary>
+    /// <exception cref="ModelFileException">The model is missing, or none of those directories has config.json.</exception>
     public static (string ModelPath, string Directory, string ConfigPath) LocateModel(string path)
     {
         string modelPath;
@@ -52,15 +59,19 @@ internal static class OnnxModelFiles
             throw new ModelFileException($"{path}: no such ONNX model file or directory.");
         }
 
-        string directory = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
-        string configPath = Path.Combine(directory, ConfigFileName);
-        if (!File.Exists(configPath))
+        string modelDirectory = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        string?[] candidates = [modelDirectory, Path.Combine(modelDirectory, HuggingFaceSubdirectory), Path.GetDirectoryName(modelDirectory)];
+        foreach (string? directory in candidates)
         {
-            throw new ModelFileException(
-                $"{directory}: {ConfigFileName} is missing; the ONNX backend reads the labels (id2label) and the model type from the Hugging Face config next to {Path.GetFileName(modelPath)}.");
+            if (directory is not null && File.Exists(Path.Combine(directory, ConfigFileName)))
+            {
+                return (modelPath, directory, Path.Combine(directory, ConfigFileName));
+            }
         }
 
-        return (modelPath, directory, configPath);
+        throw new ModelFileException(
+            $"{modelPath}: no {ConfigFileName} beside it, in {HuggingFaceSubdirectory}/ or in the directory above; the ONNX backend reads the labels (id2label), "
+            + "the model type and the tokenizer from the Hugging Face files that describe the model.");
     }
 
     /// <summary>Finds the tokenizer <paramref name="modelType"/> needs in <paramref name="directory"/>.</summary>

@@ -104,13 +104,35 @@ public sealed class ModelFileErrorTests : IDisposable
     }
 
     [Fact]
-    public void Open_MissingConfig_SaysWhatItIsNeededFor()
+    public void Open_MissingConfig_SaysWhereItLookedAndWhatItIsNeededFor()
     {
-        File.Copy(TestModels.Model(TestModels.BertTiny), Path.Combine(_directory, "model.onnx"));
-        File.Copy(Path.Combine(TestModels.Directory(TestModels.BertTiny), "vocab.txt"), Path.Combine(_directory, "vocab.txt"));
-        var e = Assert.Throws<ModelFileException>(() => OnnxGuard.Open(_directory));
-        Assert.Contains("config.json is missing", e.Message);
+        // One level down, so that the directory above (also searched) is this test's own.
+        string model = Directory.CreateDirectory(Path.Combine(_directory, "model")).FullName;
+        File.Copy(TestModels.Model(TestModels.BertTiny), Path.Combine(model, "model.onnx"));
+        File.Copy(Path.Combine(TestModels.Directory(TestModels.BertTiny), "vocab.txt"), Path.Combine(model, "vocab.txt"));
+        var e = Assert.Throws<ModelFileException>(() => OnnxGuard.Open(model));
+        Assert.Contains("no config.json beside it, in hf/ or in the directory above", e.Message);
         Assert.Contains("id2label", e.Message);
+    }
+
+    [Theory]
+    [InlineData("int8.onnx", "hf")] // make bench-models: <shape>/int8.onnx beside <shape>/hf/
+    [InlineData("onnx/model.onnx", ".")] // Hugging Face ONNX exports: onnx/model.onnx below config.json and the tokenizer
+    public void Open_HuggingFaceFilesInAnotherDirectory_AreFound(string modelFile, string huggingFaceDirectory)
+    {
+        string hf = Directory.CreateDirectory(Path.Combine(_directory, huggingFaceDirectory)).FullName;
+        foreach (string file in new[] { "config.json", "vocab.txt", "tokenizer_config.json" })
+        {
+            File.Copy(Path.Combine(TestModels.Directory(TestModels.BertTiny), file), Path.Combine(hf, file));
+        }
+
+        string model = Path.Combine(_directory, modelFile);
+        Directory.CreateDirectory(Path.GetDirectoryName(model)!);
+        File.Copy(TestModels.Model(TestModels.BertTiny), model);
+        using var moved = OnnxGuard.Open(model);
+        using var original = OnnxGuard.Open(TestModels.Directory(TestModels.BertTiny));
+        Assert.Equal(["benign", "harmful"], moved.Model.Labels);
+        Assert.Equal(original.Classify("how do i bake bread ?").UnsafeScore, moved.Classify("how do i bake bread ?").UnsafeScore);
     }
 
     [Fact]

@@ -80,6 +80,21 @@ public sealed class OnnxGuardTests
     }
 
     [Fact]
+    public void Open_DefaultModelQuantizedByQuantizeOnnx_ReportsInt8AndAgreesWithFloat32()
+    {
+        using var f32 = OnnxGuard.Open(TestModels.Directory(TestModels.DefaultModel), TwoThreads);
+        using var int8 = OnnxGuard.Open(TestModels.Directory(TestModels.DefaultModelInt8), TwoThreads);
+        Assert.Equal("int8", int8.Model.Precision);
+        var inputs = ParityTests.DevelopmentRecords(64).Select(r => new GuardInput(r.Prompt, r.Response)).ToList();
+        var expected = f32.ClassifyBatch(inputs);
+        var actual = int8.ClassifyBatch(inputs);
+        float worst = expected.Zip(actual, (e, a) => Math.Abs(e.UnsafeScore - a.UnsafeScore)).Max();
+        int sameDecision = expected.Zip(actual, (e, a) => e.Flagged == a.Flagged).Count(same => same);
+        TestContext.Current.SendDiagnosticMessage($"int8.onnx vs f32.onnx on {inputs.Count} development rows: max |Δ unsafe score| {worst:F4}, same decision {sameDecision}/{inputs.Count}");
+        Assert.True(worst < 0.05f && sameDecision >= inputs.Count - 1, $"max |Δ| {worst}, same decision {sameDecision}/{inputs.Count}");
+    }
+
+    [Fact]
     public void Forward_IdOutsideTheVocabulary_IsAnArgumentError()
     {
         using var classifier = OpenDefaultClassifier();

@@ -8,7 +8,7 @@ namespace EdgeGuard.Onnx.Tests;
 /// </summary>
 internal static class TestModels
 {
-    public const string DefaultModel = "edgeguard-default", Tiny = "tiny-buckets", Xsmall = "xsmall-2layer";
+    public const string DefaultModel = "edgeguard-default", DefaultModelInt8 = "edgeguard-default-int8", Tiny = "tiny-buckets", Xsmall = "xsmall-2layer";
     public const string BertTiny = "bert-tiny", DistilBertTiny = "distilbert-tiny", Int8Probe = "int8-probe", Malformed = "malformed";
 
     /// <summary>The generated directory <paramref name="name"/>, after checking it has a model.</summary>
