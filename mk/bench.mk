@@ -1,16 +1,15 @@
-# make bench: the benchmark harness (benchmarks/EdgeGuard.Benchmarks) on random-weight models of the real shapes.
+# make bench-gemm, bench-e2e, bench-accuracy: the micro-benchmarks (benchmarks/EdgeGuard.Benchmarks) on random-weight
+# models of the real shapes; make bench is the side-by-side run against ONNX Runtime (mk/compare.mk).
 # Long-running and machine-wide: not part of make test. Models are synthesised once into the ignored .bench-models/.
 BENCH := $(DOTNET) benchmarks/EdgeGuard.Benchmarks/bin/$(CONFIG)/net10.0/EdgeGuard.Benchmarks.dll
 BENCH_TOKENIZER ?= ../shared/tokenizers/spm-unigram-8k/spm.model
 BENCH_SHAPES ?= xsmall base
 BENCH_SEQ ?= 64,128,256,512
 
-.PHONY: bench bench-gemm bench-e2e bench-accuracy
+.PHONY: bench-gemm bench-e2e bench-accuracy
 
 .bench-models/%/config.json: | build
 	$(EDGEGUARD) synthesize --shape $* --tokenizer $(BENCH_TOKENIZER) --vocab-size 128100 -o .bench-models/$*
-
-bench: bench-gemm bench-e2e bench-accuracy
 
 bench-gemm: build
 	$(BENCH) gemm
