@@ -32,7 +32,7 @@ internal sealed record CompareSettings(
     /// <summary><c>make bench</c>: a few minutes on a small and a mid-size model.</summary>
     public static CompareSettings Quick { get; } = new(
         ["xsmall", "base"], [32, 128], [1], [1, 2], [.. Engine.All.Select(e => e.Id)],
-        Rounds: 3, Iters: 200, Warmup: 3, WarmupSeconds: 0.5, MaxSeconds: 1.5, AgreementRows: 16, ModelsDirectory: ".bench-models");
+        Rounds: 3, Iters: 200, Warmup: 3, WarmupSeconds: 0.5, MaxSeconds: 1, AgreementRows: 16, ModelsDirectory: ".bench-models");
 
     /// <summary><c>make bench-full</c>: the whole matrix; hours on a small machine.</summary>
     public static CompareSettings Full { get; } = new(

@@ -50,7 +50,7 @@ run.SetAction(parsed =>
         parsed.GetValue(maxSeconds) ?? defaults.MaxSeconds,
         parsed.GetValue(agreementRows) ?? defaults.AgreementRows,
         parsed.GetValue(models) ?? defaults.ModelsDirectory);
-    return Run(settings, parsed.GetValue(cli)!, parsed.GetValue(output)!, string.Join(' ', ["EdgeGuard.Compare", .. args]));
+    return Run(settings, parsed.GetValue(cli)!, parsed.GetValue(output)!, string.Join(' ', ["EdgeGuard.Compare", .. args.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"\"{a}\"" : a)]));
 });
 
 var jsonFile = new Argument<string>("results") { Description = "A results JSON written by run." };

@@ -18,9 +18,25 @@ namespace EdgeGuard.Cli.Benchmarking;
 internal sealed record BenchReport(
     string Model, string Precision, string Shape, int Threads, float Threshold, BenchPlan Plan, BenchMeasurement Measured, float[] UnsafeScores, long PeakResidentBytes)
 {
-    /// <summary>The peak resident memory of this process so far: <c>VmHWM</c> on Linux, so open, warm-up, timing and scoring all count.</summary>
+    /// <summary>
+    /// The peak resident memory of this process so far, so open, warm-up, timing and scoring all count: the kernel's
+    /// high-water mark <c>VmHWM</c> on Linux, the runtime's peak working set elsewhere.
+    /// </summary>
     public static long CurrentPeakResidentBytes()
     {
+        const string status = "/proc/self/status";
+        if (File.Exists(status))
+        {
+            foreach (string line in File.ReadLines(status))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    // "VmHWM:    362672 kB"
+                    return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+
         using var self = Process.GetCurrentProcess();
         return self.PeakWorkingSet64;
     }
