@@ -3,6 +3,7 @@ using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
 using EdgeGuard.Models.Deberta;
 using EdgeGuard.Testing;
+using EdgeGuard.Tokenization;
 using EdgeGuard.Tests.Models;
 
 namespace EdgeGuard.Tests.Quantization;
@@ -57,7 +58,30 @@ public sealed class Int8EngineTests
         }
 
         TestContext.Current.SendDiagnosticMessage($"random rows: {agreement}");
-        Assert.True(agreement.SameDecision >= 0.995 * agreement.Rows && agreement.MaxProbabilityDelta < 0.02 && agreement.FlipsOnlyAtTheBoundary, agreement.ToString());
+
+        // Random weights put most rows within a few hundredths of P = 0.5, so the share of flips says little here (it moved
+        // with the float32 GEMM's summation order between CPUs); what must hold is that only rows that close flip.
+        Assert.True(agreement.MaxProbabilityDelta < 0.02 && agreement.FlipsOnlyAtTheBoundary, agreement.ToString());
+    }
+
+    [Fact]
+    public void DefaultModel_DevelopmentSet_Int8DecisionsAgreeWithFloat32()
+    {
+        using var directory = HuggingFaceDirectory.Open(Path.Combine(RepoPaths.RepoRoot, "models", "edgeguard-default"));
+        var tokenizer = DebertaTokenizer.FromFile(directory.SpmModelPath!);
+        var reference = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool);
+        var int8 = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8);
+        var agreement = new Agreement();
+        foreach (string line in File.ReadLines(Path.Combine(RepoPaths.Shared, "datasets", "dev.jsonl")).Take(1000))
+        {
+            using var row = JsonDocument.Parse(line);
+            string? response = row.RootElement.TryGetProperty("response", out JsonElement text) && text.ValueKind == JsonValueKind.String ? text.GetString() : null;
+            int[] ids = tokenizer.EncodePair(row.RootElement.GetProperty("prompt").GetString()!, response, reference.MaxSequenceLength).Ids;
+            agreement.Add(reference, int8, ids, [ids.Length], 1, ids.Length);
+        }
+
+        TestContext.Current.SendDiagnosticMessage($"default model, first {agreement.Rows} development rows: {agreement}");
+        Assert.True(agreement.SameDecision >= 0.995 * agreement.Rows, agreement.ToString());
     }
 
     [Fact]
