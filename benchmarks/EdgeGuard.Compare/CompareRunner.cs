@@ -35,7 +35,8 @@ internal sealed class CompareRunner(CompareSettings settings, ChildLauncher laun
     /// <summary>The command that makes the models of <paramref name="shapes"/>.</summary>
     public static string MakeModelsCommand(IEnumerable<string> shapes) => $"make bench-models SHAPES=\"{string.Join(' ', shapes)}\"";
 
-    public List<ChildRun> Run(IReadOnlyList<ModelFile> models)
+    /// <summary>Runs every cell; <paramref name="cellDone"/> sees the runs so far after each cell, so a long run can be saved as it goes.</summary>
+    public List<ChildRun> Run(IReadOnlyList<ModelFile> models, Action<IReadOnlyList<ChildRun>> cellDone)
     {
         var engines = settings.EngineList.ToList();
         var cells = settings.Cells().ToList();
@@ -65,6 +66,8 @@ internal sealed class CompareRunner(CompareSettings settings, ChildLauncher laun
                     log.WriteLine(Progress(++done, total, cell, round, engine, run));
                 }
             }
+
+            cellDone(runs);
         }
 
         return runs;

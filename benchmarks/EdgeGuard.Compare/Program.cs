@@ -42,7 +42,8 @@ run.SetAction(parsed =>
         List(parsed.GetValue(seqs), Int) ?? defaults.Seqs,
         List(parsed.GetValue(batches), Int) ?? defaults.Batches,
         List(parsed.GetValue(threads), Int) ?? defaults.Threads,
-        List(parsed.GetValue(engines), s => s) ?? defaults.Engines,
+        // Tables and charts list engines in one order whatever order they were named in.
+        List(parsed.GetValue(engines), s => Engine.ById(s).Id)?.OrderBy(id => Engine.All.ToList().FindIndex(e => e.Id == id)).ToList() ?? defaults.Engines,
         parsed.GetValue(rounds) ?? defaults.Rounds,
         parsed.GetValue(iters) ?? defaults.Iters,
         parsed.GetValue(warmup) ?? defaults.Warmup,
@@ -102,10 +103,15 @@ static int Run(CompareSettings settings, string cli, string output, string comma
     DateTimeOffset started = DateTimeOffset.UtcNow;
     var loadStart = MachineProbe.LoadAverage();
     var (commit, dirty) = MachineProbe.GitState();
-    var runs = new CompareRunner(settings, launcher, Console.Out).Run(found);
-    var info = new RunInfo(started, DateTimeOffset.UtcNow, command, cli, MachineProbe.Describe(), loadStart, MachineProbe.LoadAverage(), commit, dirty);
-    var results = new CompareResults(CompareResults.CurrentSchema, info, settings, found, runs, ResultSummary.Compute(settings, found, runs));
-    Write(results, output, writeJson: true);
+    var machine = MachineProbe.Describe();
+    CompareResults Results(IReadOnlyList<ChildRun> runs) =>
+        new(CompareResults.CurrentSchema, new RunInfo(started, DateTimeOffset.UtcNow, command, cli, machine, loadStart, MachineProbe.LoadAverage(), commit, dirty),
+            settings, found, runs, ResultSummary.Compute(settings, found, runs));
+
+    // The JSON is rewritten after every cell: an interrupted run keeps what it measured, and `render` can draw it.
+    EnsureDirectory(output);
+    var runs = new CompareRunner(settings, launcher, Console.Out).Run(found, soFar => File.WriteAllText(output + ".json", Results(soFar).ToJson() + "\n"));
+    Write(Results(runs), output, writeJson: true);
     int failed = runs.Count(r => !r.Succeeded);
     if (failed > 0)
     {
@@ -116,13 +122,18 @@ static int Run(CompareSettings settings, string cli, string output, string comma
     return 0;
 }
 
-static void Write(CompareResults results, string output, bool writeJson)
+static void EnsureDirectory(string output)
 {
     string? directory = Path.GetDirectoryName(output);
     if (!string.IsNullOrEmpty(directory))
     {
         Directory.CreateDirectory(directory);
     }
+}
+
+static void Write(CompareResults results, string output, bool writeJson)
+{
+    EnsureDirectory(output);
 
     if (writeJson)
     {
