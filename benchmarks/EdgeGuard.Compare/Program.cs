@@ -29,7 +29,7 @@ var run = new Command("run", "Measure every engine on every cell and write the r
 {
     preset, shapes, seqs, batches, threads, engines, rounds, iters, warmup, warmupSeconds, maxSeconds, agreementRows, models, cli, output,
 };
-run.SetAction(parsed =>
+run.SetAction(parsed => ReportingUserErrors(() =>
 {
     CompareSettings defaults = parsed.GetValue(preset) switch
     {
@@ -52,27 +52,33 @@ run.SetAction(parsed =>
         parsed.GetValue(agreementRows) ?? defaults.AgreementRows,
         parsed.GetValue(models) ?? defaults.ModelsDirectory);
     return Run(settings, parsed.GetValue(cli)!, parsed.GetValue(output)!, string.Join(' ', ["EdgeGuard.Compare", .. args.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"\"{a}\"" : a)]));
-});
+}));
 
 var jsonFile = new Argument<string>("results") { Description = "A results JSON written by run." };
 var render = new Command("render", "Rewrite the markdown and charts of a results JSON (nothing is measured).") { jsonFile, output };
-render.SetAction(parsed =>
+render.SetAction(parsed => ReportingUserErrors(() =>
 {
     var results = CompareResults.FromJson(File.ReadAllText(parsed.GetValue(jsonFile)!));
     Write(results, parsed.GetValue(output)!, writeJson: false);
     return 0;
-});
+}));
 
 var root = new RootCommand("EdgeGuard vs ONNX Runtime, side by side: latency, throughput, peak memory, cold start, model size and verdict agreement.") { run, render };
-ParseResult parsedArgs = root.Parse(args);
-try
+return root.Parse(args).Invoke();
+
+// Mistakes a user can make (an unknown engine, a missing file, a foreign JSON) are one line and exit code 2; anything
+// else is a bug and keeps its stack trace.
+static int ReportingUserErrors(Func<int> body)
 {
-    return parsedArgs.Invoke();
-}
-catch (Exception e) when (e is ArgumentException or IOException or JsonException or UnauthorizedAccessException)
-{
-    Console.Error.WriteLine($"EdgeGuard.Compare: error: {e.Message}");
-    return 2;
+    try
+    {
+        return body();
+    }
+    catch (Exception e) when (e is ArgumentException or IOException or JsonException or UnauthorizedAccessException)
+    {
+        Console.Error.WriteLine($"EdgeGuard.Compare: error: {e.Message}");
+        return 2;
+    }
 }
 
 static int Run(CompareSettings settings, string cli, string output, string command)
