@@ -40,7 +40,7 @@ public sealed class Int8GemmTests
         Assert.SkipUnless(Int8Gemm.IsSupported(variant), $"This CPU cannot run {variant}.");
         Cases.Sample(c =>
         {
-            var (x, w, bias) = Build(c);
+            var (x, w, bias) = Build(c, Int8Gemm.ActivationLimit(variant));
             foreach (Int8Epilogue epilogue in Enum.GetValues<Int8Epilogue>())
             {
                 float[] residual = RandomValues(new Random(c.Seed + 1), c.M * c.N);
@@ -71,13 +71,14 @@ public sealed class Int8GemmTests
             xs[(2 * k) + i] = ws[(2 * k) + i] = (i & 1) == 0 ? 1 : -1;
         }
 
-        var x = new QuantizedRows(3, k);
+        int limit = Int8Gemm.ActivationLimit(variant);
+        var x = new QuantizedRows(3, k, limit);
         x.Quantize(xs, k, 3, k);
         PackedInt8Matrix w = PackedInt8Matrix.Quantize(ws, k, 3, k);
         float[] y = new float[9];
         Int8Gemm.Multiply(variant, null, x, w, new float[3], Int8Epilogue.Bias, [], y);
 
-        // sx = sw = 1/127, so y = dot / 127² = ±k (alternating against constant: 0).
+        // sx = 1/limit, sw = 1/127, so y = dot / (limit·127) = ±k (alternating against constant: 0).
         Assert.Equal([k, -k, 0, -k, k, 0, 0, 0, k], y);
     }
 
@@ -195,9 +196,21 @@ public sealed class Int8GemmTests
     }
 
     [Fact]
+    public void Multiply_Avx2_RefusesActivationsQuantisedBeyondItsLimit()
+    {
+        Assert.SkipUnless(Int8Gemm.IsSupported(Int8GemmVariant.Avx2), "This CPU cannot run Avx2.");
+        var x = new QuantizedRows(1, 64, 127);
+        x.Quantize(Enumerable.Repeat(1f, 64).ToArray(), 64, 1, 64);
+        PackedInt8Matrix w = PackedInt8Matrix.Quantize(Enumerable.Repeat(1f, 64).ToArray(), 64, 1, 64);
+        var error = Assert.Throws<ArgumentException>(() => Int8Gemm.Multiply(Int8GemmVariant.Avx2, null, x, w, new float[1], Int8Epilogue.Bias, [], new float[1]));
+        Assert.Contains("±63", error.Message);
+    }
+
+    [Fact]
     public void Selected_IsSupported() => Assert.True(Int8Gemm.IsSupported(Int8Gemm.Selected));
 
-    internal static (QuantizedRows X, PackedInt8Matrix W, float[] Bias) Build(Case c)
+    /// <param name="limit">Activation limit; by default the selected kernel's.</param>
+    internal static (QuantizedRows X, PackedInt8Matrix W, float[] Bias) Build(Case c, int? limit = null)
     {
         var random = new Random(c.Seed);
         float[] xs = new float[c.M * c.K], ws = new float[c.N * c.K];
@@ -217,7 +230,7 @@ public sealed class Int8GemmTests
             ws[i] = c.Fill == Fill.Extremes ? (random.Next(2) == 0 ? -1 : 1) : RandomValue(random);
         }
 
-        var x = new QuantizedRows(c.M, c.K);
+        var x = new QuantizedRows(c.M, c.K, limit ?? Int8Gemm.ActivationLimit(Int8Gemm.Selected));
         x.Quantize(xs, c.K, c.M, c.K);
         return (x, PackedInt8Matrix.Quantize(ws, c.K, c.N, c.K), RandomValues(random, c.N));
     }

@@ -9,7 +9,7 @@ public sealed class Int8QuantizationTests
     public void QuantizeRow_Vector_MatchesScalarExactly()
     {
         // Lengths around every vector width; values including exact half steps (ties round to even in both twins).
-        Gen.Select(Gen.Int[0, 200], Gen.Int, Gen.Bool, (n, seed, ties) => (n, seed, ties)).Sample(t =>
+        Gen.Select(Gen.Int[0, 200], Gen.Int, Gen.Bool, Gen.Bool.Select(b => b ? 127 : 63), (n, seed, ties, limit) => (n, seed, ties, limit)).Sample(t =>
         {
             var random = new Random(t.seed);
             float[] row = new float[t.n];
@@ -24,10 +24,11 @@ public sealed class Int8QuantizationTests
             }
 
             sbyte[] expected = new sbyte[t.n], actual = new sbyte[t.n];
-            float expectedScale = ActivationQuantizer.QuantizeRowScalar(row, expected);
-            float actualScale = ActivationQuantizer.QuantizeRowVector(row, actual);
+            float expectedScale = ActivationQuantizer.QuantizeRowScalar(row, expected, t.limit);
+            float actualScale = ActivationQuantizer.QuantizeRowVector(row, actual, t.limit);
             Assert.Equal(expectedScale, actualScale);
             Assert.Equal(expected, actual);
+            Assert.All(actual, v => Assert.InRange(v, -t.limit, t.limit));
         }, iter: 300);
     }
 
@@ -38,6 +39,22 @@ public sealed class Int8QuantizationTests
         float scale = ActivationQuantizer.QuantizeRowScalar([127f, -127f, 2.5f, 3.5f, 0f], q);
         Assert.Equal(1f, scale);
         Assert.Equal(new sbyte[] { 127, -127, 2, 4, 0 }, q);
+    }
+
+    [Fact]
+    public void QuantizeRow_Limit63_MapsTheMaximumTo63()
+    {
+        sbyte[] q = new sbyte[4];
+        float scale = ActivationQuantizer.QuantizeRowVector([126f, -126f, 3f, 5f], q, 63);
+        Assert.Equal(2f, scale);
+        Assert.Equal(new sbyte[] { 63, -63, 2, 2 }, q);
+    }
+
+    [Fact]
+    public void QuantizedRows_LimitOutsideOneTo127_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new QuantizedRows(1, 1, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new QuantizedRows(1, 1, 128));
     }
 
     [Fact]

@@ -5,15 +5,17 @@ using System.Runtime.InteropServices;
 namespace EdgeGuard.Kernels.Int8;
 
 /// <summary>
-/// Symmetric int8 quantisation of one row: <c>scale = max|x| / 127</c>, <c>q = round_half_even(x · 127 / max|x|)</c>
-/// clamped to [-127, 127]. Both twins compute the same float products and round the same way, so they agree exactly.
+/// Symmetric int8 quantisation of one row to <c>[-limit, limit]</c>: <c>scale = max|x| / limit</c>,
+/// <c>q = round_half_even(x · limit / max|x|)</c> clamped. <c>limit</c> is 127, or 63 for the AVX2 kernel (see
+/// <see cref="Int8Gemm.ActivationLimit"/>). Both twins compute the same float products and round the same way, so they
+/// agree exactly.
 /// </summary>
 internal static class ActivationQuantizer
 {
     internal static readonly bool UseVector = Vector.IsHardwareAccelerated;
 
     /// <summary>Reference twin. Returns the row's scale (0 for an all-zero row, whose values all quantise to 0).</summary>
-    internal static float QuantizeRowScalar(ReadOnlySpan<float> row, Span<sbyte> q)
+    internal static float QuantizeRowScalar(ReadOnlySpan<float> row, Span<sbyte> q, int limit = 127)
     {
         float max = 0;
         foreach (float v in row)
@@ -27,17 +29,17 @@ internal static class ActivationQuantizer
             return 0;
         }
 
-        float inverse = 127f / max;
+        float inverse = limit / max;
         for (int i = 0; i < row.Length; i++)
         {
-            q[i] = (sbyte)Math.Clamp(MathF.Round(row[i] * inverse), -127f, 127f);
+            q[i] = (sbyte)Math.Clamp(MathF.Round(row[i] * inverse), -limit, limit);
         }
 
-        return max / 127f;
+        return max / limit;
     }
 
     /// <summary>Four float vectors → one sbyte vector per step (round, convert, clamp, narrow twice); scalar tail.</summary>
-    internal static float QuantizeRowVector(ReadOnlySpan<float> row, Span<sbyte> q)
+    internal static float QuantizeRowVector(ReadOnlySpan<float> row, Span<sbyte> q, int limit = 127)
     {
         float max = row.IsEmpty ? 0 : MathF.Abs(TensorPrimitives.MaxMagnitude(row));
         if (max == 0)
@@ -46,10 +48,10 @@ internal static class ActivationQuantizer
             return 0;
         }
 
-        float inverse = 127f / max;
+        float inverse = limit / max;
         var scale = new Vector<float>(inverse);
-        var lo = new Vector<int>(-127);
-        var hi = new Vector<int>(127);
+        var lo = new Vector<int>(-limit);
+        var hi = new Vector<int>(limit);
         int step = Vector<sbyte>.Count;
         int i = 0;
         ReadOnlySpan<Vector<float>> source = MemoryMarshal.Cast<float, Vector<float>>(row);
@@ -68,9 +70,9 @@ internal static class ActivationQuantizer
 
         for (; i < row.Length; i++)
         {
-            q[i] = (sbyte)Math.Clamp(MathF.Round(row[i] * inverse), -127f, 127f);
+            q[i] = (sbyte)Math.Clamp(MathF.Round(row[i] * inverse), -limit, limit);
         }
 
-        return max / 127f;
+        return max / limit;
     }
 }

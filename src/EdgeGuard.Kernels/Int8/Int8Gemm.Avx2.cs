@@ -1,13 +1,13 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace EdgeGuard.Kernels.Int8;
 
 /// <summary>
-/// AVX2: <c>vpmaddubsw</c> multiplies u8 by s8 and adds pairs into int16 with saturation. Fed |x| (≤ 127) and
-/// sign(x)·w (|·| ≤ 127), a pair sums to at most 2·127·127 = 32 258 &lt; 32 767: it cannot saturate, and x·w is
-/// unchanged because |x|·sign(x)·w = x·w. <c>vpmaddwd</c> by ones then widens pairs to int32.
+/// AVX2: <c>vpmaddubsw</c> multiplies u8 by s8 and adds pairs into int16 with saturation. Activations quantised to
+/// [-63, 63] go in as x + 64 ∈ [1, 127], so a pair sums to at most 2·127·127 = 32 258 &lt; 32 767 and cannot saturate;
+/// <c>vpmaddwd</c> by ones widens pairs to int32, and 64·Σw (the per-channel sum the packed weights carry) removes the
+/// offset: Σ(x + 64)·w − 64·Σw = Σx·w. Three multiply-adds per vector pair, where the sign trick needs five operations.
 /// </summary>
 internal readonly unsafe struct Avx2Dot : IInt8Dot
 {
@@ -16,37 +16,35 @@ internal readonly unsafe struct Avx2Dot : IInt8Dot
         Vector256<int> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<int> c20 = default, c21 = default, c30 = default, c31 = default;
         Vector256<short> ones = Vector256.Create((short)1);
+        Vector256<byte> offset = Vector256.Create((byte)64);
         for (int i = 0; i < k; i += 32)
         {
             Vector256<sbyte> v0 = Avx.LoadVector256(w0 + i);
             Vector256<sbyte> v1 = Avx.LoadVector256(w1 + i);
-            Step(Avx.LoadVector256(x0 + i), v0, v1, ones, ref c00, ref c01);
-            Step(Avx.LoadVector256(x1 + i), v0, v1, ones, ref c10, ref c11);
-            Step(Avx.LoadVector256(x2 + i), v0, v1, ones, ref c20, ref c21);
-            Step(Avx.LoadVector256(x3 + i), v0, v1, ones, ref c30, ref c31);
+
+            Vector256<byte> u = Avx2.Add(Avx.LoadVector256((byte*)x0 + i), offset);
+            c00 = Avx2.Add(c00, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, v0), ones));
+            c01 = Avx2.Add(c01, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, v1), ones));
+            u = Avx2.Add(Avx.LoadVector256((byte*)x1 + i), offset);
+            c10 = Avx2.Add(c10, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, v0), ones));
+            c11 = Avx2.Add(c11, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, v1), ones));
+            u = Avx2.Add(Avx.LoadVector256((byte*)x2 + i), offset);
+            c20 = Avx2.Add(c20, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, v0), ones));
+            c21 = Avx2.Add(c21, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, v1), ones));
+            u = Avx2.Add(Avx.LoadVector256((byte*)x3 + i), offset);
+            c30 = Avx2.Add(c30, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, v0), ones));
+            c31 = Avx2.Add(c31, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, v1), ones));
         }
 
-        // horizontal sums
-        result[0] = Vector256.Sum(c00);
-        result[1] = Vector256.Sum(c01);
-        result[2] = Vector256.Sum(c10);
-        result[3] = Vector256.Sum(c11);
-        result[4] = Vector256.Sum(c20);
-        result[5] = Vector256.Sum(c21);
-        result[6] = Vector256.Sum(c30);
-        result[7] = Vector256.Sum(c31);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step(Vector256<sbyte> x, Vector256<sbyte> v0, Vector256<sbyte> v1, Vector256<short> ones, ref Vector256<int> c0, ref Vector256<int> c1)
-    {
-        // |x| as u8, sign moved onto w
-        Vector256<byte> ax = Avx2.Abs(x);
-        Vector256<short> p0 = Avx2.MultiplyAddAdjacent(ax, Avx2.Sign(v0, x));
-        Vector256<short> p1 = Avx2.MultiplyAddAdjacent(ax, Avx2.Sign(v1, x));
-
-        // widen pairs to int32, accumulate
-        c0 = Avx2.Add(c0, Avx2.MultiplyAddAdjacent(p0, ones));
-        c1 = Avx2.Add(c1, Avx2.MultiplyAddAdjacent(p1, ones));
+        // horizontal sums, remove the offset
+        int o0 = 64 * sum0, o1 = 64 * sum1;
+        result[0] = Vector256.Sum(c00) - o0;
+        result[1] = Vector256.Sum(c01) - o1;
+        result[2] = Vector256.Sum(c10) - o0;
+        result[3] = Vector256.Sum(c11) - o1;
+        result[4] = Vector256.Sum(c20) - o0;
+        result[5] = Vector256.Sum(c21) - o1;
+        result[6] = Vector256.Sum(c30) - o0;
+        result[7] = Vector256.Sum(c31) - o1;
     }
 }

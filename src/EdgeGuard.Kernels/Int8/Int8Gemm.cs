@@ -38,6 +38,12 @@ public static unsafe partial class Int8Gemm
         _ => false,
     };
 
+    /// <summary>
+    /// Largest activation magnitude <paramref name="variant"/> accepts: 63 for AVX2, whose u8×s8 pair sums must stay
+    /// within int16 (docs/decisions/0005), 127 for every other kernel.
+    /// </summary>
+    public static int ActivationLimit(Int8GemmVariant variant) => variant == Int8GemmVariant.Avx2 ? 63 : 127;
+
     private static Int8GemmVariant Select() =>
         AvxVnni.IsSupported ? Int8GemmVariant.AvxVnni
         : Avx512BW.IsSupported ? Int8GemmVariant.Avx512BW
@@ -67,6 +73,12 @@ public static unsafe partial class Int8Gemm
         if (!IsSupported(variant))
         {
             throw new PlatformNotSupportedException($"The {variant} int8 kernel needs instructions this CPU or build lacks.");
+        }
+
+        if (x.Limit > ActivationLimit(variant))
+        {
+            throw new ArgumentException(
+                $"The activations were quantised to ±{x.Limit}; the {variant} kernel takes at most ±{ActivationLimit(variant)}.", nameof(x));
         }
 
         if (x.Columns != w.Columns)

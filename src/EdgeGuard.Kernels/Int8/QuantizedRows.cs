@@ -11,13 +11,26 @@ public sealed class QuantizedRows
     private readonly sbyte[] _data;
     private readonly float[] _scales;
 
-    /// <summary>Room for <paramref name="maxRows"/> rows of up to <paramref name="maxColumns"/> values.</summary>
+    /// <summary>
+    /// Room for <paramref name="maxRows"/> rows of up to <paramref name="maxColumns"/> values, quantised for the kernel
+    /// this process selected (<see cref="Int8Gemm.Selected"/>).
+    /// </summary>
     public QuantizedRows(int maxRows, int maxColumns)
+        : this(maxRows, maxColumns, Int8Gemm.ActivationLimit(Int8Gemm.Selected))
+    {
+    }
+
+    /// <summary>As <see cref="QuantizedRows(int, int)"/>, values quantised to <c>[-limit, limit]</c>.</summary>
+    /// <param name="limit">1 to 127; <see cref="Int8Gemm.ActivationLimit"/> says what a kernel accepts.</param>
+    public QuantizedRows(int maxRows, int maxColumns, int limit)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxRows);
         ArgumentOutOfRangeException.ThrowIfNegative(maxColumns);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 127);
         MaxRows = maxRows;
         MaxColumns = maxColumns;
+        Limit = limit;
 
         _data = new sbyte[(long)maxRows * PackedInt8Matrix.PadColumns(maxColumns)];
         _scales = new float[maxRows];
@@ -26,6 +39,9 @@ public sealed class QuantizedRows
     public int MaxRows { get; }
 
     public int MaxColumns { get; }
+
+    /// <summary>Largest magnitude a quantised value takes.</summary>
+    public int Limit { get; }
 
     /// <summary>Rows quantised by the last <see cref="Quantize(ReadOnlySpan{float}, int, int, int)"/>.</summary>
     public int Rows { get; private set; }
@@ -84,7 +100,7 @@ public sealed class QuantizedRows
     {
         int padded = PaddedColumns;
         Span<sbyte> q = _data.AsSpan(r * padded, Columns);
-        _scales[r] = vector ? ActivationQuantizer.QuantizeRowVector(row, q) : ActivationQuantizer.QuantizeRowScalar(row, q);
+        _scales[r] = vector ? ActivationQuantizer.QuantizeRowVector(row, q, Limit) : ActivationQuantizer.QuantizeRowScalar(row, q, Limit);
 
         // An earlier, wider call may have left values where this row's padding is.
         _data.AsSpan((r * padded) + Columns, padded - Columns).Clear();

@@ -34,6 +34,16 @@ public sealed class Int8BundleTests
         Assert.Equal([(long)directory.Config.HiddenSize, PackedInt8Matrix.PadColumns(directory.Config.HiddenSize)], packed.Shape);
         Assert.DoesNotContain(bundle.Tensors, t => t.Name.EndsWith(".qsum", StringComparison.Ordinal));
 
+        // The word table is only looked up: stored as F16, read as F16 (never widened into a copy at open).
+        const string table = "deberta.embeddings.word_embeddings.weight";
+        Assert.Equal(TensorDType.F16, bundle.Find(table)!.DType);
+        ReadOnlyMemory<Half> half = bundle.FindHalfTable(table, directory.Config.VocabSize, directory.Config.HiddenSize)!.Value;
+        float[] widened = new float[directory.Config.HiddenSize];
+        System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(half.Span[..widened.Length], widened);
+        float[] original = directory.Weights.ReadFloat32(table).Span[..widened.Length].ToArray();
+        Assert.All(Enumerable.Range(0, widened.Length), i => Assert.True(Math.Abs(widened[i] - original[i]) <= Math.Abs(original[i]) / 1024, $"{i}: {widened[i]} vs {original[i]}"));
+        Assert.Null(bundle.FindHalfTable("classifier.weight", directory.Config.NumLabels, directory.Config.HiddenSize));
+
         var fromBundle = DebertaClassifier.Load(directory.Config, bundle, SharedModels.Pool);
         var fromFloat = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8);
         Assert.Equal(DebertaPrecision.Int8, fromBundle.Precision);
@@ -43,6 +53,23 @@ public sealed class Int8BundleTests
         fromFloat.Forward(ids, [37, 20], 2, 37, expected);
         fromBundle.Forward(ids, [37, 20], 2, 37, actual);
         Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void WriteInt8_WordTableBeyondFloat16Range_StaysFloat32()
+    {
+        using var temp = new TempDirectory();
+        HuggingFaceDirectory directory = SharedModels.Directory(SharedModels.Xsmall);
+        const string table = "deberta.embeddings.word_embeddings.weight";
+        float[] values = directory.Weights.ReadFloat32(table).ToArray();
+        values[5] = 70000f;
+        var edited = new EditedTensorSource(directory.Weights).Set(table, [directory.Config.VocabSize, directory.Config.HiddenSize], values);
+        string path = temp.File("wide.gguf");
+        var contents = SampleBundle.Contents() with { ConfigJson = ConfigJson, Precision = BundleFormat.PrecisionInt8 };
+        BundleWriter.WriteInt8(path, contents, edited, directory.Config, SharedModels.Pool);
+        using ModelBundle bundle = ModelBundle.Open(path);
+        Assert.Equal(TensorDType.F32, bundle.Find(table)!.DType);
+        Assert.Equal(70000f, bundle.ReadFloat32(table).Span[5]);
     }
 
     [Fact]

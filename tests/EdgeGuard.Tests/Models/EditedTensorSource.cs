@@ -19,10 +19,10 @@ internal sealed class EditedTensorSource(ITensorSource inner) : ITensorSource
         return this;
     }
 
-    public EditedTensorSource Set(string name, long[] shape)
+    public EditedTensorSource Set(string name, long[] shape, float[]? values = null)
     {
         var info = new TensorInfo(name, TensorDType.F32, shape);
-        _replaced[name] = (info, new float[info.ElementCount]);
+        _replaced[name] = (info, values ?? new float[info.ElementCount]);
         return this;
     }
 

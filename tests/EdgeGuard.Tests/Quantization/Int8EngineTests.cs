@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EdgeGuard.Kernels.Int8;
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
 using EdgeGuard.Models.Deberta;
@@ -11,6 +12,9 @@ namespace EdgeGuard.Tests.Quantization;
 /// <summary>The int8 engine against the float32 reference on the shared fixture models.</summary>
 public sealed class Int8EngineTests
 {
+    // |ΔP| allowed on the random-weight fixtures; the AVX2 kernel's 7-bit activations have twice the quantisation step.
+    private static readonly double RandomWeightBound = Int8Gemm.ActivationLimit(Int8Gemm.Selected) < 127 ? 0.04 : 0.02;
+
     public static TheoryData<string> Fixtures() => [SharedModels.Tiny, SharedModels.Xsmall];
 
     [Theory]
@@ -31,7 +35,7 @@ public sealed class Int8EngineTests
         Assert.True(agreement.Rows > 0);
 
         // Random-weight fixture models put many rows near P = 0.5: a flip is allowed only within the observed |ΔP| of it.
-        Assert.True(agreement.MaxProbabilityDelta < 0.02 && agreement.FlipsOnlyAtTheBoundary, $"{fixture}: {agreement}");
+        Assert.True(agreement.MaxProbabilityDelta < RandomWeightBound && agreement.FlipsOnlyAtTheBoundary, $"{fixture}: {agreement}");
     }
 
     [Fact]
@@ -61,7 +65,7 @@ public sealed class Int8EngineTests
 
         // Random weights put most rows within a few hundredths of P = 0.5, so the share of flips says little here (it moved
         // with the float32 GEMM's summation order between CPUs); what must hold is that only rows that close flip.
-        Assert.True(agreement.MaxProbabilityDelta < 0.02 && agreement.FlipsOnlyAtTheBoundary, agreement.ToString());
+        Assert.True(agreement.MaxProbabilityDelta < RandomWeightBound && agreement.FlipsOnlyAtTheBoundary, agreement.ToString());
     }
 
     [Fact]
@@ -81,7 +85,7 @@ public sealed class Int8EngineTests
         }
 
         TestContext.Current.SendDiagnosticMessage($"default model, first {agreement.Rows} development rows: {agreement}");
-        Assert.True(agreement.SameDecision >= 0.995 * agreement.Rows, agreement.ToString());
+        Assert.True(agreement.SameDecision >= 0.995 * agreement.Rows && agreement.MaxProbabilityDelta < 0.02, agreement.ToString());
     }
 
     [Fact]

@@ -60,7 +60,8 @@ public static class BundleWriter
     /// Writes an int8 bundle (format version <see cref="BundleFormat.Int8Version"/>): every encoder linear layer and the
     /// pooler as <c>P.qweight</c> (I8, per-channel symmetric, packed as <see cref="PackedInt8Matrix"/>), <c>P.qscale</c>
     /// (F32) and <c>P.qsum</c> (I32) instead of <c>P.weight</c>; each layer's position projections as
-    /// <c>edgeguard.rel_pos.{i}.key/.query</c> (F32); every other tensor as F32. Atomic and self-verified as
+    /// <c>edgeguard.rel_pos.{i}.key/.query</c> (F32); the word embedding table as F16 (rounded; kept F32 if a value
+    /// is beyond F16's range); every other tensor as F32. Atomic and self-verified as
     /// <see cref="Write(string, BundleContents, ITensorSource, IProgress{double}?)"/>.
     /// </summary>
     /// <param name="contents">As for a float bundle, with <see cref="BundleContents.Precision"/> = <see cref="BundleFormat.PrecisionInt8"/>.</param>
@@ -80,6 +81,13 @@ public static class BundleWriter
         Linear[] linears = [.. classifier.Int8Linears];
         var replaced = new HashSet<string>(linears.Select(l => l.Name + ".weight"), StringComparer.Ordinal);
         var entries = new List<(string Name, GgmlType Type, long[] Shape, Action<Stream> Write)>();
+        (string tableName, ReadOnlyMemory<Half> halfTable) = classifier.HalfWordEmbeddings;
+        if (!halfTable.IsEmpty)
+        {
+            replaced.Add(tableName);
+            entries.Add((tableName, GgmlType.F16, [config.VocabSize, config.HiddenSize], stream => stream.Write(MemoryMarshal.AsBytes(halfTable.Span))));
+        }
+
         foreach (TensorInfo tensor in weights.Tensors)
         {
             if (!replaced.Contains(tensor.Name))

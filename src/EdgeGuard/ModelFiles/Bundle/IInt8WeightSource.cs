@@ -17,4 +17,11 @@ public interface IInt8WeightSource
     /// projection of LayerNorm(rel_embeddings), <c>[rows, hidden]</c>, or null when the file does not hold it.
     /// </summary>
     ReadOnlyMemory<float>? FindPositionProjection(int layer, string kind, int rows, int hidden);
+
+    /// <summary>
+    /// The tensor <paramref name="name"/> as stored float16 values when the file holds it so (int8 bundles store the
+    /// word embedding table that way, to be widened row by row on lookup), else null.
+    /// </summary>
+    /// <exception cref="ModelFileException">The tensor is float16 but not <paramref name="rows"/>×<paramref name="columns"/>.</exception>
+    ReadOnlyMemory<Half>? FindHalfTable(string name, int rows, int columns);
 }

@@ -229,6 +229,19 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
     }
 
     /// <inheritdoc />
+    public ReadOnlyMemory<Half>? FindHalfTable(string name, int rows, int columns)
+    {
+        GgufTensorInfo? stored = _file.FindTensor(name);
+        if (stored is null || stored.Type != GgmlType.F16)
+        {
+            return null;
+        }
+
+        CheckStored(stored, GgmlType.F16, [rows, columns]);
+        return _file.GetTensorMemory<Half>(stored);
+    }
+
+    /// <inheritdoc />
     public void Dispose() => _file.Dispose();
 
     private GgufTensorInfo RequireStored(string name, GgmlType type, long[] shape)

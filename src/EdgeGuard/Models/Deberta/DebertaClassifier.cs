@@ -49,6 +49,9 @@ public sealed class DebertaClassifier
     /// <summary>The int8 linear layers (encoder and pooler), for writing them into a bundle.</summary>
     internal IEnumerable<Linear> Int8Linears => _layers.SelectMany(l => l.Linears).Append(_pooler.Dense).Where(l => l.Quantized is not null);
 
+    /// <summary>The word embedding table in float16 and its tensor name, when this engine holds it so (int8).</summary>
+    internal (string Name, ReadOnlyMemory<Half> Table) HalfWordEmbeddings => (_embeddings.TableTensor, _embeddings.HalfTable);
+
     /// <summary>Layer <paramref name="layer"/>'s position projections, <c>[2·position_buckets, hidden]</c>, for writing them into a bundle.</summary>
     internal (float[] Key, float[] Query) PositionProjections(int layer) => _layers[layer].Attention.PositionProjections();
 
@@ -102,6 +105,10 @@ public sealed class DebertaClassifier
         WeightLoader deberta = root.Child("deberta");
         WeightLoader encoder = deberta.Child("encoder");
         var embeddings = Embeddings.Load(deberta.Child("embeddings"), config);
+        if (precision == DebertaPrecision.Int8)
+        {
+            embeddings = embeddings.WithHalfTable();
+        }
 
         // LayerNorm(rel_embeddings) (norm_rel_ebd = layer_norm), shared by every layer's position projections.
         int relRows = 2 * config.PositionBuckets;
