@@ -1,21 +1,72 @@
 # make bench-gemm, bench-e2e, bench-accuracy: the micro-benchmarks (benchmarks/EdgeGuard.Benchmarks) on random-weight
 # models of the real shapes; make bench is the side-by-side run against ONNX Runtime (mk/compare.mk).
-# Long-running and machine-wide: not part of make test. Models are synthesised once into the ignored .bench-models/.
+# Long-running and machine-wide: not part of make test. Models are made once into the ignored .bench-models/.
 BENCH := $(DOTNET) benchmarks/EdgeGuard.Benchmarks/bin/$(CONFIG)/net10.0/EdgeGuard.Benchmarks.dll
 BENCH_TOKENIZER ?= ../shared/tokenizers/spm-unigram-8k/spm.model
 BENCH_SHAPES ?= xsmall base
 BENCH_SEQ ?= 64,128,256,512
 
-.PHONY: bench-gemm bench-e2e bench-accuracy
+# make bench-models [SHAPES="base large"]: one random model per shape in every format the side-by-side
+# benchmarks read, in .bench-models/<shape>/:
+#   hf/        Hugging Face directory (edgeguard synthesize)
+#   f32.gguf   float32 bundle (edgeguard convert)
+#   int8.gguf  int8 bundle (edgeguard convert --quant int8)
+#   f32.onnx   float32 ONNX (python3 -m edgeguard_train export, parity-checked against PyTorch)
+#   int8.onnx  ONNX Runtime-style dynamic int8 of f32.onnx (python3 -m edgeguard_train quantize-onnx)
+# Each file is made only when it is missing, so a second run does nothing.
+SHAPES ?= xsmall small base large
+BENCH_MODELS := .bench-models
+BENCH_MODEL_FILES := hf/config.json f32.gguf int8.gguf f32.onnx int8.onnx
+# export's parity check and quantize-onnx's int8-vs-float32 comparison run the numpy ONNX evaluator, which is
+# slow on the large shape: there they use one shorter row batch instead of the default two shapes.
+BENCH_EXPORT_FLAGS_large := --parity-shapes 2x16
+BENCH_QUANTIZE_FLAGS_large := --check-shapes 2x16
 
-.bench-models/%/config.json: | build
-	$(EDGEGUARD) synthesize --shape $* --tokenizer $(BENCH_TOKENIZER) --vocab-size 128100 -o .bench-models/$*
+bench_model_files = $(foreach s,$(1),$(addprefix $(BENCH_MODELS)/$(s)/,$(2)))
+# The .NET build runs only when a file the CLI makes is missing (or the CLI is not built), so a run with every
+# file present does nothing.
+BENCH_CLI_FILES := $(CLI_DLL) $(call bench_model_files,$(SHAPES),hf/config.json f32.gguf int8.gguf)
+BENCH_NEEDS_BUILD := $(if $(filter-out $(wildcard $(BENCH_CLI_FILES)),$(BENCH_CLI_FILES)),build)
+
+.PHONY: bench-gemm bench-e2e bench-accuracy bench-models
+
+# A chain of pattern rules would otherwise delete the Hugging Face directory's config.json and f32.onnx when
+# they were made only on the way to another file.
+.PRECIOUS: $(BENCH_MODELS)/%/hf/config.json $(BENCH_MODELS)/%/f32.onnx
+
+# Synthesised into a temporary directory and renamed, so an interrupted run never leaves a half model behind.
+$(BENCH_MODELS)/%/hf/config.json: | $(BENCH_NEEDS_BUILD)
+	rm -rf $(BENCH_MODELS)/$*/hf.tmp
+	$(EDGEGUARD) synthesize --shape $* --tokenizer $(BENCH_TOKENIZER) --vocab-size 128100 -o $(BENCH_MODELS)/$*/hf.tmp
+	rm -rf $(BENCH_MODELS)/$*/hf && mv $(BENCH_MODELS)/$*/hf.tmp $(BENCH_MODELS)/$*/hf
+
+# convert writes its bundle atomically.
+$(BENCH_MODELS)/%/f32.gguf: $(BENCH_MODELS)/%/hf/config.json | $(BENCH_NEEDS_BUILD)
+	$(EDGEGUARD) convert $(BENCH_MODELS)/$*/hf -o $@
+
+$(BENCH_MODELS)/%/int8.gguf: $(BENCH_MODELS)/%/hf/config.json | $(BENCH_NEEDS_BUILD)
+	$(EDGEGUARD) convert $(BENCH_MODELS)/$*/hf -o $@ --quant int8
+
+# export writes a whole Hugging Face directory next to model.onnx; only model.onnx is kept. Above protobuf's
+# 2 GiB the exporter would put the tensors in files of their own beside it: refused rather than lost.
+$(BENCH_MODELS)/%/f32.onnx: $(BENCH_MODELS)/%/hf/config.json | setup-python
+	rm -rf $(BENCH_MODELS)/$*/export.tmp
+	$(TRAIN_PY) export --model $(abspath $(BENCH_MODELS)/$*/hf) --output $(abspath $(BENCH_MODELS)/$*/export.tmp) $(BENCH_EXPORT_FLAGS_$*)
+	@extra="$$(ls $(BENCH_MODELS)/$*/export.tmp | grep -vxE 'config.json|model.safetensors|spm.model|model.onnx')"; \
+	  if [ -n "$$extra" ]; then echo "$@: the export wrote ONNX external data ($$(echo $$extra | head -c 200)...), which this rule does not keep" >&2; exit 1; fi
+	mv $(BENCH_MODELS)/$*/export.tmp/model.onnx $@ && rm -rf $(BENCH_MODELS)/$*/export.tmp
+
+# quantize-onnx writes atomically and checks its output with onnx.checker.
+$(BENCH_MODELS)/%/int8.onnx: $(BENCH_MODELS)/%/f32.onnx | setup-python
+	$(TRAIN_PY) quantize-onnx --input $(abspath $<) --output $(abspath $@) $(BENCH_QUANTIZE_FLAGS_$*)
+
+bench-models: $(call bench_model_files,$(SHAPES),$(BENCH_MODEL_FILES))
 
 bench-gemm: build
 	$(BENCH) gemm
 
-bench-e2e: build $(foreach s,$(BENCH_SHAPES),.bench-models/$(s)/config.json)
-	$(foreach s,$(BENCH_SHAPES),$(BENCH) e2e .bench-models/$(s) --seq $(BENCH_SEQ) --iters 10 &&) true
+bench-e2e: build $(call bench_model_files,$(BENCH_SHAPES),hf/config.json)
+	$(foreach s,$(BENCH_SHAPES),$(BENCH) e2e $(BENCH_MODELS)/$(s)/hf --seq $(BENCH_SEQ) --iters 10 &&) true
 
 bench-accuracy: build
 	$(BENCH) accuracy $(wildcard ../shared/fixtures/deberta/*) --rows 200

@@ -21,6 +21,7 @@ STAGES = {
     "distill": "edgeguard_train.distill",
     "evaluate": "edgeguard_train.evaluate",
     "export": "edgeguard_train.export",
+    "quantize-onnx": "edgeguard_train.quantize_onnx",
     "train-tokenizer": "edgeguard_train.train_tokenizer",
 }
 

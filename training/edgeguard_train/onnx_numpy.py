@@ -1,8 +1,9 @@
-"""A small numpy evaluator for the ONNX operators ``export`` emits, to check exported numerics.
+"""A small numpy evaluator for the ONNX operators ``export`` and ``quantize-onnx`` emit, to check numerics.
 
 ONNX Runtime is not packaged for Debian, and parity is what an export must prove. This covers the
-operators (and attributes) of a traced DeBERTa-v3 classifier at opset 14; any other operator is
-an error naming it, never a silent skip.
+operators (and attributes) of a traced DeBERTa-v3 classifier at opset 14, plus the integer
+operators of dynamic int8 quantization (``DynamicQuantizeLinear``, ``MatMulInteger``); any other
+operator is an error naming it, never a silent skip.
 """
 
 from __future__ import annotations
@@ -72,6 +73,48 @@ def _unsqueeze(x, axes):
     return x
 
 
+def _dynamic_quantize_linear(x):
+    """ONNX ``DynamicQuantizeLinear``: uint8 ``y``, float32 ``y_scale``, uint8 ``y_zero_point``.
+
+    The range is widened to include 0 so that 0 is exactly representable (padding, ReLU zeros);
+    the zero point and ``x / y_scale`` are rounded half to even and saturated to [0, 255], all in
+    float32 as the specification computes them.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    x_min = np.float32(min(0.0, float(np.min(x)))) if x.size else np.float32(0.0)
+    x_max = np.float32(max(0.0, float(np.max(x)))) if x.size else np.float32(0.0)
+    if x_max == x_min:
+        # An all-zero tensor: the specification's formula divides by zero here. Any positive scale
+        # represents it exactly; ONNX Runtime uses 1.
+        scale = np.float32(1.0)
+    else:
+        scale = np.float32((x_max - x_min) / np.float32(255.0))
+    zero_point = np.rint(np.clip(np.float32(0.0) - x_min / scale, 0.0, 255.0)).astype(np.uint8)
+    y = np.clip(np.rint(x / scale) + np.float32(zero_point), 0.0, 255.0).astype(np.uint8)
+    return y, np.array(scale, dtype=np.float32), np.array(zero_point, dtype=np.uint8)
+
+
+def _matmul_integer(a, b, a_zero_point=None, b_zero_point=None):
+    """ONNX ``MatMulInteger``: ``(a - a_zero_point) @ (b - b_zero_point)`` in int32.
+
+    Zero points are a scalar (per tensor), a vector of M (per row of a 2-D ``a``) or of N (per
+    column of a 2-D ``b``), or an N-D tensor that broadcasts as the specification shapes it. The
+    product is formed in float64 because numpy's integer matmul bypasses BLAS and is very slow; a
+    float64 mantissa holds every partial sum of 8-bit products exactly while K < 2**37, so the
+    result is the exact integer one.
+    """
+    a = np.asarray(a).astype(np.float64)
+    b = np.asarray(b).astype(np.float64)
+    if a_zero_point is not None:
+        a_zero = np.asarray(a_zero_point).astype(np.float64)
+        if a_zero.ndim == 1:
+            a_zero = a_zero.reshape(-1, 1)
+        a = a - a_zero
+    if b_zero_point is not None:
+        b = b - np.asarray(b_zero_point).astype(np.float64)
+    return np.matmul(a, b).astype(np.int32)
+
+
 def _binary(fn: Callable) -> Callable:
     return lambda a, b: np.asarray(fn(a, b)).astype(np.result_type(a, b)) if fn in (np.add, np.subtract, np.multiply) else fn(a, b)
 
@@ -94,6 +137,7 @@ OPS: Dict[str, Callable] = {
                                                          numpy_helper.to_array(value)[0] if value is not None else np.float32(0),
                                                          dtype=numpy_helper.to_array(value).dtype if value is not None else np.float32),
     "Div": _div,
+    "DynamicQuantizeLinear": _dynamic_quantize_linear,
     "Equal": lambda a, b: np.equal(a, b),
     "Erf": _erf,
     "Expand": lambda x, shape: x * np.ones(tuple(int(s) for s in shape), dtype=x.dtype),
@@ -106,6 +150,7 @@ OPS: Dict[str, Callable] = {
     "LessOrEqual": lambda a, b: np.less_equal(a, b),
     "Log": lambda x: np.log(x),
     "MatMul": lambda a, b: np.matmul(a, b),
+    "MatMulInteger": _matmul_integer,
     "Mul": lambda a, b: a * b,
     "Neg": lambda x: -x,
     "Not": lambda x: np.logical_not(x),
@@ -156,5 +201,10 @@ def run_model(model, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
             result = _slice(*[i if k == 0 or i is None else list(i) for k, i in enumerate(inputs)])
         else:
             result = OPS[node.op_type](*inputs, **attributes)
-        values[node.output[0]] = np.asarray(result)
+        if isinstance(result, tuple):  # operators with several outputs (DynamicQuantizeLinear)
+            for name, value in zip(node.output, result):
+                if name:
+                    values[name] = np.asarray(value)
+        else:
+            values[node.output[0]] = np.asarray(result)
     return {output.name: values[output.name] for output in model.graph.output}

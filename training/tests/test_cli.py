@@ -16,7 +16,7 @@ def _cli(*args):
 def test_top_level_help_lists_every_stage():
     result = _cli("--help")
     assert result.returncode == 0
-    for stage in ("augment", "label", "distill", "evaluate", "export", "train-tokenizer"):
+    for stage in ("augment", "label", "distill", "evaluate", "export", "quantize-onnx", "train-tokenizer"):
         assert stage in result.stdout
 
 

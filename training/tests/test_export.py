@@ -48,3 +48,21 @@ def test_export_cli_writes_the_runtime_files(tiny_model_dir, tmp_path):
     ids = torch.tensor([[1, 300, 301, 2]])
     with torch.no_grad():
         assert torch.allclose(reloaded(ids), original(ids), atol=1e-2)
+
+
+def _export(model_dir, output, *flags):
+    return subprocess.run([sys.executable, "-m", "edgeguard_train", "export", "--model", str(model_dir),
+                           "--output", str(output), *flags],
+                          env=run_env(), cwd=str(TRAINING), capture_output=True, text=True)
+
+
+def test_export_parity_can_be_shortened_or_skipped(tiny_model_dir, tmp_path):
+    shortened = _export(tiny_model_dir, tmp_path / "short", "--parity-shapes", "2x4")
+    assert shortened.returncode == 0, shortened.stderr[-2000:]
+    assert "onnx_max_abs_diff=" in shortened.stdout
+    skipped = _export(tiny_model_dir, tmp_path / "skipped", "--no-parity")
+    assert skipped.returncode == 0, skipped.stderr[-2000:]
+    assert "parity=skipped" in skipped.stdout and "onnx_max_abs_diff" not in skipped.stdout
+    onnx.checker.check_model(str(tmp_path / "skipped" / "model.onnx"))
+    malformed = _export(tiny_model_dir, tmp_path / "malformed", "--parity-shapes", "3by19")
+    assert malformed.returncode == 2 and "BATCHxLENGTH" in malformed.stderr
