@@ -6,11 +6,27 @@ namespace EdgeGuard.Cli.Benchmarking;
 /// </summary>
 /// <param name="ClsId">Id of <c>[CLS]</c>, the first token of every row.</param>
 /// <param name="SepId">Id of <c>[SEP]</c>, the last token of every row.</param>
-/// <param name="PieceCount">Pieces of the tokenizer; rows draw ids below it.</param>
-internal sealed record BenchInputs(int ClsId, int SepId, int PieceCount)
+/// <param name="EndDrawnId">Rows draw ids below this one.</param>
+internal sealed record BenchInputs(int ClsId, int SepId, int EndDrawnId)
 {
-    // Below this id a SentencePiece model keeps its control, unknown and byte-fallback pieces.
-    private const int FirstOrdinaryPiece = 260;
+    /// <summary>Rows draw ids from this one up: below it DeBERTa-v3 keeps its control, unknown and byte-fallback pieces.</summary>
+    public const int FirstDrawnId = 260;
+
+    /// <summary>
+    /// The inputs for a tokenizer of <paramref name="vocabularySize"/> ids, whatever the backend: the last id is
+    /// DeBERTa-v3's appended <c>[MASK]</c>, so it is not drawn either.
+    /// </summary>
+    /// <exception cref="ArgumentException">The vocabulary has no ordinary ids to draw.</exception>
+    public static BenchInputs ForVocabulary(int clsId, int sepId, int vocabularySize)
+    {
+        int end = vocabularySize - 1;
+        if (end <= FirstDrawnId)
+        {
+            throw new ArgumentException($"the model's vocabulary has {vocabularySize} ids; bench draws its input from ids {FirstDrawnId} and up.");
+        }
+
+        return new BenchInputs(clsId, sepId, end);
+    }
 
     private const int TimedSeed = 12345;
     private const int ScoredSeed = 271828;
@@ -33,7 +49,7 @@ internal sealed record BenchInputs(int ClsId, int SepId, int PieceCount)
             row[0] = ClsId;
             for (int t = 1; t < seq - 1; t++)
             {
-                row[t] = random.Next(FirstOrdinaryPiece, PieceCount);
+                row[t] = random.Next(FirstDrawnId, EndDrawnId);
             }
 
             row[^1] = SepId;

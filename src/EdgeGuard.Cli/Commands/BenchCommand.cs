@@ -86,7 +86,7 @@ internal static class BenchCommand
             BenchReport.WriteEvent(Console.Out, "opened");
         }
 
-        var inputs = new BenchInputs(guard.Tokenizer.ClsId, guard.Tokenizer.SepId, guard.Tokenizer.PieceCount);
+        var inputs = BenchInputs.ForVocabulary(guard.Tokenizer.ClsId, guard.Tokenizer.SepId, guard.Tokenizer.VocabularySize);
         ForwardLogits forward = engine.Forward;
         var measured = BenchLoop.Run(forward, engine.NumLabels, inputs, plan, () =>
         {
