@@ -101,7 +101,7 @@ internal static class MarkdownReport
             md.AppendLine("|---|---|---|---|---|---|");
             foreach (AgreementSummary a in summary.Agreement)
             {
-                md.AppendLine(Line($"| {a.Shape} | {Engine.ById(a.EngineA).Name} vs {Engine.ById(a.EngineB).Name} | {a.Rows} | {a.SameDecisions} ({100.0 * a.SameDecisions / a.Rows:F1}%) | {a.MaxAbsDelta:F5} | {a.MeanAbsDelta:F5} |"));
+                md.AppendLine(Line($"| {a.Shape} | {Engine.ById(a.EngineA).Name} vs {Engine.ById(a.EngineB).Name} | {a.Rows} | {a.SameDecisions} ({100.0 * a.SameDecisions / a.Rows:F1}%) | {Delta(a.MaxAbsDelta)} | {Delta(a.MeanAbsDelta)} |"));
             }
         }
 
@@ -135,6 +135,10 @@ internal static class MarkdownReport
         string number = v.ToString(Math.Abs(v) >= 1000 ? "F0" : "F2", CultureInfo.InvariantCulture);
         return unit is null ? number : $"{number} {unit}";
     }
+
+    /// <summary>A probability difference: five decimals, or two significant digits below 1e-4 so an engine pair that differs by rounding does not read as identical.</summary>
+    internal static string Delta(double value) =>
+        value == 0 ? "0" : value < 1e-4 ? value.ToString("0.0e+0", CultureInfo.InvariantCulture) : value.ToString("F5", CultureInfo.InvariantCulture);
 
     private static string Whole(double? value) => value is { } v ? v.ToString("F0", CultureInfo.InvariantCulture) : "—";
 

@@ -55,6 +55,15 @@ public sealed class ReportTests
         Assert.Contains("![compare-latency](compare-latency.png)", md);
     }
 
+    [Theory]
+    [InlineData(0.0, "0")]
+    [InlineData(3.6e-7, "3.6e-7")]
+    [InlineData(0.00825, "0.00825")]
+    public void Delta_SmallDifferences_StayVisible(double value, string expected)
+    {
+        Assert.Equal(expected, MarkdownReport.Delta(value));
+    }
+
     [Fact]
     public void Json_RoundTrip_KeepsEverything()
     {
