@@ -1,4 +1,5 @@
-# make bench: the benchmark harness (benchmarks/EdgeGuard.Benchmarks) on random-weight models of the real shapes.
+# make bench-gemm, bench-e2e, bench-accuracy: the micro-benchmarks (benchmarks/EdgeGuard.Benchmarks) on random-weight
+# models of the real shapes; make bench is the side-by-side run against ONNX Runtime (mk/compare.mk).
 # Long-running and machine-wide: not part of make test. Models are made once into the ignored .bench-models/.
 BENCH := $(DOTNET) benchmarks/EdgeGuard.Benchmarks/bin/$(CONFIG)/net10.0/EdgeGuard.Benchmarks.dll
 BENCH_TOKENIZER ?= ../shared/tokenizers/spm-unigram-8k/spm.model
@@ -27,7 +28,7 @@ bench_model_files = $(foreach s,$(1),$(addprefix $(BENCH_MODELS)/$(s)/,$(2)))
 BENCH_CLI_FILES := $(CLI_DLL) $(call bench_model_files,$(SHAPES),hf/config.json f32.gguf int8.gguf)
 BENCH_NEEDS_BUILD := $(if $(filter-out $(wildcard $(BENCH_CLI_FILES)),$(BENCH_CLI_FILES)),build)
 
-.PHONY: bench bench-gemm bench-e2e bench-accuracy bench-models
+.PHONY: bench-gemm bench-e2e bench-accuracy bench-models
 
 # A chain of pattern rules would otherwise delete the Hugging Face directory's config.json and f32.onnx when
 # they were made only on the way to another file.
@@ -60,8 +61,6 @@ $(BENCH_MODELS)/%/int8.onnx: $(BENCH_MODELS)/%/f32.onnx | setup-python
 	$(TRAIN_PY) quantize-onnx --input $(abspath $<) --output $(abspath $@) $(BENCH_QUANTIZE_FLAGS_$*)
 
 bench-models: $(call bench_model_files,$(SHAPES),$(BENCH_MODEL_FILES))
-
-bench: bench-gemm bench-e2e bench-accuracy
 
 bench-gemm: build
 	$(BENCH) gemm

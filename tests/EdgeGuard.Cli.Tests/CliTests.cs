@@ -159,6 +159,50 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
     }
 
     [Fact]
+    public void Bench_Events_ReportOpenAndFirstVerdictBeforeTheResult()
+    {
+        var r = CliProcess.Run("bench", "--seq", "16", "--iters", "4", "--warmup", "0", "--score-rows", "3", "--model", model.BundlePath, "--events");
+        Assert.Equal(0, r.ExitCode);
+        string[] lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.Equal("opened", JsonDocument.Parse(lines[0]).RootElement.GetProperty("event").GetString());
+        Assert.Equal("first_verdict", JsonDocument.Parse(lines[1]).RootElement.GetProperty("event").GetString());
+        using var result = JsonDocument.Parse(lines[2]);
+        Assert.Equal(4, result.RootElement.GetProperty("latencies_ms").GetArrayLength());
+        Assert.True(result.RootElement.GetProperty("peak_rss_bytes").GetInt64() > 0);
+        float[] scores = [.. result.RootElement.GetProperty("unsafe_scores").EnumerateArray().Select(e => e.GetSingle())];
+        Assert.Equal(3, scores.Length);
+        Assert.All(scores, s => Assert.InRange(s, 0f, 1f));
+    }
+
+    [Fact]
+    public void Bench_ScoredRows_AreTheSameWhateverTheBatchAndCount()
+    {
+        float[] Scores(params string[] extra)
+        {
+            var r = CliProcess.Run(["bench", "--seq", "16", "--iters", "1", "--warmup", "0", "--model", model.BundlePath, "--json", .. extra]);
+            Assert.Equal(0, r.ExitCode);
+            using var doc = JsonDocument.Parse(r.Stdout);
+            return [.. doc.RootElement.GetProperty("unsafe_scores").EnumerateArray().Select(e => e.GetSingle())];
+        }
+
+        float[] two = Scores("--score-rows", "2");
+        float[] three = Scores("--score-rows", "3", "--batch", "4");
+        Assert.Equal(two, three[..2]);
+    }
+
+    [Fact]
+    public void Bench_MaxSeconds_StopsBeforeIters()
+    {
+        var r = CliProcess.Run("bench", "--seq", "16", "--iters", "100000", "--warmup", "0", "--max-seconds", "0.2", "--model", model.BundlePath, "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        int iters = doc.RootElement.GetProperty("iters").GetInt32();
+        Assert.InRange(iters, 1, 99999);
+        Assert.Equal(iters, doc.RootElement.GetProperty("latencies_ms").GetArrayLength());
+    }
+
+    [Fact]
     public void Inspect_ShowsConfigTensorsAndTokenizer()
     {
         var r = CliProcess.Run("inspect", model.BundlePath, "--json");

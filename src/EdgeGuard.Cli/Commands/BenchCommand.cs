@@ -1,8 +1,5 @@
 using System.CommandLine;
-using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
-using EdgeGuard.Evaluation;
+using EdgeGuard.Cli.Benchmarking;
 
 namespace EdgeGuard.Cli.Commands;
 
@@ -23,7 +20,7 @@ internal static class BenchCommand
 
     private static readonly Option<int> Iters = new("--iters")
     {
-        Description = "Measured model calls.",
+        Description = "Measured model calls (at most, with --max-seconds).",
         DefaultValueFactory = _ => 20,
     };
 
@@ -33,11 +30,34 @@ internal static class BenchCommand
         DefaultValueFactory = _ => 3,
     };
 
+    private static readonly Option<double> WarmupSeconds = new("--warmup-seconds")
+    {
+        Description = "Keep making unmeasured calls until this many seconds have passed (at least --warmup calls).",
+        DefaultValueFactory = _ => 0,
+    };
+
+    private static readonly Option<double> MaxSeconds = new("--max-seconds")
+    {
+        Description = "Stop measuring once this many seconds have passed, after at least one call (0: always --iters calls).",
+        DefaultValueFactory = _ => 0,
+    };
+
+    private static readonly Option<int> ScoreRows = new("--score-rows")
+    {
+        Description = "After timing, score this many fixed seeded rows of --seq tokens one at a time and report each P(unsafe), to compare engines.",
+        DefaultValueFactory = _ => 0,
+    };
+
+    private static readonly Option<bool> Events = new("--events")
+    {
+        Description = "JSON lines for a parent process: {\"event\":\"opened\"} when the model is open, {\"event\":\"first_verdict\"} when the first call returns, then the --json result.",
+    };
+
     public static Command Create()
     {
         var command = new Command("bench", "Measure latency (p50/p90/p99) and verdicts per second of this process on synthetic input.")
         {
-            Seq, Batch, Iters, Warmup, CommonOptions.Backend,
+            Seq, Batch, Iters, Warmup, WarmupSeconds, MaxSeconds, ScoreRows, Events, CommonOptions.Backend,
         };
         CommandRunner.SetAction(command, Run);
         return command;
@@ -45,86 +65,47 @@ internal static class BenchCommand
 
     private static int Run(ParseResult parsed, CancellationToken cancellationToken)
     {
-        int seq = parsed.GetValue(Seq), batch = parsed.GetValue(Batch), iters = parsed.GetValue(Iters), warmup = parsed.GetValue(Warmup);
-        if (seq < 2 || batch < 1 || iters < 1 || warmup < 0)
+        var plan = new BenchPlan(
+            parsed.GetValue(Seq), parsed.GetValue(Batch), parsed.GetValue(Iters), parsed.GetValue(Warmup), parsed.GetValue(WarmupSeconds), parsed.GetValue(MaxSeconds));
+        int scoreRows = parsed.GetValue(ScoreRows);
+        bool events = parsed.GetValue(Events);
+        if (plan.Seq < 2 || plan.Batch < 1 || plan.Iters < 1 || plan.Warmup < 0 || plan.WarmupSeconds < 0 || plan.MaxSeconds < 0 || scoreRows < 0)
         {
-            throw new CliUsageException("--seq must be at least 2, --batch and --iters positive, --warmup not negative.");
+            throw new CliUsageException("--seq must be at least 2, --batch and --iters positive, --warmup, --warmup-seconds, --max-seconds and --score-rows not negative.");
         }
 
         using var guard = GuardFactory.Open(parsed);
         var engine = guard.Engine;
-        if (seq > engine.MaxSequenceLength)
+        if (plan.Seq > engine.MaxSequenceLength)
         {
-            throw new CliUsageException($"--seq {seq} exceeds the model's maximum of {engine.MaxSequenceLength} tokens.");
+            throw new CliUsageException($"--seq {plan.Seq} exceeds the model's maximum of {engine.MaxSequenceLength} tokens.");
         }
 
-        // Ordinary tokens drawn with a fixed seed: the same input every run, whatever the backend. Ids below 260 are
-        // DeBERTa-v3's special and byte pieces and the last id its appended [MASK], so none of them is drawn.
-        var tokenizer = guard.Tokenizer;
-        const int FirstDrawnId = 260;
-        int endDrawnId = tokenizer.VocabularySize - 1;
-        if (endDrawnId <= FirstDrawnId)
+        if (events)
         {
-            throw new CliUsageException($"the model's vocabulary has {tokenizer.VocabularySize} ids; bench draws its input from ids {FirstDrawnId} and up.");
+            BenchReport.WriteEvent(Console.Out, "opened");
         }
 
-        var random = new Random(12345);
-        int[] ids = new int[batch * seq];
-        int[] lengths = new int[batch];
-        for (int b = 0; b < batch; b++)
+        var inputs = BenchInputs.ForVocabulary(guard.Tokenizer.ClsId, guard.Tokenizer.SepId, guard.Tokenizer.VocabularySize);
+        ForwardLogits forward = engine.Forward;
+        var measured = BenchLoop.Run(forward, engine.NumLabels, inputs, plan, () =>
         {
-            lengths[b] = seq;
-            for (int t = 0; t < seq; t++)
+            if (events)
             {
-                ids[(b * seq) + t] = t == 0 ? tokenizer.ClsId : t == seq - 1 ? tokenizer.SepId : random.Next(FirstDrawnId, endDrawnId);
+                BenchReport.WriteEvent(Console.Out, "first_verdict");
             }
-        }
-
-        float[] logits = new float[batch * engine.NumLabels];
-        for (int i = 0; i < warmup; i++)
-        {
-            engine.Forward(ids, lengths, batch, seq, logits, cancellationToken);
-        }
-
-        var latencies = new double[iters];
-        long started = Stopwatch.GetTimestamp();
-        for (int i = 0; i < iters; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            engine.Forward(ids, lengths, batch, seq, logits, cancellationToken);
-            latencies[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-        }
-
-        double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        double p50 = LatencyStats.Percentile(latencies, 50), p90 = LatencyStats.Percentile(latencies, 90), p99 = LatencyStats.Percentile(latencies, 99);
-        double perSecond = batch * iters / seconds;
+        }, cancellationToken);
+        float[] scores = BenchLoop.ScoreRows(forward, engine.NumLabels, guard.Model.UnsafeLabel, inputs, scoreRows, plan.Seq, cancellationToken);
         var info = guard.Model;
-        if (parsed.GetValue(CommonOptions.Json))
+        var report = new BenchReport(
+            info.Path, info.Precision, $"{info.Layers}x{info.HiddenSize}", guard.Threads, guard.Threshold, plan, measured, scores, BenchReport.CurrentPeakResidentBytes());
+        if (parsed.GetValue(CommonOptions.Json) || events)
         {
-            using var writer = new Utf8JsonWriter(Console.OpenStandardOutput());
-            writer.WriteStartObject();
-            writer.WriteString("model", info.Path);
-            writer.WriteString("precision", info.Precision);
-            writer.WriteNumber("seq", seq);
-            writer.WriteNumber("batch", batch);
-            writer.WriteNumber("threads", guard.Threads);
-            writer.WriteNumber("iters", iters);
-            writer.WriteNumber("p50_ms", p50);
-            writer.WriteNumber("p90_ms", p90);
-            writer.WriteNumber("p99_ms", p99);
-            writer.WriteNumber("verdicts_per_second", perSecond);
-            writer.WriteEndObject();
-            writer.Flush();
-            Console.Out.WriteLine();
+            report.WriteJson(Console.OpenStandardOutput());
         }
         else
         {
-            Console.Out.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"{info.Path} ({info.Precision}, {info.Layers}x{info.HiddenSize})  seq={seq} batch={batch} threads={guard.Threads} iters={iters}"));
-            Console.Out.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"latency per call: p50={p50:F2} ms  p90={p90:F2} ms  p99={p99:F2} ms   throughput: {perSecond:F1} verdicts/s"));
+            report.WriteText(Console.Out);
         }
 
         return ExitCodes.Ok;
