@@ -8,7 +8,7 @@ namespace EdgeGuard.Kernels.Memory;
 /// A read-only memory map of a whole file, handed out as <see cref="ReadOnlyMemory{T}"/> slices so that
 /// model code above this layer reads mapped weights with safe spans and never sees a pointer.
 /// </summary>
-public sealed unsafe class MemoryMappedRegion : IDisposable
+public sealed unsafe partial class MemoryMappedRegion : IDisposable
 {
     private readonly MemoryMappedFile? _file;
     private readonly MemoryMappedViewAccessor? _view;
@@ -77,6 +77,35 @@ public sealed unsafe class MemoryMappedRegion : IDisposable
 
         return new Manager<T>(this, (T*)(_base + offset), count).Memory;
     }
+
+    /// <summary>
+    /// Drops the whole pages inside <c>[offset, offset + length)</c> from this process's resident memory (Linux:
+    /// <c>madvise(MADV_DONTNEED)</c>; elsewhere nothing happens). The bytes stay readable: the next access brings them
+    /// back from the page cache. For reads that pass over a file once, such as hashing it, so that the pass does not
+    /// leave the whole file counted in the process's resident set.
+    /// </summary>
+    public void Evict(long offset, long length)
+    {
+        CheckRange(offset, length);
+        if (!OperatingSystem.IsLinux() || length == 0)
+        {
+            return;
+        }
+
+        long page = Environment.SystemPageSize;
+        long start = (offset + page - 1) / page * page;
+        long end = (offset + length) / page * page;
+        if (end > start)
+        {
+            // Advice only: a failure leaves the pages resident, which is what not calling would have done.
+            _ = Madvise(_base + start, (nuint)(end - start), DontNeed);
+        }
+    }
+
+    private const int DontNeed = 4;
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(void* address, nuint length, int advice);
 
     private void CheckRange(long offset, long length)
     {

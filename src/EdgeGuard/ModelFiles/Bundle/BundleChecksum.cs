@@ -26,12 +26,18 @@ internal static class BundleChecksum
         ComputeHeader(file.GetFileBytes(0, (int)file.DataStart), (int)headerValueOffset, file.FileSize);
 
     /// <summary>The tensor data checksum of <paramref name="file"/>.</summary>
+    /// <remarks>
+    /// Each slice is evicted from the process's resident memory once hashed: otherwise verifying at open would leave
+    /// every weight resident, including the rows of the embedding table no input ever looks up.
+    /// </remarks>
     public static ulong ComputeTensorData(GgufReader file)
     {
         var hash = new XxHash3();
         for (long offset = file.DataStart; offset < file.FileSize; offset += SliceBytes)
         {
-            hash.Append(file.GetFileBytes(offset, (int)Math.Min(SliceBytes, file.FileSize - offset)));
+            int length = (int)Math.Min(SliceBytes, file.FileSize - offset);
+            hash.Append(file.GetFileBytes(offset, length));
+            file.EvictFileBytes(offset, length);
         }
 
         return hash.GetCurrentHashAsUInt64();

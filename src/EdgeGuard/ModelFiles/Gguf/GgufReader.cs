@@ -174,6 +174,9 @@ public sealed class GgufReader : IDisposable
     /// </summary>
     public ReadOnlySpan<byte> GetFileBytes(long offset, int length) => _region.GetSpan(offset, length);
 
+    /// <summary>Lets the process's resident memory drop bytes a one-pass read is done with (they stay readable).</summary>
+    public void EvictFileBytes(long offset, long length) => _region.Evict(offset, length);
+
     /// <inheritdoc />
     public void Dispose() => _region.Dispose();
 
