@@ -7,13 +7,20 @@ COMPARE := $(DOTNET) benchmarks/EdgeGuard.Compare/bin/$(CONFIG)/net10.0/EdgeGuar
 COMPARE_QUICK_SHAPES ?= xsmall base
 COMPARE_FULL_SHAPES ?= xsmall small base large
 COMPARE_ARGS ?=
+# The children are the NativeAOT edge binary (as shipped), built with the ONNX Runtime backend so that both runtimes run
+# in the same kind of process; BENCH_PROFILE is the firmware profile it is built for, by default one this CPU runs.
+BENCH_PROFILE ?= $(shell if [ "$$(uname -m)" = aarch64 ]; then grep -qw asimddp /proc/cpuinfo && echo rpi5 || echo rpi4; \
+	else grep -qw avx512bw /proc/cpuinfo && echo x86-64-v4 || echo x86-64-v3; fi)
+BENCH_CLI = artifacts/publish/$(BENCH_PROFILE)/edgeguard
 
 .PHONY: bench bench-full
 
 bench: build
+	$(MAKE) --no-print-directory publish PROFILE=$(BENCH_PROFILE) EDGEGUARD_ONNX=true
 	$(MAKE) --no-print-directory bench-models SHAPES="$(COMPARE_QUICK_SHAPES)"
-	$(COMPARE) run --preset quick --shapes "$(COMPARE_QUICK_SHAPES)" --cli $(CLI_DLL) --out docs/performance/compare-quick $(COMPARE_ARGS)
+	$(COMPARE) run --preset quick --shapes "$(COMPARE_QUICK_SHAPES)" --cli $(BENCH_CLI) --out docs/performance/compare-quick $(COMPARE_ARGS)
 
 bench-full: build
+	$(MAKE) --no-print-directory publish PROFILE=$(BENCH_PROFILE) EDGEGUARD_ONNX=true
 	$(MAKE) --no-print-directory bench-models SHAPES="$(COMPARE_FULL_SHAPES)"
-	$(COMPARE) run --preset full --shapes "$(COMPARE_FULL_SHAPES)" --cli $(CLI_DLL) --out docs/performance/compare $(COMPARE_ARGS)
+	$(COMPARE) run --preset full --shapes "$(COMPARE_FULL_SHAPES)" --cli $(BENCH_CLI) --out docs/performance/compare $(COMPARE_ARGS)
