@@ -35,15 +35,6 @@ internal readonly unsafe struct AvxVnniDot : IInt8Dot
             c31 = AvxVnni.MultiplyWideningAndAdd(c31, u, v1);
         }
 
-        // horizontal sums, remove the offset
-        int o0 = 128 * sum0, o1 = 128 * sum1;
-        result[0] = Vector256.Sum(c00) - o0;
-        result[1] = Vector256.Sum(c01) - o1;
-        result[2] = Vector256.Sum(c10) - o0;
-        result[3] = Vector256.Sum(c11) - o1;
-        result[4] = Vector256.Sum(c20) - o0;
-        result[5] = Vector256.Sum(c21) - o1;
-        result[6] = Vector256.Sum(c30) - o0;
-        result[7] = Vector256.Sum(c31) - o1;
+        Int8Gemm.StoreOffsetTileSums(128, sum0, sum1, c00, c01, c10, c11, c20, c21, c30, c31, result);
     }
 }

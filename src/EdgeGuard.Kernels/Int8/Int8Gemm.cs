@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using EdgeGuard.Kernels.Float32;
@@ -194,6 +195,26 @@ public static unsafe partial class Int8Gemm
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The 4×2 tile's horizontal sums, minus <paramref name="offset"/>·Σw for kernels that feed activations as x + offset
+    /// (<c>Σ(x + offset)·w − offset·Σw = Σx·w</c>); same order as <see cref="IInt8Dot.Dot4x2"/>'s result.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static void StoreOffsetTileSums(
+        int offset, int sum0, int sum1, Vector256<int> c00, Vector256<int> c01, Vector256<int> c10, Vector256<int> c11,
+        Vector256<int> c20, Vector256<int> c21, Vector256<int> c30, Vector256<int> c31, int* result)
+    {
+        int o0 = offset * sum0, o1 = offset * sum1;
+        result[0] = Vector256.Sum(c00) - o0;
+        result[1] = Vector256.Sum(c01) - o1;
+        result[2] = Vector256.Sum(c10) - o0;
+        result[3] = Vector256.Sum(c11) - o1;
+        result[4] = Vector256.Sum(c20) - o0;
+        result[5] = Vector256.Sum(c21) - o1;
+        result[6] = Vector256.Sum(c30) - o0;
+        result[7] = Vector256.Sum(c31) - o1;
     }
 
     // dequantise, bias, residual
