@@ -17,7 +17,7 @@ internal static class EndToEndBenchmark
         using var pool = new WorkerPool(options.Int("threads", Environment.ProcessorCount));
         using HuggingFaceDirectory directory = HuggingFaceDirectory.Open(path);
         DebertaConfig config = directory.Config;
-        Console.WriteLine($"# {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}: {config.NumHiddenLayers} layers × {config.HiddenSize}, threads={pool.DegreeOfParallelism}, int8 kernel {Int8Gemm.Selected}, {iters} timed calls after 2 warm-up");
+        Console.WriteLine($"# {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}: {config.NumHiddenLayers} layers × {config.HiddenSize}, threads={pool.DegreeOfParallelism}, int8 kernel {Int8Gemm.Selected}, {iters} timed calls of each, alternating, after 2 warm-up");
         var f32 = DebertaClassifier.Load(config, directory.Weights, pool, DebertaPrecision.Float32);
         var int8 = DebertaClassifier.Load(config, directory.Weights, pool, DebertaPrecision.Int8);
         Console.WriteLine("| tokens | f32 p50 ms | int8 p50 ms | speed-up |");
@@ -31,30 +31,39 @@ internal static class EndToEndBenchmark
                 ids[t] = t == 0 ? 1 : t == seq - 1 ? 2 : random.Next(260, config.VocabSize);
             }
 
-            double a = Median(f32, ids, iters), b = Median(int8, ids, iters);
+            (double a, double b) = Medians(f32, int8, ids, iters);
             Console.WriteLine($"| {seq} | {a:F1} | {b:F1} | {a / b:F2}× |");
         }
 
         return 0;
     }
 
-    private static double Median(DebertaClassifier classifier, int[] ids, int iters)
+    /// <summary>Median ms per forward of each engine, calls alternating so drift of the machine hits both alike.</summary>
+    private static (double First, double Second) Medians(DebertaClassifier first, DebertaClassifier second, int[] ids, int iters)
     {
-        float[] logits = new float[classifier.NumLabels];
+        float[] logits = new float[first.NumLabels];
         for (int i = 0; i < 2; i++)
         {
-            classifier.Forward(ids, [ids.Length], 1, ids.Length, logits);
+            first.Forward(ids, [ids.Length], 1, ids.Length, logits);
+            second.Forward(ids, [ids.Length], 1, ids.Length, logits);
         }
 
-        double[] ms = new double[iters];
+        double[] a = new double[iters], b = new double[iters];
         for (int i = 0; i < iters; i++)
         {
-            long t0 = Stopwatch.GetTimestamp();
-            classifier.Forward(ids, [ids.Length], 1, ids.Length, logits);
-            ms[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            a[i] = Time(first, ids, logits);
+            b[i] = Time(second, ids, logits);
         }
 
-        Array.Sort(ms);
-        return ms[iters / 2];
+        Array.Sort(a);
+        Array.Sort(b);
+        return (a[iters / 2], b[iters / 2]);
+    }
+
+    private static double Time(DebertaClassifier classifier, int[] ids, float[] logits)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        classifier.Forward(ids, [ids.Length], 1, ids.Length, logits);
+        return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
     }
 }

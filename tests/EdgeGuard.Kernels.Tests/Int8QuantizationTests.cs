@@ -66,17 +66,54 @@ public sealed class Int8QuantizationTests
     }
 
     [Fact]
-    public void PackedQuantize_PadsRowsWithZerosAndRecordsScalesAndSums()
+    public void PackedQuantize_RecordsScalesAndSums()
     {
         float[] w = [1f, -2f, 0.5f, 4f, 4f, 4f];
         PackedInt8Matrix p = PackedInt8Matrix.Quantize(w, 3, 2, 3);
-        Assert.Equal(64, p.PaddedColumns);
-        Assert.Equal(128, p.Data.Length);
         Assert.Equal([2f / 127, 4f / 127], p.Scales.ToArray());
-        Assert.Equal(new sbyte[] { 64, -127, 32 }, p.Data.Span[..3].ToArray());
-        Assert.Equal(new sbyte[] { 127, 127, 127 }, p.Data.Span[64..67].ToArray());
-        Assert.All(p.Data.Span[3..64].ToArray(), v => Assert.Equal(0, v));
+        Assert.Equal(new sbyte[] { 64, -127, 32 }, new[] { p[0, 0], p[0, 1], p[0, 2] });
+        Assert.Equal(new sbyte[] { 127, 127, 127 }, new[] { p[1, 0], p[1, 1], p[1, 2] });
         Assert.Equal([64 - 127 + 32, 381], p.ChannelSums.ToArray());
+    }
+
+    [Fact]
+    public void PackedQuantize_LaysChannelsOutInPanelsOfFourInputSteps_ZeroPadded()
+    {
+        // 17 channels × 5 inputs: two panels (the second holds one channel), inputs padded to 64.
+        const int rows = 17, columns = 5;
+        float[] w = new float[rows * columns];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+            {
+                w[(r * columns) + c] = c == 0 ? 1 : (r + 1) * (c + 1) / 200f;
+            }
+        }
+
+        PackedInt8Matrix p = PackedInt8Matrix.Quantize(w, columns, rows, columns);
+        Assert.Equal(64, p.PaddedColumns);
+        Assert.Equal(32, p.PaddedRows);
+        Assert.Equal(2, p.Panels);
+        ReadOnlySpan<sbyte> data = p.Data.Span;
+        Assert.Equal(32 * 64, data.Length);
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+            {
+                // panel r/16, step c/4 (64 bytes), channel r%16 (4 bytes), input c%4
+                int offset = (r / 16 * 64 * 16) + (c / 4 * 64) + (r % 16 * 4) + (c % 4);
+                Assert.Equal(p[r, c], data[offset]);
+                Assert.Equal((sbyte)MathF.Round(w[(r * columns) + c] * 127f), data[offset]);
+            }
+        }
+
+        int nonZero = 0;
+        foreach (sbyte v in data)
+        {
+            nonZero += v != 0 ? 1 : 0;
+        }
+
+        Assert.Equal(rows * columns, nonZero);
     }
 
     [Fact]

@@ -5,51 +5,51 @@ using System.Runtime.Intrinsics.X86;
 namespace EdgeGuard.Kernels.Int8;
 
 /// <summary>
-/// AVX-512BW: the <see cref="Avx2Dot"/> scheme (|x| as u8 × sign(x)·w as s8, which cannot saturate) on 64-byte
-/// vectors. AVX-512 has no <c>vpsignb</c>; sign(x)·w is a blend of w and −w selected by the sign bit of each byte of x (<c>vpmovb2m</c> + <c>vpblendmb</c>) (x = 0 meets
-/// |x| = 0, so which of the two it picks does not matter).
+/// AVX-512BW: a panel step (16 channels × 4 bytes) is one 64-byte vector. <c>vpmaddubsw</c> takes |x| as u8 and
+/// sign(x)·w as s8, which cannot saturate (both ≤ 127, so a pair ≤ 2·127² = 32 258); AVX-512 has no <c>vpsignb</c>,
+/// so sign(x)·w is a blend of w and −w selected by the sign bit of each byte of x (<c>vpmovb2m</c> + <c>vpblendmb</c>;
+/// x = 0 meets |x| = 0, so which of the two it picks does not matter). <c>vpmaddwd</c> by ones widens pairs to int32.
+/// Two steps per iteration, each into its own accumulators, so consecutive steps do not wait on one another.
 /// </summary>
-internal readonly unsafe struct Avx512BWDot : IInt8Dot
+internal readonly unsafe struct Avx512BWTile : IInt8Tile
 {
-    public static void Dot4x2(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* w0, sbyte* w1, int k, int sum0, int sum1, int* result)
+    public static int ActivationOffset => 0;
+
+    public static void Tile(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* panel, int k, int* dots)
     {
-        Vector512<int> c00 = default, c01 = default, c10 = default, c11 = default;
-        Vector512<int> c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<int> e0 = default, e1 = default, e2 = default, e3 = default;
+        Vector512<int> o0 = default, o1 = default, o2 = default, o3 = default;
         Vector512<short> ones = Vector512.Create((short)1);
-        for (int i = 0; i < k; i += 64)
+        const int depth = PackedInt8Matrix.StepDepth;
+        for (int i = 0; i < k; i += 2 * depth)
         {
-            Vector512<sbyte> v0 = Vector512.Load(w0 + i);
-            Vector512<sbyte> v1 = Vector512.Load(w1 + i);
-            Vector512<sbyte> n0 = Vector512<sbyte>.Zero - v0;
-            Vector512<sbyte> n1 = Vector512<sbyte>.Zero - v1;
-            Step(Vector512.Load(x0 + i), v0, v1, n0, n1, ones, ref c00, ref c01);
-            Step(Vector512.Load(x1 + i), v0, v1, n0, n1, ones, ref c10, ref c11);
-            Step(Vector512.Load(x2 + i), v0, v1, n0, n1, ones, ref c20, ref c21);
-            Step(Vector512.Load(x3 + i), v0, v1, n0, n1, ones, ref c30, ref c31);
+            sbyte* step = panel + (i * PackedInt8Matrix.PanelWidth);
+            Vector512<sbyte> w = Vector512.Load(step);
+            Vector512<sbyte> n = Vector512<sbyte>.Zero - w;
+            e0 = Step(e0, x0 + i, w, n, ones);
+            e1 = Step(e1, x1 + i, w, n, ones);
+            e2 = Step(e2, x2 + i, w, n, ones);
+            e3 = Step(e3, x3 + i, w, n, ones);
+            w = Vector512.Load(step + 64);
+            n = Vector512<sbyte>.Zero - w;
+            o0 = Step(o0, x0 + i + depth, w, n, ones);
+            o1 = Step(o1, x1 + i + depth, w, n, ones);
+            o2 = Step(o2, x2 + i + depth, w, n, ones);
+            o3 = Step(o3, x3 + i + depth, w, n, ones);
         }
 
-        // horizontal sums
-        result[0] = Vector512.Sum(c00);
-        result[1] = Vector512.Sum(c01);
-        result[2] = Vector512.Sum(c10);
-        result[3] = Vector512.Sum(c11);
-        result[4] = Vector512.Sum(c20);
-        result[5] = Vector512.Sum(c21);
-        result[6] = Vector512.Sum(c30);
-        result[7] = Vector512.Sum(c31);
+        (e0 + o0).Store(dots);
+        (e1 + o1).Store(dots + 16);
+        (e2 + o2).Store(dots + 32);
+        (e3 + o3).Store(dots + 48);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step(
-        Vector512<sbyte> x, Vector512<sbyte> v0, Vector512<sbyte> v1, Vector512<sbyte> n0, Vector512<sbyte> n1, Vector512<short> ones, ref Vector512<int> c0, ref Vector512<int> c1)
+    private static Vector512<int> Step(Vector512<int> acc, sbyte* x, Vector512<sbyte> w, Vector512<sbyte> negated, Vector512<short> ones)
     {
-        // |x| as u8, sign moved onto w
-        Vector512<byte> ax = Avx512BW.Abs(x);
-        Vector512<short> p0 = Avx512BW.MultiplyAddAdjacent(ax, Avx512BW.BlendVariable(v0, n0, x));
-        Vector512<short> p1 = Avx512BW.MultiplyAddAdjacent(ax, Avx512BW.BlendVariable(v1, n1, x));
-
-        // widen pairs to int32, accumulate
-        c0 = Avx512F.Add(c0, Avx512BW.MultiplyAddAdjacent(p0, ones));
-        c1 = Avx512F.Add(c1, Avx512BW.MultiplyAddAdjacent(p1, ones));
+        // four activations to every lane; |x| as u8, sign moved onto w
+        Vector512<sbyte> v = Vector512.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
+        Vector512<short> pairs = Avx512BW.MultiplyAddAdjacent(Avx512BW.Abs(v), Avx512BW.BlendVariable(w, negated, v));
+        return Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(pairs, ones));
     }
 }

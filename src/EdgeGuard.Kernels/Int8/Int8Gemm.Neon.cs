@@ -5,45 +5,71 @@ using System.Runtime.Intrinsics.Arm;
 namespace EdgeGuard.Kernels.Int8;
 
 /// <summary>
-/// arm64 without dot product (Cortex-A72): <c>smull</c> + <c>smlal2</c> put two s8×s8 products in each int16 lane
-/// (|sum| ≤ 2·127·127 = 32 258, no overflow), <c>sadalp</c> adds lane pairs into int32.
+/// arm64 without dot product (Cortex-A72): a panel step is four 16-byte vectors (4 channels × 4 bytes). Each row's four
+/// activations are broadcast to every lane; <c>smull</c>/<c>smull2</c> multiply them by a step's low/high channel
+/// pairs into int16, <c>smlal</c>/<c>smlal2</c> add the next step's products to the same lanes (two products
+/// ≤ 2·127² = 32 258, no overflow), <c>sadalp</c> adds lane pairs into int32. Each channel ends in two int32 lanes,
+/// which <c>addp</c> joins. Two rows at a time: sixteen accumulators.
 /// </summary>
-internal readonly unsafe struct AdvSimdDot : IInt8Dot
+internal readonly unsafe struct AdvSimdTile : IInt8Tile
 {
-    public static void Dot4x2(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* w0, sbyte* w1, int k, int sum0, int sum1, int* result)
+    public static int ActivationOffset => 0;
+
+    public static void Tile(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* panel, int k, int* dots)
     {
-        Vector128<int> c00 = default, c01 = default, c10 = default, c11 = default;
-        Vector128<int> c20 = default, c21 = default, c30 = default, c31 = default;
-        for (int i = 0; i < k; i += 16)
+        TwoRows(x0, x1, panel, k, dots, dots + PackedInt8Matrix.PanelWidth);
+        TwoRows(x2, x3, panel, k, dots + (2 * PackedInt8Matrix.PanelWidth), dots + (3 * PackedInt8Matrix.PanelWidth));
+    }
+
+    private static void TwoRows(sbyte* xa, sbyte* xb, sbyte* panel, int k, int* da, int* db)
+    {
+        // a/b: row; 0..3: the step's 16-byte vector (channels 4j..4j+3); l/h: its low/high channel pair
+        Vector128<int> a0l = default, a0h = default, a1l = default, a1h = default, a2l = default, a2h = default, a3l = default, a3h = default;
+        Vector128<int> b0l = default, b0h = default, b1l = default, b1h = default, b2l = default, b2h = default, b3l = default, b3h = default;
+        const int depth = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * depth;
+        for (int i = 0; i < k; i += 2 * depth)
         {
-            Vector128<sbyte> v0 = AdvSimd.LoadVector128(w0 + i);
-            Vector128<sbyte> v1 = AdvSimd.LoadVector128(w1 + i);
-            Step(AdvSimd.LoadVector128(x0 + i), v0, v1, ref c00, ref c01);
-            Step(AdvSimd.LoadVector128(x1 + i), v0, v1, ref c10, ref c11);
-            Step(AdvSimd.LoadVector128(x2 + i), v0, v1, ref c20, ref c21);
-            Step(AdvSimd.LoadVector128(x3 + i), v0, v1, ref c30, ref c31);
+            sbyte* s = panel + (i * PackedInt8Matrix.PanelWidth);
+            Vector128<sbyte> ua = Broadcast(xa + i), va = Broadcast(xa + i + depth);
+            Vector128<sbyte> ub = Broadcast(xb + i), vb = Broadcast(xb + i + depth);
+            Vector128<sbyte> w = AdvSimd.LoadVector128(s), z = AdvSimd.LoadVector128(s + stepBytes);
+            Accumulate(ua, va, w, z, ref a0l, ref a0h);
+            Accumulate(ub, vb, w, z, ref b0l, ref b0h);
+            w = AdvSimd.LoadVector128(s + 16);
+            z = AdvSimd.LoadVector128(s + stepBytes + 16);
+            Accumulate(ua, va, w, z, ref a1l, ref a1h);
+            Accumulate(ub, vb, w, z, ref b1l, ref b1h);
+            w = AdvSimd.LoadVector128(s + 32);
+            z = AdvSimd.LoadVector128(s + stepBytes + 32);
+            Accumulate(ua, va, w, z, ref a2l, ref a2h);
+            Accumulate(ub, vb, w, z, ref b2l, ref b2h);
+            w = AdvSimd.LoadVector128(s + 48);
+            z = AdvSimd.LoadVector128(s + stepBytes + 48);
+            Accumulate(ua, va, w, z, ref a3l, ref a3h);
+            Accumulate(ub, vb, w, z, ref b3l, ref b3h);
         }
 
-        // horizontal sums
-        result[0] = Vector128.Sum(c00);
-        result[1] = Vector128.Sum(c01);
-        result[2] = Vector128.Sum(c10);
-        result[3] = Vector128.Sum(c11);
-        result[4] = Vector128.Sum(c20);
-        result[5] = Vector128.Sum(c21);
-        result[6] = Vector128.Sum(c30);
-        result[7] = Vector128.Sum(c31);
+        // [c(lo) k01, c(lo) k23, c(lo+1) k01, c(lo+1) k23] pairs → one lane per channel
+        AdvSimd.Arm64.AddPairwise(a0l, a0h).Store(da);
+        AdvSimd.Arm64.AddPairwise(a1l, a1h).Store(da + 4);
+        AdvSimd.Arm64.AddPairwise(a2l, a2h).Store(da + 8);
+        AdvSimd.Arm64.AddPairwise(a3l, a3h).Store(da + 12);
+        AdvSimd.Arm64.AddPairwise(b0l, b0h).Store(db);
+        AdvSimd.Arm64.AddPairwise(b1l, b1h).Store(db + 4);
+        AdvSimd.Arm64.AddPairwise(b2l, b2h).Store(db + 8);
+        AdvSimd.Arm64.AddPairwise(b3l, b3h).Store(db + 12);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step(Vector128<sbyte> x, Vector128<sbyte> v0, Vector128<sbyte> v1, ref Vector128<int> c0, ref Vector128<int> c1)
-    {
-        // widen: low halves multiplied, high halves multiplied and added (two products per int16 lane)
-        Vector128<short> p0 = AdvSimd.MultiplyWideningUpperAndAdd(AdvSimd.MultiplyWideningLower(x.GetLower(), v0.GetLower()), x, v0);
-        Vector128<short> p1 = AdvSimd.MultiplyWideningUpperAndAdd(AdvSimd.MultiplyWideningLower(x.GetLower(), v1.GetLower()), x, v1);
+    private static Vector128<sbyte> Broadcast(sbyte* x) => Vector128.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
 
-        // pairwise widen into int32, accumulate
-        c0 = AdvSimd.AddPairwiseWideningAndAdd(c0, p0);
-        c1 = AdvSimd.AddPairwiseWideningAndAdd(c1, p1);
+    /// <summary>Two steps' products of one row with one 16-byte vector of each step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(Vector128<sbyte> u, Vector128<sbyte> v, Vector128<sbyte> w, Vector128<sbyte> z, ref Vector128<int> low, ref Vector128<int> high)
+    {
+        Vector128<short> pl = AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u.GetLower(), w.GetLower()), v.GetLower(), z.GetLower());
+        Vector128<short> ph = AdvSimd.MultiplyWideningUpperAndAdd(AdvSimd.MultiplyWideningUpper(u, w), v, z);
+        low = AdvSimd.AddPairwiseWideningAndAdd(low, pl);
+        high = AdvSimd.AddPairwiseWideningAndAdd(high, ph);
     }
 }

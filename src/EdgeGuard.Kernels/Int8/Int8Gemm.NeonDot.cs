@@ -1,41 +1,66 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 
 namespace EdgeGuard.Kernels.Int8;
 
-/// <summary>arm64 with the dot-product extension: <c>sdot</c> adds four s8×s8 products into each int32 lane.</summary>
-internal readonly unsafe struct AdvSimdDpDot : IInt8Dot
+/// <summary>
+/// arm64 with the dot-product extension: <c>sdot</c> adds four s8×s8 products into each int32 lane. A panel step is
+/// four 16-byte vectors (4 channels × 4 bytes each); each row's four activations are broadcast to every lane
+/// (<c>ld1r</c>); sixteen accumulators hold the tile as it will be stored.
+/// </summary>
+internal readonly unsafe struct AdvSimdDpTile : IInt8Tile
 {
-    public static void Dot4x2(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* w0, sbyte* w1, int k, int sum0, int sum1, int* result)
+    public static int ActivationOffset => 0;
+
+    public static void Tile(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* panel, int k, int* dots)
     {
-        Vector128<int> c00 = default, c01 = default, c10 = default, c11 = default;
-        Vector128<int> c20 = default, c21 = default, c30 = default, c31 = default;
-        for (int i = 0; i < k; i += 16)
+        Vector128<int> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector128<int> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector128<int> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector128<int> c30 = default, c31 = default, c32 = default, c33 = default;
+        for (int i = 0; i < k; i += PackedInt8Matrix.StepDepth)
         {
-            Vector128<sbyte> v0 = AdvSimd.LoadVector128(w0 + i);
-            Vector128<sbyte> v1 = AdvSimd.LoadVector128(w1 + i);
-            Vector128<sbyte> u = AdvSimd.LoadVector128(x0 + i);
-            c00 = Dp.DotProduct(c00, u, v0);
-            c01 = Dp.DotProduct(c01, u, v1);
-            u = AdvSimd.LoadVector128(x1 + i);
-            c10 = Dp.DotProduct(c10, u, v0);
-            c11 = Dp.DotProduct(c11, u, v1);
-            u = AdvSimd.LoadVector128(x2 + i);
-            c20 = Dp.DotProduct(c20, u, v0);
-            c21 = Dp.DotProduct(c21, u, v1);
-            u = AdvSimd.LoadVector128(x3 + i);
-            c30 = Dp.DotProduct(c30, u, v0);
-            c31 = Dp.DotProduct(c31, u, v1);
+            sbyte* step = panel + (i * PackedInt8Matrix.PanelWidth);
+            Vector128<sbyte> w0 = AdvSimd.LoadVector128(step);
+            Vector128<sbyte> w1 = AdvSimd.LoadVector128(step + 16);
+            Vector128<sbyte> w2 = AdvSimd.LoadVector128(step + 32);
+            Vector128<sbyte> w3 = AdvSimd.LoadVector128(step + 48);
+            Row(Broadcast(x0 + i), w0, w1, w2, w3, ref c00, ref c01, ref c02, ref c03);
+            Row(Broadcast(x1 + i), w0, w1, w2, w3, ref c10, ref c11, ref c12, ref c13);
+            Row(Broadcast(x2 + i), w0, w1, w2, w3, ref c20, ref c21, ref c22, ref c23);
+            Row(Broadcast(x3 + i), w0, w1, w2, w3, ref c30, ref c31, ref c32, ref c33);
         }
 
-        // horizontal sums
-        result[0] = Vector128.Sum(c00);
-        result[1] = Vector128.Sum(c01);
-        result[2] = Vector128.Sum(c10);
-        result[3] = Vector128.Sum(c11);
-        result[4] = Vector128.Sum(c20);
-        result[5] = Vector128.Sum(c21);
-        result[6] = Vector128.Sum(c30);
-        result[7] = Vector128.Sum(c31);
+        c00.Store(dots);
+        c01.Store(dots + 4);
+        c02.Store(dots + 8);
+        c03.Store(dots + 12);
+        c10.Store(dots + 16);
+        c11.Store(dots + 20);
+        c12.Store(dots + 24);
+        c13.Store(dots + 28);
+        c20.Store(dots + 32);
+        c21.Store(dots + 36);
+        c22.Store(dots + 40);
+        c23.Store(dots + 44);
+        c30.Store(dots + 48);
+        c31.Store(dots + 52);
+        c32.Store(dots + 56);
+        c33.Store(dots + 60);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<sbyte> Broadcast(sbyte* x) => Vector128.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row(
+        Vector128<sbyte> x, Vector128<sbyte> w0, Vector128<sbyte> w1, Vector128<sbyte> w2, Vector128<sbyte> w3,
+        ref Vector128<int> c0, ref Vector128<int> c1, ref Vector128<int> c2, ref Vector128<int> c3)
+    {
+        c0 = Dp.DotProduct(c0, x, w0);
+        c1 = Dp.DotProduct(c1, x, w1);
+        c2 = Dp.DotProduct(c2, x, w2);
+        c3 = Dp.DotProduct(c3, x, w3);
     }
 }

@@ -14,14 +14,15 @@ namespace EdgeGuard.Kernels.Int8;
 /// <remarks>
 /// Every variant computes the same exact integer dot products, so all of them give bit-identical outputs; the
 /// variant is chosen once, at start-up, from what the process's CPU (under NativeAOT: the build's instruction
-/// sets) supports. Each variant lives in its own file (<c>Int8Gemm.&lt;Variant&gt;.cs</c>) and computes a 4×2 tile
-/// of int32 dot products; this file holds the driver, the epilogue and the split over the pool.
+/// sets) supports. Each variant lives in its own file (<c>Int8Gemm.&lt;Variant&gt;.cs</c>) and computes a tile of
+/// 4 activation rows × one 16-channel panel (<see cref="IInt8Tile"/>); this file holds the driver, the epilogue and
+/// the split over the pool.
 /// </remarks>
 public static unsafe partial class Int8Gemm
 {
-    // 64 activation rows × 32 weight rows per task: 32·k bytes of W stay in L1/L2 while 64 rows stream past.
+    // 64 activation rows × up to 4 panels per task: a panel (16·k bytes) stays in L1 while the rows stream past it.
     private const int RowsPerTask = 64;
-    private const int ColumnsPerTask = 32;
+    private const int PanelsPerTask = 4;
     private const long ParallelThreshold = 1L << 17;
 
     /// <summary>The variant this process uses.</summary>
@@ -114,41 +115,44 @@ public static unsafe partial class Int8Gemm
         {
             var args = new Args(px, x.PaddedColumns, psx, pw, psw, ps, pb, epilogue == Int8Epilogue.BiasResidual ? pr : null, py, n, epilogue);
             long work = (long)m * n * x.PaddedColumns;
+            int panels = w.Panels;
             if (pool is null || pool.DegreeOfParallelism == 1 || work < ParallelThreshold)
             {
-                Run(variant, args, 0, m, 0, n);
+                Run(variant, args, 0, m, 0, panels);
                 return;
             }
 
             int rowBlocks = (m + RowsPerTask - 1) / RowsPerTask;
-            int columnsPerTask = ColumnsPerTask;
+            int panelsPerTask = PanelsPerTask;
 
-            // Few rows: finer column blocks so every worker gets several tasks.
-            while (columnsPerTask > 8 && rowBlocks * ((n + columnsPerTask - 1) / columnsPerTask) < 4 * pool.DegreeOfParallelism)
+            // Few rows: fewer panels per task so every worker gets several tasks.
+            while (panelsPerTask > 1 && rowBlocks * ((panels + panelsPerTask - 1) / panelsPerTask) < 4 * pool.DegreeOfParallelism)
             {
-                columnsPerTask /= 2;
+                panelsPerTask /= 2;
             }
 
-            int columnBlocks = (n + columnsPerTask - 1) / columnsPerTask;
-            pool.For(rowBlocks * columnBlocks, new Task(args, variant, m, n, columnBlocks, columnsPerTask));
+            int panelBlocks = (panels + panelsPerTask - 1) / panelsPerTask;
+            pool.For(rowBlocks * panelBlocks, new Task(args, variant, m, panels, panelBlocks, panelsPerTask));
         }
     }
 
-    private static void Run(Int8GemmVariant variant, in Args a, int m0, int m1, int n0, int n1)
+    /// <summary>Output rows <c>[m0, m1)</c> × panels <c>[p0, p1)</c>, then GELU over them if asked.</summary>
+    private static void Run(Int8GemmVariant variant, in Args a, int m0, int m1, int p0, int p1)
     {
         switch (variant)
         {
-            case Int8GemmVariant.Avx2: RunTiles<Avx2Dot>(a, m0, m1, n0, n1); break;
-            case Int8GemmVariant.Avx512BW: RunTiles<Avx512BWDot>(a, m0, m1, n0, n1); break;
-            case Int8GemmVariant.AvxVnni: RunTiles<AvxVnniDot>(a, m0, m1, n0, n1); break;
-            case Int8GemmVariant.AdvSimd: RunTiles<AdvSimdDot>(a, m0, m1, n0, n1); break;
-            case Int8GemmVariant.AdvSimdDp: RunTiles<AdvSimdDpDot>(a, m0, m1, n0, n1); break;
-            default: RunTiles<ScalarDot>(a, m0, m1, n0, n1); break;
+            case Int8GemmVariant.Avx2: RunTiles<Vector256Tile<Avx2Step>>(a, m0, m1, p0, p1); break;
+            case Int8GemmVariant.Avx512BW: RunTiles<Avx512BWTile>(a, m0, m1, p0, p1); break;
+            case Int8GemmVariant.AvxVnni: RunTiles<Vector256Tile<AvxVnniStep>>(a, m0, m1, p0, p1); break;
+            case Int8GemmVariant.AdvSimd: RunTiles<AdvSimdTile>(a, m0, m1, p0, p1); break;
+            case Int8GemmVariant.AdvSimdDp: RunTiles<AdvSimdDpTile>(a, m0, m1, p0, p1); break;
+            default: RunTiles<ScalarTile>(a, m0, m1, p0, p1); break;
         }
 
         if (a.Epilogue == Int8Epilogue.BiasGelu)
         {
             // GELU over the block just written, while it is still in cache.
+            int n0 = p0 * PackedInt8Matrix.PanelWidth, n1 = Math.Min(p1 * PackedInt8Matrix.PanelWidth, a.N);
             for (int m = m0; m < m1; m++)
             {
                 Gelu.Apply(new Span<float>(a.Y + ((long)m * a.N) + n0, n1 - n0));
@@ -157,81 +161,108 @@ public static unsafe partial class Int8Gemm
     }
 
     /// <summary>
-    /// Output rows <c>[m0, m1)</c> × columns <c>[n0, n1)</c> in 4×2 tiles. Tails reuse the last row/column: the duplicate
-    /// computes the same value and stores it to the same place, which is cheaper than a second tile shape.
+    /// Panel by panel, 4 rows at a time: the panel stays in cache while the rows pass. A tail of fewer than 4 rows
+    /// repeats the last row (same dots, stored once); a panel's channels past <see cref="Args.N"/> are never stored.
     /// </summary>
-    private static void RunTiles<TDot>(in Args a, int m0, int m1, int n0, int n1)
-        where TDot : struct, IInt8Dot
+    private static void RunTiles<TTile>(in Args a, int m0, int m1, int p0, int p1)
+        where TTile : struct, IInt8Tile
     {
-        int* dots = stackalloc int[8];
-        for (int n = n0; n < n1; n += 2)
+        const int width = PackedInt8Matrix.PanelWidth;
+        int* dots = stackalloc int[4 * width];
+        int* correction = stackalloc int[width];
+        for (int p = p0; p < p1; p++)
         {
-            int nB = Math.Min(n + 1, n1 - 1);
-            sbyte* w0 = a.W + ((long)n * a.K);
-            sbyte* w1 = a.W + ((long)nB * a.K);
-            float sw0 = a.WScale[n], sw1 = a.WScale[nB];
-            float b0 = a.Bias[n], b1 = a.Bias[nB];
+            int n = p * width, count = Math.Min(width, a.N - n);
+            sbyte* panel = a.W + ((long)p * a.K * width);
+
+            // Σ(x + offset)·w − offset·Σw = Σx·w
+            for (int c = 0; c < width; c++)
+            {
+                correction[c] = c < count ? TTile.ActivationOffset * a.WSum[n + c] : 0;
+            }
+
             for (int m = m0; m < m1; m += 4)
             {
                 int last = m1 - 1;
                 int r0 = m, r1 = Math.Min(m + 1, last), r2 = Math.Min(m + 2, last), r3 = Math.Min(m + 3, last);
-                TDot.Dot4x2(a.X + ((long)r0 * a.K), a.X + ((long)r1 * a.K), a.X + ((long)r2 * a.K), a.X + ((long)r3 * a.K), w0, w1, a.K, a.WSum[n], a.WSum[nB], dots);
-                Store(a, r0, n, nB, dots[0], dots[1], sw0, sw1, b0, b1);
+                TTile.Tile(a.X + ((long)r0 * a.K), a.X + ((long)r1 * a.K), a.X + ((long)r2 * a.K), a.X + ((long)r3 * a.K), panel, a.K, dots);
+                StoreRow(a, r0, n, count, dots, correction);
 
                 // Duplicated tail rows are stored once: a residual may be y itself and must be added once.
                 if (r1 != r0)
                 {
-                    Store(a, r1, n, nB, dots[2], dots[3], sw0, sw1, b0, b1);
+                    StoreRow(a, r1, n, count, dots + width, correction);
                 }
 
                 if (r2 != r1)
                 {
-                    Store(a, r2, n, nB, dots[4], dots[5], sw0, sw1, b0, b1);
+                    StoreRow(a, r2, n, count, dots + (2 * width), correction);
                 }
 
                 if (r3 != r2)
                 {
-                    Store(a, r3, n, nB, dots[6], dots[7], sw0, sw1, b0, b1);
+                    StoreRow(a, r3, n, count, dots + (3 * width), correction);
                 }
             }
         }
     }
 
     /// <summary>
-    /// The 4×2 tile's horizontal sums, minus <paramref name="offset"/>·Σw for kernels that feed activations as x + offset
-    /// (<c>Σ(x + offset)·w − offset·Σw = Σx·w</c>); same order as <see cref="IInt8Dot.Dot4x2"/>'s result.
+    /// Dequantise one row of a tile: <c>y = (dot − correction) · (sx · sw) + bias [+ residual]</c>, multiplies and adds
+    /// in that order in both paths, so a whole panel (vectors) and a tail (scalars) round alike.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal static void StoreOffsetTileSums(
-        int offset, int sum0, int sum1, Vector256<int> c00, Vector256<int> c01, Vector256<int> c10, Vector256<int> c11,
-        Vector256<int> c20, Vector256<int> c21, Vector256<int> c30, Vector256<int> c31, int* result)
-    {
-        int o0 = offset * sum0, o1 = offset * sum1;
-        result[0] = Vector256.Sum(c00) - o0;
-        result[1] = Vector256.Sum(c01) - o1;
-        result[2] = Vector256.Sum(c10) - o0;
-        result[3] = Vector256.Sum(c11) - o1;
-        result[4] = Vector256.Sum(c20) - o0;
-        result[5] = Vector256.Sum(c21) - o1;
-        result[6] = Vector256.Sum(c30) - o0;
-        result[7] = Vector256.Sum(c31) - o1;
-    }
-
-    // dequantise, bias, residual
-    private static void Store(in Args a, int row, int n, int nB, int dot0, int dot1, float sw0, float sw1, float b0, float b1)
+    private static void StoreRow(in Args a, int row, int n, int count, int* dots, int* correction)
     {
         float sx = a.XScale[row];
-        long at = (long)row * a.N;
-        float v0 = (dot0 * (sx * sw0)) + b0;
-        float v1 = (dot1 * (sx * sw1)) + b1;
-        if (a.Residual != null)
+        float* y = a.Y + ((long)row * a.N) + n;
+        float* residual = a.Residual == null ? null : a.Residual + ((long)row * a.N) + n;
+        if (count == PackedInt8Matrix.PanelWidth && Vector256.IsHardwareAccelerated)
         {
-            v0 += a.Residual[at + n];
-            v1 += a.Residual[at + nB];
+            // as wide as the x86 tiles store their dots: a narrower load would miss store forwarding
+            Vector256<float> scale = Vector256.Create(sx);
+            for (int c = 0; c < PackedInt8Matrix.PanelWidth; c += Vector256<int>.Count)
+            {
+                Vector256<float> dot = Vector256.ConvertToSingle(Vector256.Load(dots + c) - Vector256.Load(correction + c));
+                Vector256<float> v = (dot * (scale * Vector256.Load(a.WScale + n + c))) + Vector256.Load(a.Bias + n + c);
+                if (residual != null)
+                {
+                    v += Vector256.Load(residual + c);
+                }
+
+                v.Store(y + c);
+            }
+
+            return;
         }
 
-        a.Y[at + n] = v0;
-        a.Y[at + nB] = v1;
+        if (count == PackedInt8Matrix.PanelWidth)
+        {
+            Vector128<float> scale = Vector128.Create(sx);
+            for (int c = 0; c < PackedInt8Matrix.PanelWidth; c += Vector128<int>.Count)
+            {
+                Vector128<float> dot = Vector128.ConvertToSingle(Vector128.Load(dots + c) - Vector128.Load(correction + c));
+                Vector128<float> v = (dot * (scale * Vector128.Load(a.WScale + n + c))) + Vector128.Load(a.Bias + n + c);
+                if (residual != null)
+                {
+                    v += Vector128.Load(residual + c);
+                }
+
+                v.Store(y + c);
+            }
+
+            return;
+        }
+
+        for (int c = 0; c < count; c++)
+        {
+            float v = ((dots[c] - correction[c]) * (sx * a.WScale[n + c])) + a.Bias[n + c];
+            if (residual != null)
+            {
+                v += residual[c];
+            }
+
+            y[c] = v;
+        }
     }
 
     internal readonly struct Args(
@@ -250,26 +281,28 @@ public static unsafe partial class Int8Gemm
         public readonly Int8Epilogue Epilogue = epilogue;
     }
 
-    private readonly struct Task(Args args, Int8GemmVariant variant, int m, int n, int columnBlocks, int columnsPerTask) : IParallelBody
+    private readonly struct Task(Args args, Int8GemmVariant variant, int m, int panels, int panelBlocks, int panelsPerTask) : IParallelBody
     {
         public void Invoke(int index, int workerIndex)
         {
-            int m0 = index / columnBlocks * RowsPerTask;
-            int n0 = index % columnBlocks * columnsPerTask;
-            Run(variant, args, m0, Math.Min(m0 + RowsPerTask, m), n0, Math.Min(n0 + columnsPerTask, n));
+            int m0 = index / panelBlocks * RowsPerTask;
+            int p0 = index % panelBlocks * panelsPerTask;
+            Run(variant, args, m0, Math.Min(m0 + RowsPerTask, m), p0, Math.Min(p0 + panelsPerTask, panels));
         }
     }
 }
 
 /// <summary>
-/// One variant's inner kernel: the 8 int32 dot products of 4 activation rows with 2 weight rows over
-/// <c>k</c> bytes (a multiple of <see cref="PackedInt8Matrix.ColumnAlignment"/>). The struct implementations are
-/// compiled once each, so the call is direct.
+/// One variant's inner kernel: 4 activation rows (<c>k</c> bytes each, a multiple of
+/// <see cref="PackedInt8Matrix.ColumnAlignment"/>) times one 16-channel panel of <see cref="PackedInt8Matrix"/>. The
+/// struct implementations are compiled once each, so the call is direct.
 /// </summary>
-internal unsafe interface IInt8Dot
+internal unsafe interface IInt8Tile
 {
-    /// <param name="sum0">Σ of <paramref name="w0"/> (for kernels that offset the activations).</param>
-    /// <param name="sum1">Σ of <paramref name="w1"/>.</param>
-    /// <param name="result">x0·w0, x0·w1, x1·w0, x1·w1, x2·w0, x2·w1, x3·w0, x3·w1.</param>
-    static abstract void Dot4x2(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* w0, sbyte* w1, int k, int sum0, int sum1, int* result);
+    /// <summary>What the kernel adds to every activation to make it unsigned (0 for signed kernels).</summary>
+    static abstract int ActivationOffset { get; }
+
+    /// <param name="panel">The panel's <c>k / 4</c> steps of 16 channels × 4 bytes.</param>
+    /// <param name="dots"><c>dots[16·r + c] = Σₖ (x_r[k] + offset) · w[c, k]</c> for rows r = 0..3, channels c = 0..15.</param>
+    static abstract void Tile(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* panel, int k, int* dots);
 }

@@ -31,7 +31,7 @@ public sealed class Int8BundleTests
         Assert.NotNull(bundle.Find("classifier.weight"));
         BundleIntegerTensor packed = Assert.Single(bundle.IntegerTensors, t => t.Name == query + ".qweight");
         Assert.Equal("I8", packed.Type);
-        Assert.Equal([(long)directory.Config.HiddenSize, PackedInt8Matrix.PadColumns(directory.Config.HiddenSize)], packed.Shape);
+        Assert.Equal([(long)PackedInt8Matrix.PadRows(directory.Config.HiddenSize), PackedInt8Matrix.PadColumns(directory.Config.HiddenSize)], packed.Shape);
         Assert.DoesNotContain(bundle.Tensors, t => t.Name.EndsWith(".qsum", StringComparison.Ordinal));
 
         // The word table is only looked up: stored as F16, read as F16 (never widened into a copy at open).

@@ -104,7 +104,7 @@ public static class BundleWriter
         foreach (Linear linear in linears)
         {
             PackedInt8Matrix packed = linear.Quantized!;
-            entries.Add((linear.Name + ".qweight", GgmlType.I8, [packed.Rows, packed.PaddedColumns], stream => stream.Write(MemoryMarshal.AsBytes(packed.Data.Span))));
+            entries.Add((linear.Name + ".qweight", GgmlType.I8, [packed.PaddedRows, packed.PaddedColumns], stream => stream.Write(MemoryMarshal.AsBytes(packed.Data.Span))));
             entries.Add((linear.Name + ".qscale", GgmlType.F32, [packed.Rows], stream => stream.Write(MemoryMarshal.AsBytes(packed.Scales.Span))));
             entries.Add((linear.Name + ".qsum", GgmlType.I32, [packed.Rows], stream => stream.Write(MemoryMarshal.AsBytes(packed.ChannelSums.Span))));
         }

@@ -212,7 +212,7 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
         int padded = PackedInt8Matrix.PadColumns(columns);
         GgufTensorInfo scale = RequireStored(prefix + ".qscale", GgmlType.F32, [rows]);
         GgufTensorInfo sum = RequireStored(prefix + ".qsum", GgmlType.I32, [rows]);
-        CheckStored(weight, GgmlType.I8, [rows, padded]);
+        CheckStored(weight, GgmlType.I8, [PackedInt8Matrix.PadRows(rows), padded]);
         return new PackedInt8Matrix(rows, columns, _file.GetTensorMemory<sbyte>(weight), _file.GetTensorMemory<float>(scale), _file.GetTensorMemory<int>(sum));
     }
 
