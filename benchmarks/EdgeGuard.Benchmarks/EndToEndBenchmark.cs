@@ -14,6 +14,9 @@ internal static class EndToEndBenchmark
         string path = options.Positional[0];
         int[] lengths = options.Ints("seq", [64, 128, 256, 512]);
         int iters = options.Int("iters", 10);
+
+        // --int8-only: run just the int8 forward (for a profiler)
+        bool int8Only = options.Flag("int8-only");
         using var pool = new WorkerPool(options.Int("threads", Environment.ProcessorCount));
         using HuggingFaceDirectory directory = HuggingFaceDirectory.Open(path);
         DebertaConfig config = directory.Config;
@@ -31,7 +34,7 @@ internal static class EndToEndBenchmark
                 ids[t] = t == 0 ? 1 : t == seq - 1 ? 2 : random.Next(260, config.VocabSize);
             }
 
-            (double a, double b) = Medians(f32, int8, ids, iters);
+            (double a, double b) = int8Only ? (double.NaN, Medians(int8, int8, ids, iters).Second) : Medians(f32, int8, ids, iters);
             Console.WriteLine($"| {seq} | {a:F1} | {b:F1} | {a / b:F2}× |");
         }
 

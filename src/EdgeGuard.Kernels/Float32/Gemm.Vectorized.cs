@@ -1,7 +1,21 @@
+using System.Runtime.CompilerServices;
+
 namespace EdgeGuard.Kernels.Float32;
 
 public static unsafe partial class Gemm
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store2<TOps, TVector>(float* y, int width, TVector first, TVector second)
+        where TOps : struct, IFloatVectorOps<TVector>
+        where TVector : struct
+    {
+        TOps.Store(y, first);
+        TOps.Store(y + width, second);
+    }
+
+    /// <summary>Largest block of B (floats, on the stack) <see cref="MultiplyTiles{TOps, TVector}"/> copies before use.</summary>
+    private const int PackedBlockLimit = 8192;
+
     /// <summary>
     /// <c>y = x·Wᵀ + bias</c> for output rows <c>[m0, m1)</c> and columns <c>[n0, n1)</c> in 4×2 tiles: four rows of x
     /// against two rows of W, eight vector accumulators over k, one horizontal sum per output at the end.
@@ -84,32 +98,54 @@ public static unsafe partial class Gemm
 
     /// <summary>
     /// <c>y = x·B</c> for output rows <c>[m0, m1)</c>: four rows by two vectors of columns per tile, x broadcast
-    /// element by element, B rows loaded contiguously. Row tails reuse the last row as above.
+    /// element by element, B rows loaded contiguously. Column blocks outside, rows inside, so a block of B (k × two
+    /// vectors) stays in L1 while the rows pass; up to <see cref="PackedBlockLimit"/> floats the block is first copied
+    /// to contiguous scratch, because B's rows in attention are a power-of-two-ish stride apart and a block read in
+    /// place maps to a few L1 sets and evicts itself. Row tails reuse the last row as above; a column tail narrower than
+    /// a vector ends at N and overlaps columns already done (same values, stored again); scalar columns only when N
+    /// is narrower than one vector.
     /// </summary>
     private static void MultiplyTiles<TOps, TVector>(in PlainArgs a, int m0, int m1)
         where TOps : struct, IFloatVectorOps<TVector>
         where TVector : struct
     {
         int width = TOps.Count;
-        for (int m = m0; m < m1; m += 4)
+        int blockFloats = a.K * 2 * width;
+        bool pack = blockFloats <= PackedBlockLimit;
+        float* packed = stackalloc float[pack ? blockFloats : 0];
+        int n = 0;
+        for (; n + (2 * width) <= a.N; n += 2 * width)
         {
-            int last = m1 - 1;
-            long r0 = m, r1 = Math.Min(m + 1, last), r2 = Math.Min(m + 2, last), r3 = Math.Min(m + 3, last);
-            float* x0 = a.X + (r0 * a.Ldx);
-            float* x1 = a.X + (r1 * a.Ldx);
-            float* x2 = a.X + (r2 * a.Ldx);
-            float* x3 = a.X + (r3 * a.Ldx);
-            float* y0 = a.Y + (r0 * a.Ldy);
-            float* y1 = a.Y + (r1 * a.Ldy);
-            float* y2 = a.Y + (r2 * a.Ldy);
-            float* y3 = a.Y + (r3 * a.Ldy);
-            int n = 0;
-            for (; n + (2 * width) <= a.N; n += 2 * width)
+            float* block = a.B + n;
+            long ldb = a.Ldb;
+            if (pack)
             {
+                for (int i = 0; i < a.K; i++)
+                {
+                    TOps.Store(packed + (i * 2 * width), TOps.Load(block + (i * ldb)));
+                    TOps.Store(packed + (i * 2 * width) + width, TOps.Load(block + (i * ldb) + width));
+                }
+
+                block = packed;
+                ldb = 2 * width;
+            }
+
+            for (int m = m0; m < m1; m += 6)
+            {
+                int last = m1 - 1;
+                long r0 = m, r1 = Math.Min(m + 1, last), r2 = Math.Min(m + 2, last), r3 = Math.Min(m + 3, last);
+                long r4 = Math.Min(m + 4, last), r5 = Math.Min(m + 5, last);
+                float* x0 = a.X + (r0 * a.Ldx);
+                float* x1 = a.X + (r1 * a.Ldx);
+                float* x2 = a.X + (r2 * a.Ldx);
+                float* x3 = a.X + (r3 * a.Ldx);
+                float* x4 = a.X + (r4 * a.Ldx);
+                float* x5 = a.X + (r5 * a.Ldx);
                 TVector c00 = TOps.Zero, c01 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero;
                 TVector c20 = TOps.Zero, c21 = TOps.Zero, c30 = TOps.Zero, c31 = TOps.Zero;
-                float* b = a.B + n;
-                for (int i = 0; i < a.K; i++, b += a.Ldb)
+                TVector c40 = TOps.Zero, c41 = TOps.Zero, c50 = TOps.Zero, c51 = TOps.Zero;
+                float* b = block;
+                for (int i = 0; i < a.K; i++, b += ldb)
                 {
                     TVector v0 = TOps.Load(b);
                     TVector v1 = TOps.Load(b + width);
@@ -125,22 +161,36 @@ public static unsafe partial class Gemm
                     u = TOps.Broadcast(x3[i]);
                     c30 = TOps.MultiplyAdd(u, v0, c30);
                     c31 = TOps.MultiplyAdd(u, v1, c31);
+                    u = TOps.Broadcast(x4[i]);
+                    c40 = TOps.MultiplyAdd(u, v0, c40);
+                    c41 = TOps.MultiplyAdd(u, v1, c41);
+                    u = TOps.Broadcast(x5[i]);
+                    c50 = TOps.MultiplyAdd(u, v0, c50);
+                    c51 = TOps.MultiplyAdd(u, v1, c51);
                 }
 
-                TOps.Store(y0 + n, c00);
-                TOps.Store(y0 + n + width, c01);
-                TOps.Store(y1 + n, c10);
-                TOps.Store(y1 + n + width, c11);
-                TOps.Store(y2 + n, c20);
-                TOps.Store(y2 + n + width, c21);
-                TOps.Store(y3 + n, c30);
-                TOps.Store(y3 + n + width, c31);
+                Store2<TOps, TVector>(a.Y + (r0 * a.Ldy) + n, width, c00, c01);
+                Store2<TOps, TVector>(a.Y + (r1 * a.Ldy) + n, width, c10, c11);
+                Store2<TOps, TVector>(a.Y + (r2 * a.Ldy) + n, width, c20, c21);
+                Store2<TOps, TVector>(a.Y + (r3 * a.Ldy) + n, width, c30, c31);
+                Store2<TOps, TVector>(a.Y + (r4 * a.Ldy) + n, width, c40, c41);
+                Store2<TOps, TVector>(a.Y + (r5 * a.Ldy) + n, width, c50, c51);
             }
+        }
 
-            for (; n + width <= a.N; n += width)
+        for (; n < a.N && a.N >= width; n += width)
+        {
+            int at = Math.Min(n, a.N - width);
+            for (int m = m0; m < m1; m += 4)
             {
+                int last = m1 - 1;
+                long r0 = m, r1 = Math.Min(m + 1, last), r2 = Math.Min(m + 2, last), r3 = Math.Min(m + 3, last);
+                float* x0 = a.X + (r0 * a.Ldx);
+                float* x1 = a.X + (r1 * a.Ldx);
+                float* x2 = a.X + (r2 * a.Ldx);
+                float* x3 = a.X + (r3 * a.Ldx);
                 TVector c0 = TOps.Zero, c1 = TOps.Zero, c2 = TOps.Zero, c3 = TOps.Zero;
-                float* b = a.B + n;
+                float* b = a.B + at;
                 for (int i = 0; i < a.K; i++, b += a.Ldb)
                 {
                     TVector v = TOps.Load(b);
@@ -150,29 +200,26 @@ public static unsafe partial class Gemm
                     c3 = TOps.MultiplyAdd(TOps.Broadcast(x3[i]), v, c3);
                 }
 
-                TOps.Store(y0 + n, c0);
-                TOps.Store(y1 + n, c1);
-                TOps.Store(y2 + n, c2);
-                TOps.Store(y3 + n, c3);
+                TOps.Store(a.Y + (r0 * a.Ldy) + at, c0);
+                TOps.Store(a.Y + (r1 * a.Ldy) + at, c1);
+                TOps.Store(a.Y + (r2 * a.Ldy) + at, c2);
+                TOps.Store(a.Y + (r3 * a.Ldy) + at, c3);
             }
+        }
 
-            for (; n < a.N; n++)
+        for (; n < a.N; n++)
+        {
+            for (int m = m0; m < m1; m++)
             {
-                float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                float s = 0;
+                float* x = a.X + ((long)m * a.Ldx);
                 float* b = a.B + n;
                 for (int i = 0; i < a.K; i++, b += a.Ldb)
                 {
-                    float v = *b;
-                    s0 += x0[i] * v;
-                    s1 += x1[i] * v;
-                    s2 += x2[i] * v;
-                    s3 += x3[i] * v;
+                    s += x[i] * *b;
                 }
 
-                y0[n] = s0;
-                y1[n] = s1;
-                y2[n] = s2;
-                y3[n] = s3;
+                a.Y[((long)m * a.Ldy) + n] = s;
             }
         }
     }
