@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using EdgeGuard.Kernels.Threading;
 
 namespace EdgeGuard.Kernels.Float32;
@@ -103,6 +104,8 @@ public static unsafe class Gelu
         ApplyScalar(values[i..]);
     }
 
+    // inlined: a call passes and returns the vectors through memory
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<float> Lanes(Vector<float> x)
     {
         Vector<float> half = new(0.5f);
@@ -142,6 +145,7 @@ public static unsafe class Gelu
         return e * BitConverter.Int32BitsToSingle(((int)k + 127) << 23);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<float> Exp(Vector<float> a)
     {
         Vector<float> clamped = Vector.Max(a, new Vector<float>(ExpFloor));
