@@ -49,7 +49,7 @@ public sealed class GemmTests
         var variant = Enum.Parse<GemmVariant>(variantName);
         var random = new Random(m * 1000 + n * 10 + k + 7);
 
-        // n wider than the 2-vector tile too, so the 2-vector, 1-vector and scalar column paths all run.
+        // n wider than the 2-vector tile too, so the 2-vector path and the overlapping 1-vector tail both run.
         n += 37;
         int ldx = k + 2, ldb = n + 5, ldy = n + 1;
         float[] x = RandomArray(random, ((m - 1) * ldx) + k);
@@ -59,6 +59,62 @@ public sealed class GemmTests
         Gemm.Multiply(GemmVariant.Scalar, x, ldx, b, ldb, expected, ldy, m, n, k);
         Gemm.Multiply(variant, x, ldx, b, ldb, actual, ldy, m, n, k);
         AssertClose(expected, actual, k);
+    }
+
+    [Theory]
+    [InlineData(5, 1, 9)]
+    [InlineData(7, 3, 16)]
+    [InlineData(13, 7, 33)]
+    public void Multiply_NarrowerThanAVector_MatchesScalar(int m, int n, int k)
+    {
+        var random = new Random(n);
+        int ldb = n + 1;
+        float[] x = RandomArray(random, m * k);
+        float[] b = RandomArray(random, ((k - 1) * ldb) + n);
+        float[] expected = new float[m * n], actual = new float[m * n];
+        Gemm.Multiply(GemmVariant.Scalar, x, k, b, ldb, expected, n, m, n, k);
+        Gemm.Multiply(x, k, b, ldb, actual, n, m, n, k);
+        AssertClose(expected, actual, k);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void MultiplyBanded_EqualsTheFullProductInsideEveryRowsBand(bool rising)
+    {
+        // A band of 40 columns per row, sliding right (c2p) or left (p2c) by 3 per row, clipped to the matrix.
+        const int m = 23, n = 77, k = 19;
+        var random = new Random(rising ? 1 : 2);
+        float[] x = RandomArray(random, m * k), b = RandomArray(random, k * n);
+        int[] first = new int[m], last = new int[m];
+        for (int i = 0; i < m; i++)
+        {
+            int start = rising ? 3 * i : 3 * (m - 1 - i);
+            first[i] = Math.Min(start, n - 1);
+            last[i] = Math.Min(start + 39, n - 1);
+        }
+
+        float[] full = new float[m * n], banded = new float[m * n];
+        Gemm.Multiply(x, k, b, n, full, n, m, n, k);
+        Array.Fill(banded, float.NaN);
+        Gemm.MultiplyBanded(x, k, b, n, banded, n, m, n, k, first, last);
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = first[i]; j <= last[i]; j++)
+            {
+                Assert.Equal(full[(i * n) + j], banded[(i * n) + j]);
+            }
+        }
+
+        // Tiles far outside every band were skipped.
+        Assert.Contains(banded, float.IsNaN);
+    }
+
+    [Fact]
+    public void MultiplyBanded_BandsShorterThanTheRows_Throw()
+    {
+        float[] x = new float[4 * 2], b = new float[2 * 3], y = new float[4 * 3];
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyBanded(x, 2, b, 3, y, 3, 4, 3, 2, new int[3], new int[4]));
     }
 
     [Theory]

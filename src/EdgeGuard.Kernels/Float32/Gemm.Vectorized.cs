@@ -13,6 +13,25 @@ public static unsafe partial class Gemm
         TOps.Store(y + width, second);
     }
 
+    /// <summary>Whether any of rows <c>[r0, r1]</c> needs a column of <c>[n0, n1)</c>.</summary>
+    private static bool Needed(in PlainArgs a, int r0, int r1, int n0, int n1)
+    {
+        if (a.First == null)
+        {
+            return true;
+        }
+
+        for (int r = r0; r <= r1; r++)
+        {
+            if (a.First[r] < n1 && a.Last[r] >= n0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Largest block of B (floats, on the stack) <see cref="MultiplyTiles{TOps, TVector}"/> copies before use.</summary>
     private const int PackedBlockLimit = 8192;
 
@@ -133,6 +152,11 @@ public static unsafe partial class Gemm
             for (int m = m0; m < m1; m += 6)
             {
                 int last = m1 - 1;
+                if (!Needed(a, m, Math.Min(m + 5, last), n, n + (2 * width)))
+                {
+                    continue;
+                }
+
                 long r0 = m, r1 = Math.Min(m + 1, last), r2 = Math.Min(m + 2, last), r3 = Math.Min(m + 3, last);
                 long r4 = Math.Min(m + 4, last), r5 = Math.Min(m + 5, last);
                 float* x0 = a.X + (r0 * a.Ldx);
@@ -184,6 +208,11 @@ public static unsafe partial class Gemm
             for (int m = m0; m < m1; m += 4)
             {
                 int last = m1 - 1;
+                if (!Needed(a, m, Math.Min(m + 3, last), at, at + width))
+                {
+                    continue;
+                }
+
                 long r0 = m, r1 = Math.Min(m + 1, last), r2 = Math.Min(m + 2, last), r3 = Math.Min(m + 3, last);
                 float* x0 = a.X + (r0 * a.Ldx);
                 float* x1 = a.X + (r1 * a.Ldx);

@@ -101,7 +101,31 @@ public static unsafe partial class Gemm
         }
     }
 
-    internal static void Multiply(GemmVariant variant, ReadOnlySpan<float> x, int ldx, ReadOnlySpan<float> b, int ldb, Span<float> y, int ldy, int m, int n, int k)
+    /// <summary>
+    /// As <see cref="Multiply(ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, int, int, int)"/> where
+    /// row <c>i</c> needs only columns <c>[first[i], last[i]]</c> (attention's position terms: each query reads one
+    /// band of relative distances). Those are computed exactly as the full product computes them; tiles whose rows
+    /// need none of their columns are skipped, so the rest of <paramref name="y"/> is unspecified.
+    /// </summary>
+    public static void MultiplyBanded(
+        ReadOnlySpan<float> x, int ldx, ReadOnlySpan<float> b, int ldb, Span<float> y, int ldy, int m, int n, int k, ReadOnlySpan<int> first, ReadOnlySpan<int> last)
+    {
+        if (first.Length < m || last.Length < m)
+        {
+            throw new ArgumentException($"The bands need {m} first and last columns, have {first.Length} and {last.Length}.", nameof(first));
+        }
+
+        fixed (int* pf = first, pl = last)
+        {
+            Multiply(Selected, x, ldx, b, ldb, y, ldy, m, n, k, pf, pl);
+        }
+    }
+
+    internal static void Multiply(GemmVariant variant, ReadOnlySpan<float> x, int ldx, ReadOnlySpan<float> b, int ldb, Span<float> y, int ldy, int m, int n, int k) =>
+        Multiply(variant, x, ldx, b, ldb, y, ldy, m, n, k, null, null);
+
+    private static void Multiply(
+        GemmVariant variant, ReadOnlySpan<float> x, int ldx, ReadOnlySpan<float> b, int ldb, Span<float> y, int ldy, int m, int n, int k, int* first, int* last)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -118,7 +142,7 @@ public static unsafe partial class Gemm
 
         fixed (float* px = x, pb = b, py = y)
         {
-            var args = new PlainArgs(px, ldx, pb, ldb, py, ldy, n, k);
+            var args = new PlainArgs(px, ldx, pb, ldb, py, ldy, n, k, first, last);
             switch (variant)
             {
                 case GemmVariant.Vector512: MultiplyTiles<Vector512Ops, Vector512<float>>(args, 0, m); break;
@@ -193,8 +217,12 @@ public static unsafe partial class Gemm
         public readonly int K = k;
     }
 
-    internal readonly struct PlainArgs(float* x, int ldx, float* b, int ldb, float* y, int ldy, int n, int k)
+    internal readonly struct PlainArgs(float* x, int ldx, float* b, int ldb, float* y, int ldy, int n, int k, int* first, int* last)
     {
+        /// <summary>Per row, the first and last column it needs; null: every column.</summary>
+        public readonly int* First = first;
+        public readonly int* Last = last;
+
         public readonly float* X = x;
         public readonly int Ldx = ldx;
         public readonly float* B = b;

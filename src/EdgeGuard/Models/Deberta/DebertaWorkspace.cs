@@ -55,6 +55,9 @@ internal sealed class DebertaWorkspace(int hidden, int intermediate, int headSiz
     /// <summary>Per pool worker: attention scores [L, L], the c2p and p2c products [L, R] and Kᵀ [head_size, L] of one (row, head).</summary>
     public float[][] Scratch { get; } = [.. Enumerable.Range(0, workers).Select(_ => Array.Empty<float>())];
 
+    /// <summary>Per pool worker: the first and last rel_embeddings row each c2p row and each p2c row reads [4, L].</summary>
+    public int[][] Bands { get; } = [.. Enumerable.Range(0, workers).Select(_ => Array.Empty<int>())];
+
     /// <summary>rel_embeddings row of every distance: <c>BucketIndex[d + MaxLength - 1]</c>.</summary>
     public int[] BucketIndex { get; private set; } = [];
 
@@ -116,6 +119,7 @@ internal sealed class DebertaWorkspace(int hidden, int intermediate, int headSiz
         for (int w = 0; w < Scratch.Length; w++)
         {
             Scratch[w] = Grow(Scratch[w], scratch);
+            Bands[w] = Grow(Bands[w], 4L * maxLength);
         }
     }
 

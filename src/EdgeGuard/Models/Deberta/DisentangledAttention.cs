@@ -159,7 +159,7 @@ internal sealed class DisentangledAttention
     }
 
     /// <summary>Attention of one head of one row, on one worker's scratch.</summary>
-    private void AttendHead(DebertaWorkspace workspace, int row, int head, float[] scratch)
+    private void AttendHead(DebertaWorkspace workspace, int row, int head, float[] scratch, int[] bands)
     {
         int length = workspace.Lengths[row];
         int first = (workspace.Offsets[row] * _hidden) + (head * _headSize);
@@ -186,9 +186,21 @@ internal sealed class DisentangledAttention
             }
         }
 
+        // Score (i, j) reads row r = table[center + i − j] − lowest of both: query i the distances i − j for every j,
+        // key j those for every i. The table is monotone, so each is a band; about half of R at the longest length.
+        Span<int> c2pFirst = bands.AsSpan(0, length), c2pLast = bands.AsSpan(length, length);
+        Span<int> p2cFirst = bands.AsSpan(2 * length, length), p2cLast = bands.AsSpan(3 * length, length);
+        for (int i = 0; i < length; i++)
+        {
+            c2pFirst[i] = table[center + i - (length - 1)] - lowest;
+            c2pLast[i] = table[center + i] - lowest;
+            p2cFirst[i] = table[center - i] - lowest;
+            p2cLast[i] = table[center + (length - 1) - i] - lowest;
+        }
+
         // c2p[i, r] = Qᵢ·posK[r], p2c[j, r] = Kⱼ·posQ[r], scores[i, j] = Qᵢ·Kⱼ
-        Gemm.Multiply(query, _hidden, _positionKeyT.AsSpan(relFirst), _relRows, c2p, relRows, length, relRows, _headSize);
-        Gemm.Multiply(key, _hidden, _positionQueryT.AsSpan(relFirst), _relRows, p2c, relRows, length, relRows, _headSize);
+        Gemm.MultiplyBanded(query, _hidden, _positionKeyT.AsSpan(relFirst), _relRows, c2p, relRows, length, relRows, _headSize, c2pFirst, c2pLast);
+        Gemm.MultiplyBanded(key, _hidden, _positionQueryT.AsSpan(relFirst), _relRows, p2c, relRows, length, relRows, _headSize, p2cFirst, p2cLast);
         Gemm.Multiply(query, _hidden, keyT, length, scores, length, length, length, _headSize);
 
         for (int i = 0; i < length; i++)
@@ -213,6 +225,6 @@ internal sealed class DisentangledAttention
     private readonly struct HeadTask(DisentangledAttention attention, DebertaWorkspace workspace) : IParallelBody
     {
         public void Invoke(int index, int workerIndex) =>
-            attention.AttendHead(workspace, index / attention._heads, index % attention._heads, workspace.Scratch[workerIndex]);
+            attention.AttendHead(workspace, index / attention._heads, index % attention._heads, workspace.Scratch[workerIndex], workspace.Bands[workerIndex]);
     }
 }
