@@ -17,8 +17,8 @@ internal static class GemmBenchmark
             ? [(1024, 4096), (768, 3072)]
             : [(384, 384), (384, 1536), (1536, 384), (768, 768), (768, 3072), (3072, 768), (1024, 1024), (1024, 4096), (4096, 1024)];
         using var pool = new WorkerPool(options.Int("threads", Environment.ProcessorCount));
-        double ghz = options.Int("mhz", 2596) / 1000.0;
-        Console.WriteLine($"# threads={pool.DegreeOfParallelism}, clock {ghz:F3} GHz (--mhz; /proc/cpuinfo nominal)");
+        double ghz = options.Int("mhz", NominalMegahertz()) / 1000.0;
+        Console.WriteLine($"# threads={pool.DegreeOfParallelism}, clock {ghz:F3} GHz (--mhz, else /proc/cpuinfo's first 'cpu MHz')");
         Console.WriteLine("# peak = threads × GHz × ops/cycle of the variant's multiply instruction (see docs/performance.md)");
         Console.WriteLine("| kernel | M | K | N | ms/call | GOP/s | % of peak |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
@@ -56,16 +56,36 @@ internal static class GemmBenchmark
     }
 
     /// <summary>
-    /// Integer ops (a multiply and an add each) per cycle per core the variant's multiply instruction can issue on
-    /// this machine (Zen 4: two 256-bit vector multiply pipes; 512-bit ops take both).
+    /// Integer ops (a multiply and an add each) per cycle per core with two 256-bit vector multiply pipes (Zen 3/4;
+    /// a 512-bit instruction takes both): <c>vpdpbusd</c> does 32 products per pipe-cycle; <c>vpmaddubsw</c> needs a
+    /// <c>vpmaddwd</c> after it on the same pipes, so 16.
     /// </summary>
     private static double OpsPerCycle(Int8GemmVariant variant) => variant switch
     {
         Int8GemmVariant.AvxVnni => 2 * 32 * 2,
-        Int8GemmVariant.Avx512BW => 2 * 32 * 2,
-        Int8GemmVariant.Avx2 => 2 * 32 * 2,
+        Int8GemmVariant.Avx512BW => 2 * 16 * 2,
+        Int8GemmVariant.Avx2 => 2 * 16 * 2,
         _ => 1,
     };
+
+    private static int NominalMegahertz()
+    {
+        const string path = "/proc/cpuinfo";
+        if (File.Exists(path))
+        {
+            foreach (string line in File.ReadLines(path))
+            {
+                if (line.StartsWith("cpu MHz", StringComparison.Ordinal)
+                    && double.TryParse(line[(line.IndexOf(':') + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double mhz))
+                {
+                    return (int)mhz;
+                }
+            }
+        }
+
+        // unknown: the % of peak column comes out NaN unless --mhz says
+        return 0;
+    }
 
     private static double TimeInt8(Int8GemmVariant variant, WorkerPool pool, int m, int k, int n)
     {
