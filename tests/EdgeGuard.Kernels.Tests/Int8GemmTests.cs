@@ -41,7 +41,7 @@ public sealed class Int8GemmTests
         Assert.SkipUnless(Int8Gemm.IsSupported(variant), $"This CPU cannot run {variant}.");
         Cases.Sample(c =>
         {
-            var (x, w, bias) = Build(c, Int8Gemm.ActivationLimit(variant));
+            var (x, w, bias) = Build(c, variant);
             foreach (Int8Epilogue epilogue in Enum.GetValues<Int8Epilogue>())
             {
                 float[] residual = RandomValues(new Random(c.Seed + 1), c.M * c.N);
@@ -73,7 +73,7 @@ public sealed class Int8GemmTests
         }
 
         int limit = Int8Gemm.ActivationLimit(variant);
-        var x = new QuantizedRows(3, k, limit);
+        var x = new QuantizedRows(3, k, variant);
         x.Quantize(xs, k, 3, k);
         PackedInt8Matrix w = PackedInt8Matrix.Quantize(ws, k, 3, k);
         float[] y = new float[9];
@@ -98,7 +98,7 @@ public sealed class Int8GemmTests
                     long dot = 0;
                     for (int k = 0; k < c.K; k++)
                     {
-                        dot += x.Row(i)[k] * w[j, k];
+                        dot += x.Value(i, k) * w[j, k];
                     }
 
                     Assert.Equal((dot * (x.Scale(i) * w.Scales.Span[j])) + bias[j], y[(i * c.N) + j]);
@@ -206,11 +206,49 @@ public sealed class Int8GemmTests
         Assert.Contains("±63", error.Message);
     }
 
+    [Theory]
+    [MemberData(nameof(VectorVariants))]
+    public void Multiply_Variant_RefusesRowsStoredWithAnotherOffset(Int8GemmVariant variant)
+    {
+        Assert.SkipUnless(Int8Gemm.IsSupported(variant), $"This CPU cannot run {variant}.");
+        // within the kernel's limit, but stored with AVX2's offset where the kernel reads signed bytes, and signed where it reads an offset
+        var x = Int8Gemm.ActivationOffset(variant) == 0
+            ? new QuantizedRows(1, 64, Int8GemmVariant.Avx2)
+            : new QuantizedRows(1, 64, Int8Gemm.ActivationLimit(variant));
+        x.Quantize(Enumerable.Repeat(0.5f, 64).ToArray(), 64, 1, 64);
+        PackedInt8Matrix w = PackedInt8Matrix.Quantize(Enumerable.Repeat(1f, 64).ToArray(), 64, 1, 64);
+        var error = Assert.Throws<ArgumentException>(() => Int8Gemm.Multiply(variant, null, x, w, new float[1], Int8Epilogue.Bias, [], new float[1]));
+        Assert.Contains("offset", error.Message);
+    }
+
+    [Theory]
+    [InlineData(Int8GemmVariant.Avx2)]
+    [InlineData(Int8GemmVariant.AvxVnni)]
+    public void Multiply_Scalar_ReadsOffsetRowsAsTheSignedValuesTheyHold(Int8GemmVariant storedFor)
+    {
+        // The same values quantised with the kernel's limit, stored with its offset and without: same products.
+        var random = new Random(4);
+        float[] xs = RandomValues(random, 5 * 70), ws = RandomValues(random, 19 * 70), bias = RandomValues(random, 19);
+        PackedInt8Matrix w = PackedInt8Matrix.Quantize(ws, 70, 19, 70);
+        var offset = new QuantizedRows(5, 70, storedFor);
+        offset.Quantize(xs, 70, 5, 70);
+        var signed = new QuantizedRows(5, 70, offset.Limit);
+        signed.Quantize(xs, 70, 5, 70);
+        Assert.Equal(Int8Gemm.ActivationOffset(storedFor), offset.Offset);
+        Assert.Equal(0, signed.Offset);
+        Assert.Equal(signed.Value(3, 69), offset.Value(3, 69));
+
+        float[] expected = new float[5 * 19], actual = new float[5 * 19];
+        Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, signed, w, bias, Int8Epilogue.Bias, [], expected);
+        Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, offset, w, bias, Int8Epilogue.Bias, [], actual);
+        Assert.Equal(expected, actual);
+    }
+
     [Fact]
     public void Selected_IsSupported() => Assert.True(Int8Gemm.IsSupported(Int8Gemm.Selected));
 
-    /// <param name="limit">Activation limit; by default the selected kernel's.</param>
-    internal static (QuantizedRows X, PackedInt8Matrix W, float[] Bias) Build(Case c, int? limit = null)
+    /// <param name="variant">Whose activation limit and offset the rows get; by default the selected kernel's.</param>
+    internal static (QuantizedRows X, PackedInt8Matrix W, float[] Bias) Build(Case c, Int8GemmVariant? variant = null)
     {
         var random = new Random(c.Seed);
         float[] xs = new float[c.M * c.K], ws = new float[c.N * c.K];
@@ -230,7 +268,7 @@ public sealed class Int8GemmTests
             ws[i] = c.Fill == Fill.Extremes ? (random.Next(2) == 0 ? -1 : 1) : RandomValue(random);
         }
 
-        var x = new QuantizedRows(c.M, c.K, limit ?? Int8Gemm.ActivationLimit(Int8Gemm.Selected));
+        var x = new QuantizedRows(c.M, c.K, variant ?? Int8Gemm.Selected);
         x.Quantize(xs, c.K, c.M, c.K);
         return (x, PackedInt8Matrix.Quantize(ws, c.K, c.N, c.K), RandomValues(random, c.N));
     }

@@ -9,7 +9,9 @@ public sealed class Int8QuantizationTests
     public void QuantizeRow_Vector_MatchesScalarExactly()
     {
         // Lengths around every vector width; values including exact half steps (ties round to even in both twins).
-        Gen.Select(Gen.Int[0, 200], Gen.Int, Gen.Bool, Gen.Bool.Select(b => b ? 127 : 63), (n, seed, ties, limit) => (n, seed, ties, limit)).Sample(t =>
+        // (limit, offset) as the kernels store them: signed ±127 or ±63, AVX2's x + 64, AVX-VNNI's x + 128.
+        (int Limit, int Offset)[] storage = [(127, 0), (63, 0), (63, 64), (127, 128)];
+        Gen.Select(Gen.Int[0, 200], Gen.Int, Gen.Bool, Gen.Int[0, 3], (n, seed, ties, kind) => (n, seed, ties, storage[kind].Limit, storage[kind].Offset)).Sample(t =>
         {
             var random = new Random(t.seed);
             float[] row = new float[t.n];
@@ -24,11 +26,11 @@ public sealed class Int8QuantizationTests
             }
 
             sbyte[] expected = new sbyte[t.n], actual = new sbyte[t.n];
-            float expectedScale = ActivationQuantizer.QuantizeRowScalar(row, expected, t.limit);
-            float actualScale = ActivationQuantizer.QuantizeRowVector(row, actual, t.limit);
+            float expectedScale = ActivationQuantizer.QuantizeRowScalar(row, expected, t.Limit, t.Offset);
+            float actualScale = ActivationQuantizer.QuantizeRowVector(row, actual, t.Limit, t.Offset);
             Assert.Equal(expectedScale, actualScale);
             Assert.Equal(expected, actual);
-            Assert.All(actual, v => Assert.InRange(v, -t.limit, t.limit));
+            Assert.All(actual, v => Assert.InRange(t.Offset == 0 ? v : (byte)v - t.Offset, -t.Limit, t.Limit));
         }, iter: 300);
     }
 

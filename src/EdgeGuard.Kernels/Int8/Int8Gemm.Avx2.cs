@@ -12,8 +12,6 @@ namespace EdgeGuard.Kernels.Int8;
 /// </summary>
 internal readonly struct Avx2Step : IU8S8Step
 {
-    public static int Offset => 64;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> w, Vector256<short> ones) =>
         Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, w), ones));

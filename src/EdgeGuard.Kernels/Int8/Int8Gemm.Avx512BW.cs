@@ -13,8 +13,6 @@ namespace EdgeGuard.Kernels.Int8;
 /// </summary>
 internal readonly unsafe struct Avx512BWTile : IInt8Tile
 {
-    public static int ActivationOffset => 0;
-
     public static void Tile(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* panel, int k, int* dots)
     {
         Vector512<int> e0 = default, e1 = default, e2 = default, e3 = default;

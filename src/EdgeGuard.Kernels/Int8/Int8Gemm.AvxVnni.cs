@@ -11,8 +11,6 @@ namespace EdgeGuard.Kernels.Int8;
 /// </summary>
 internal readonly struct AvxVnniStep : IU8S8Step
 {
-    public static int Offset => 128;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> w, Vector256<short> ones) =>
         AvxVnni.MultiplyWideningAndAdd(acc, u, w);

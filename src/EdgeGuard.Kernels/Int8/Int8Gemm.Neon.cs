@@ -13,8 +13,6 @@ namespace EdgeGuard.Kernels.Int8;
 /// </summary>
 internal readonly unsafe struct AdvSimdTile : IInt8Tile
 {
-    public static int ActivationOffset => 0;
-
     public static void Tile(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* panel, int k, int* dots)
     {
         TwoRows(x0, x1, panel, k, dots, dots + PackedInt8Matrix.PanelWidth);

@@ -11,8 +11,6 @@ namespace EdgeGuard.Kernels.Int8;
 /// </summary>
 internal readonly unsafe struct AdvSimdDpTile : IInt8Tile
 {
-    public static int ActivationOffset => 0;
-
     public static void Tile(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* panel, int k, int* dots)
     {
         Vector128<int> c00 = default, c01 = default, c02 = default, c03 = default;

@@ -9,9 +9,6 @@ namespace EdgeGuard.Kernels.Int8;
 /// </summary>
 internal unsafe interface IU8S8Step
 {
-    /// <summary>Added (modulo 256) to every signed activation byte to make it the unsigned operand.</summary>
-    static abstract int Offset { get; }
-
     /// <summary><c>acc[i] += Σ_{j&lt;4} u[4i + j] · w[4i + j]</c>.</summary>
     /// <param name="ones">16-bit ones, for steps that widen int16 pairs by multiplying (made once per tile: the JIT
     /// does not hoist vector constants out of the loop).</param>
@@ -20,35 +17,32 @@ internal unsafe interface IU8S8Step
 
 /// <summary>
 /// A 4-row × 16-channel tile for any <see cref="IU8S8Step"/>: per step, the panel's 64 bytes are two vectors (channels
-/// 0–7, 8–15) and each row's four activations are broadcast to every lane; eight accumulators hold the tile as it
-/// will be stored.
+/// 0–7, 8–15) and each row's four activations, stored already offset to unsigned (<see cref="QuantizedRows.Offset"/>),
+/// are broadcast to every lane; eight accumulators hold the tile as it will be stored.
 /// </summary>
 internal readonly unsafe struct Vector256Tile<TStep> : IInt8Tile
     where TStep : struct, IU8S8Step
 {
-    public static int ActivationOffset => TStep.Offset;
-
     public static void Tile(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* panel, int k, int* dots)
     {
         Vector256<int> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<int> c20 = default, c21 = default, c30 = default, c31 = default;
-        Vector256<byte> offset = Vector256.Create((byte)TStep.Offset);
         Vector256<short> ones = Vector256.Create((short)1);
         for (int i = 0; i < k; i += PackedInt8Matrix.StepDepth)
         {
             sbyte* step = panel + (i * PackedInt8Matrix.PanelWidth);
             Vector256<sbyte> w0 = Vector256.Load(step);
             Vector256<sbyte> w1 = Vector256.Load(step + 32);
-            Vector256<byte> u = Broadcast(x0 + i, offset);
+            Vector256<byte> u = Broadcast(x0 + i);
             c00 = TStep.MultiplyAdd(c00, u, w0, ones);
             c01 = TStep.MultiplyAdd(c01, u, w1, ones);
-            u = Broadcast(x1 + i, offset);
+            u = Broadcast(x1 + i);
             c10 = TStep.MultiplyAdd(c10, u, w0, ones);
             c11 = TStep.MultiplyAdd(c11, u, w1, ones);
-            u = Broadcast(x2 + i, offset);
+            u = Broadcast(x2 + i);
             c20 = TStep.MultiplyAdd(c20, u, w0, ones);
             c21 = TStep.MultiplyAdd(c21, u, w1, ones);
-            u = Broadcast(x3 + i, offset);
+            u = Broadcast(x3 + i);
             c30 = TStep.MultiplyAdd(c30, u, w0, ones);
             c31 = TStep.MultiplyAdd(c31, u, w1, ones);
         }
@@ -63,7 +57,7 @@ internal readonly unsafe struct Vector256Tile<TStep> : IInt8Tile
         c31.Store(dots + 56);
     }
 
-    // four activation bytes to every 32-bit lane
+    // four activation bytes (stored with the step's offset) to every 32-bit lane
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Broadcast(sbyte* x, Vector256<byte> offset) => Vector256.Create(Unsafe.ReadUnaligned<int>(x)).AsByte() + offset;
+    private static Vector256<byte> Broadcast(sbyte* x) => Vector256.Create(Unsafe.ReadUnaligned<int>(x)).AsByte();
 }

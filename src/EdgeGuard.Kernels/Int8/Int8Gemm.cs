@@ -46,6 +46,18 @@ public static unsafe partial class Int8Gemm
     /// </summary>
     public static int ActivationLimit(Int8GemmVariant variant) => variant == Int8GemmVariant.Avx2 ? 63 : 127;
 
+    /// <summary>
+    /// What <paramref name="variant"/> reads on top of each activation (<see cref="QuantizedRows.Offset"/>): 64 for AVX2
+    /// (x + 64 ∈ [1, 127] as <c>vpmaddubsw</c>'s unsigned operand), 128 for AVX-VNNI (x + 128 for <c>vpdpbusd</c>), 0 for
+    /// the kernels that multiply signed bytes. The driver removes it with the weights' channel sums.
+    /// </summary>
+    public static int ActivationOffset(Int8GemmVariant variant) => variant switch
+    {
+        Int8GemmVariant.Avx2 => 64,
+        Int8GemmVariant.AvxVnni => 128,
+        _ => 0,
+    };
+
     private static Int8GemmVariant Select() =>
         AvxVnni.IsSupported ? Int8GemmVariant.AvxVnni
         : Avx512BW.IsSupported ? Int8GemmVariant.Avx512BW
@@ -83,6 +95,13 @@ public static unsafe partial class Int8Gemm
                 $"The activations were quantised to ±{x.Limit}; the {variant} kernel takes at most ±{ActivationLimit(variant)}.", nameof(x));
         }
 
+        // The scalar twin reads any offset, so tests can run it on the rows a vector kernel reads.
+        if (variant != Int8GemmVariant.Scalar && x.Offset != ActivationOffset(variant))
+        {
+            throw new ArgumentException(
+                $"The activations were stored with offset {x.Offset}; the {variant} kernel reads them with offset {ActivationOffset(variant)}.", nameof(x));
+        }
+
         if (x.Columns != w.Columns)
         {
             throw new ArgumentException($"Activations have {x.Columns} columns, weights {w.Columns}.", nameof(x));
@@ -113,7 +132,7 @@ public static unsafe partial class Int8Gemm
         fixed (float* psx = x.Scales, psw = w.Scales.Span, pb = bias, pr = residual, py = y)
         fixed (int* ps = w.ChannelSums.Span)
         {
-            var args = new Args(px, x.PaddedColumns, psx, pw, psw, ps, pb, epilogue == Int8Epilogue.BiasResidual ? pr : null, py, n, epilogue);
+            var args = new Args(px, x.PaddedColumns, x.Offset, psx, pw, psw, ps, pb, epilogue == Int8Epilogue.BiasResidual ? pr : null, py, n, epilogue);
             long work = (long)m * n * x.PaddedColumns;
             int panels = w.Panels;
             if (pool is null || pool.DegreeOfParallelism == 1 || work < ParallelThreshold)
@@ -146,7 +165,17 @@ public static unsafe partial class Int8Gemm
             case Int8GemmVariant.AvxVnni: RunTiles<Vector256Tile<AvxVnniStep>>(a, m0, m1, p0, p1); break;
             case Int8GemmVariant.AdvSimd: RunTiles<AdvSimdTile>(a, m0, m1, p0, p1); break;
             case Int8GemmVariant.AdvSimdDp: RunTiles<AdvSimdDpTile>(a, m0, m1, p0, p1); break;
-            default: RunTiles<ScalarTile>(a, m0, m1, p0, p1); break;
+            default:
+                if (a.Offset == 0)
+                {
+                    RunTiles<ScalarTile<SignedActivations>>(a, m0, m1, p0, p1);
+                }
+                else
+                {
+                    RunTiles<ScalarTile<UnsignedActivations>>(a, m0, m1, p0, p1);
+                }
+
+                break;
         }
 
         if (a.Epilogue == Int8Epilogue.BiasGelu)
@@ -178,7 +207,7 @@ public static unsafe partial class Int8Gemm
             // Σ(x + offset)·w − offset·Σw = Σx·w
             for (int c = 0; c < width; c++)
             {
-                correction[c] = c < count ? TTile.ActivationOffset * a.WSum[n + c] : 0;
+                correction[c] = c < count ? a.Offset * a.WSum[n + c] : 0;
             }
 
             for (int m = m0; m < m1; m += 4)
@@ -266,10 +295,11 @@ public static unsafe partial class Int8Gemm
     }
 
     internal readonly struct Args(
-        sbyte* x, int k, float* xScale, sbyte* w, float* wScale, int* wSum, float* bias, float* residual, float* y, int n, Int8Epilogue epilogue)
+        sbyte* x, int k, int offset, float* xScale, sbyte* w, float* wScale, int* wSum, float* bias, float* residual, float* y, int n, Int8Epilogue epilogue)
     {
         public readonly sbyte* X = x;
         public readonly int K = k;
+        public readonly int Offset = offset;
         public readonly float* XScale = xScale;
         public readonly sbyte* W = w;
         public readonly float* WScale = wScale;
@@ -299,10 +329,8 @@ public static unsafe partial class Int8Gemm
 /// </summary>
 internal unsafe interface IInt8Tile
 {
-    /// <summary>What the kernel adds to every activation to make it unsigned (0 for signed kernels).</summary>
-    static abstract int ActivationOffset { get; }
-
+    /// <param name="x0">Row 0's stored activation bytes (already offset for kernels that read them unsigned).</param>
     /// <param name="panel">The panel's <c>k / 4</c> steps of 16 channels × 4 bytes.</param>
-    /// <param name="dots"><c>dots[16·r + c] = Σₖ (x_r[k] + offset) · w[c, k]</c> for rows r = 0..3, channels c = 0..15.</param>
+    /// <param name="dots"><c>dots[16·r + c] = Σₖ x_r[k] · w[c, k]</c> over the stored bytes, for rows r = 0..3, channels c = 0..15.</param>
     static abstract void Tile(sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, sbyte* panel, int k, int* dots);
 }

@@ -3,9 +3,13 @@ using EdgeGuard.Kernels.Threading;
 namespace EdgeGuard.Kernels.Int8;
 
 /// <summary>
-/// Activations quantised per row for one <see cref="Int8Gemm"/> call: int8 values with row stride
+/// Activations quantised per row for one <see cref="Int8Gemm"/> call: bytes with row stride
 /// <see cref="PaddedColumns"/> and one float scale per row. Allocated once per workspace and reused for every layer.
 /// </summary>
+/// <remarks>
+/// A kernel whose multiply takes unsigned activations reads each value with an offset (<see cref="Offset"/>):
+/// the byte is stored already offset, so the kernel's inner loop does not add it to every broadcast.
+/// </remarks>
 public sealed class QuantizedRows
 {
     private readonly sbyte[] _data;
@@ -16,13 +20,24 @@ public sealed class QuantizedRows
     /// this process selected (<see cref="Int8Gemm.Selected"/>).
     /// </summary>
     public QuantizedRows(int maxRows, int maxColumns)
-        : this(maxRows, maxColumns, Int8Gemm.ActivationLimit(Int8Gemm.Selected))
+        : this(maxRows, maxColumns, Int8Gemm.Selected)
     {
     }
 
-    /// <summary>As <see cref="QuantizedRows(int, int)"/>, values quantised to <c>[-limit, limit]</c>.</summary>
+    /// <summary>As <see cref="QuantizedRows(int, int)"/>, for <paramref name="variant"/>'s limit and offset.</summary>
+    public QuantizedRows(int maxRows, int maxColumns, Int8GemmVariant variant)
+        : this(maxRows, maxColumns, Int8Gemm.ActivationLimit(variant), Int8Gemm.ActivationOffset(variant))
+    {
+    }
+
+    /// <summary>As <see cref="QuantizedRows(int, int)"/>, values quantised to <c>[-limit, limit]</c> and stored as they are (offset 0).</summary>
     /// <param name="limit">1 to 127; <see cref="Int8Gemm.ActivationLimit"/> says what a kernel accepts.</param>
     public QuantizedRows(int maxRows, int maxColumns, int limit)
+        : this(maxRows, maxColumns, limit, 0)
+    {
+    }
+
+    private QuantizedRows(int maxRows, int maxColumns, int limit, int offset)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxRows);
         ArgumentOutOfRangeException.ThrowIfNegative(maxColumns);
@@ -31,6 +46,7 @@ public sealed class QuantizedRows
         MaxRows = maxRows;
         MaxColumns = maxColumns;
         Limit = limit;
+        Offset = offset;
 
         _data = new sbyte[(long)maxRows * PackedInt8Matrix.PadColumns(maxColumns)];
         _scales = new float[maxRows];
@@ -42,6 +58,9 @@ public sealed class QuantizedRows
 
     /// <summary>Largest magnitude a quantised value takes.</summary>
     public int Limit { get; }
+
+    /// <summary>Added (modulo 256) to every quantised value as it is stored: 0 (signed bytes), 64 or 128 (unsigned).</summary>
+    public int Offset { get; }
 
     /// <summary>Rows quantised by the last <see cref="Quantize(ReadOnlySpan{float}, int, int, int)"/>.</summary>
     public int Rows { get; private set; }
@@ -56,8 +75,16 @@ public sealed class QuantizedRows
 
     internal float[] Scales => _scales;
 
-    /// <summary>The quantised values of row <paramref name="row"/> (without padding).</summary>
-    public ReadOnlySpan<sbyte> Row(int row) => _data.AsSpan(row * PaddedColumns, Columns);
+    /// <summary>The quantised value at <paramref name="row"/>, <paramref name="column"/> (without the offset).</summary>
+    public int Value(int row, int column)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(column);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(column, Columns);
+        sbyte stored = _data[(row * PaddedColumns) + column];
+        return Offset == 0 ? stored : (byte)stored - Offset;
+    }
 
     /// <summary>The scale of row <paramref name="row"/>: value = q · scale.</summary>
     public float Scale(int row) => _scales[row];
@@ -100,7 +127,7 @@ public sealed class QuantizedRows
     {
         int padded = PaddedColumns;
         Span<sbyte> q = _data.AsSpan(r * padded, Columns);
-        _scales[r] = vector ? ActivationQuantizer.QuantizeRowVector(row, q, Limit) : ActivationQuantizer.QuantizeRowScalar(row, q, Limit);
+        _scales[r] = vector ? ActivationQuantizer.QuantizeRowVector(row, q, Limit, Offset) : ActivationQuantizer.QuantizeRowScalar(row, q, Limit, Offset);
 
         // An earlier, wider call may have left values where this row's padding is.
         _data.AsSpan((r * padded) + Columns, padded - Columns).Clear();
