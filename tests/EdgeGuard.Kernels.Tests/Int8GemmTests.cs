@@ -107,6 +107,34 @@ public sealed class Int8GemmTests
         }, iter: 100);
     }
 
+    [Theory]
+    [MemberData(nameof(VectorVariants))]
+    public void Multiply_LongRowsManyRows_IsTheExactDotProductInEveryVariant(Int8GemmVariant variant)
+    {
+        Assert.SkipUnless(Int8Gemm.IsSupported(variant), $"This CPU cannot run {variant}.");
+
+        // K as long as an FFN's, M over one task's 64 rows with a 2-row tail, N with a partial panel; residual in place.
+        var c = new Case(70, 37, 2500, Fill.Random, 11);
+        var (x, w, bias) = Build(c, variant);
+        float[] residual = RandomValues(new Random(12), c.M * c.N);
+        float[] y = (float[])residual.Clone();
+        Int8Gemm.Multiply(variant, null, x, w, bias, Int8Epilogue.BiasResidual, y, y);
+        for (int i = 0; i < c.M; i++)
+        {
+            for (int j = 0; j < c.N; j++)
+            {
+                long dot = 0;
+                for (int k = 0; k < c.K; k++)
+                {
+                    dot += x.Value(i, k) * w[j, k];
+                }
+
+                float expected = (dot * (x.Scale(i) * w.Scales.Span[j])) + bias[j] + residual[(i * c.N) + j];
+                Assert.Equal(expected, y[(i * c.N) + j]);
+            }
+        }
+    }
+
     [Fact]
     public void Multiply_Scalar_ApproximatesTheFloatProductWithinTheQuantisationBound()
     {
