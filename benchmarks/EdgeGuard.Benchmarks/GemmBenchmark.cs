@@ -91,7 +91,7 @@ internal static class GemmBenchmark
     {
         var random = new Random(1);
         float[] x = Random(random, m * k), w = Random(random, n * k), bias = Random(random, n), y = new float[m * n], check = new float[m * n];
-        var q = new QuantizedRows(m, k, Int8Gemm.ActivationLimit(variant));
+        var q = new QuantizedRows(m, k, variant);
         q.Quantize(x, k, m, k);
         PackedInt8Matrix packed = PackedInt8Matrix.Quantize(w, k, n, k);
 
