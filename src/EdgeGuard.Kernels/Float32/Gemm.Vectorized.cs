@@ -14,6 +14,7 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>Whether any of rows <c>[r0, r1]</c> needs a column of <c>[n0, n1)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Needed(in PlainArgs a, int r0, int r1, int n0, int n1)
     {
         if (a.First == null)
