@@ -6,9 +6,9 @@ namespace EdgeGuard.Kernels.Int8;
 
 /// <summary>
 /// AVX2: <c>vpmaddubsw</c> multiplies u8 by s8 and adds pairs into int16 with saturation. Activations quantised to
-/// [-63, 63] go in as x + 64 ∈ [1, 127], so a pair sums to at most 2·127·127 = 32 258 &lt; 32 767 and cannot saturate;
-/// <c>vpmaddwd</c> by ones widens pairs to int32, and 64·Σw (the per-channel sum the packed weights carry) removes the
-/// offset: Σ(x + 64)·w − 64·Σw = Σx·w.
+/// [-63, 63] are stored as x + 64 ∈ [1, 127] (<see cref="QuantizedRows.Offset"/>), so a pair sums to at most
+/// 2·127·127 = 32 258 &lt; 32 767 and cannot saturate; <c>vpmaddwd</c> by ones widens pairs to int32, and the driver
+/// removes the offset with 64·Σw (the per-channel sum the packed weights carry): Σ(x + 64)·w − 64·Σw = Σx·w.
 /// </summary>
 internal readonly struct Avx2Step : IU8S8Step
 {

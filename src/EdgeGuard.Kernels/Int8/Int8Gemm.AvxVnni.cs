@@ -6,8 +6,8 @@ namespace EdgeGuard.Kernels.Int8;
 
 /// <summary>
 /// AVX-VNNI: <c>vpdpbusd</c> adds four u8×s8 products straight into each int32 lane (no intermediate int16, so no
-/// saturation). The activations are signed, so they go in as x + 128 (flip the top bit) and the kernel's driver
-/// subtracts 128·Σw, the per-channel sum the packed weights carry: Σ(x + 128)·w − 128·Σw = Σx·w.
+/// saturation). The activations are signed, so they are stored as x + 128 (<see cref="QuantizedRows.Offset"/>) and
+/// the driver subtracts 128·Σw, the per-channel sum the packed weights carry: Σ(x + 128)·w − 128·Σw = Σx·w.
 /// </summary>
 internal readonly struct AvxVnniStep : IU8S8Step
 {
