@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
@@ -245,35 +246,18 @@ public static unsafe partial class Int8Gemm
         float sx = a.XScale[row];
         float* y = a.Y + ((long)row * a.N) + n;
         float* residual = a.Residual == null ? null : a.Residual + ((long)row * a.N) + n;
-        if (count == PackedInt8Matrix.PanelWidth && Vector256.IsHardwareAccelerated)
-        {
-            // as wide as the x86 tiles store their dots: a narrower load would miss store forwarding
-            Vector256<float> scale = Vector256.Create(sx);
-            for (int c = 0; c < PackedInt8Matrix.PanelWidth; c += Vector256<int>.Count)
-            {
-                Vector256<float> dot = Vector256.ConvertToSingle(Vector256.Load(dots + c) - Vector256.Load(correction + c));
-                Vector256<float> v = (dot * (scale * Vector256.Load(a.WScale + n + c))) + Vector256.Load(a.Bias + n + c);
-                if (residual != null)
-                {
-                    v += Vector256.Load(residual + c);
-                }
-
-                v.Store(y + c);
-            }
-
-            return;
-        }
-
         if (count == PackedInt8Matrix.PanelWidth)
         {
-            Vector128<float> scale = Vector128.Create(sx);
-            for (int c = 0; c < PackedInt8Matrix.PanelWidth; c += Vector128<int>.Count)
+            // Vector<T>: as wide as the x86 tiles store their dots (a narrower load would miss store forwarding), 128
+            // bits on arm64
+            var scale = new Vector<float>(sx);
+            for (int c = 0; c < PackedInt8Matrix.PanelWidth; c += Vector<int>.Count)
             {
-                Vector128<float> dot = Vector128.ConvertToSingle(Vector128.Load(dots + c) - Vector128.Load(correction + c));
-                Vector128<float> v = (dot * (scale * Vector128.Load(a.WScale + n + c))) + Vector128.Load(a.Bias + n + c);
+                Vector<float> dot = Vector.ConvertToSingle(Vector.Load(dots + c) - Vector.Load(correction + c));
+                Vector<float> v = (dot * (scale * Vector.Load(a.WScale + n + c))) + Vector.Load(a.Bias + n + c);
                 if (residual != null)
                 {
-                    v += Vector128.Load(residual + c);
+                    v += Vector.Load(residual + c);
                 }
 
                 v.Store(y + c);
