@@ -10,7 +10,8 @@ BENCH_SEQ ?= 64,128,256,512
 # benchmarks read, in .bench-models/<shape>/:
 #   hf/        Hugging Face directory (edgeguard synthesize)
 #   f32.gguf   float32 bundle (edgeguard convert)
-#   int8.gguf  int8 bundle (edgeguard convert --quant int8)
+#   int8.gguf  int8 bundle (edgeguard convert --quant int8 --weight-bits B, B the int8WeightBits of the
+#              firmware profile the side-by-side child is built for, BENCH_PROFILE: 7 on x86-64-v3)
 #   f32.onnx   float32 ONNX (python3 -m edgeguard_train export, parity-checked against PyTorch)
 #   int8.onnx  ONNX Runtime-style dynamic int8 of f32.onnx (python3 -m edgeguard_train quantize-onnx)
 # Each file is made only when it is missing, so a second run does nothing.
@@ -44,9 +45,16 @@ $(BENCH_MODELS)/%/hf/config.json: | $(BENCH_NEEDS_BUILD)
 $(BENCH_MODELS)/%/f32.gguf: $(BENCH_MODELS)/%/hf/config.json | $(BENCH_NEEDS_BUILD)
 	$(EDGEGUARD) convert $(BENCH_MODELS)/$*/hf -o $@
 
-# Remade when the file that names the packed int8 layout changes: a bundle in an older layout is refused at open.
-$(BENCH_MODELS)/%/int8.gguf: $(BENCH_MODELS)/%/hf/config.json src/EdgeGuard.Kernels/Int8/PackedInt8Matrix.cs | $(BENCH_NEEDS_BUILD)
-	$(EDGEGUARD) convert $(BENCH_MODELS)/$*/hf -o $@ --quant int8
+# The firmware profile the side-by-side children are built for (mk/compare.mk) and whose int8 weight bits the int8
+# bundles take: by default one this CPU runs.
+BENCH_PROFILE ?= $(shell if [ "$$(uname -m)" = aarch64 ]; then grep -qw asimddp /proc/cpuinfo && echo rpi5 || echo rpi4; \
+	else grep -qw avx512bw /proc/cpuinfo && echo x86-64-v4 || echo x86-64-v3; fi)
+BENCH_PROFILE_FILE := firmware-profiles/$(BENCH_PROFILE).json
+
+# Remade when the file that names the packed int8 layout changes (a bundle in an older layout is refused at open)
+# and when the profile's weight bits do.
+$(BENCH_MODELS)/%/int8.gguf: $(BENCH_MODELS)/%/hf/config.json src/EdgeGuard.Kernels/Int8/PackedInt8Matrix.cs $(BENCH_PROFILE_FILE) | $(BENCH_NEEDS_BUILD)
+	$(EDGEGUARD) convert $(BENCH_MODELS)/$*/hf -o $@ --quant int8 --weight-bits $(call json-field,int8WeightBits,$(BENCH_PROFILE_FILE))
 
 # export writes a whole Hugging Face directory next to model.onnx; only model.onnx is kept. Above protobuf's
 # 2 GiB the exporter would put the tensors in files of their own beside it: refused rather than lost.

@@ -8,9 +8,7 @@ COMPARE_QUICK_SHAPES ?= xsmall base
 COMPARE_FULL_SHAPES ?= xsmall small base large
 COMPARE_ARGS ?=
 # The children are the NativeAOT edge binary (as shipped), built with the ONNX Runtime backend so that both runtimes run
-# in the same kind of process; BENCH_PROFILE is the firmware profile it is built for, by default one this CPU runs.
-BENCH_PROFILE ?= $(shell if [ "$$(uname -m)" = aarch64 ]; then grep -qw asimddp /proc/cpuinfo && echo rpi5 || echo rpi4; \
-	else grep -qw avx512bw /proc/cpuinfo && echo x86-64-v4 || echo x86-64-v3; fi)
+# in the same kind of process; BENCH_PROFILE (mk/bench.mk) is the firmware profile it is built for.
 BENCH_CLI = artifacts/publish/$(BENCH_PROFILE)/edgeguard
 
 .PHONY: bench bench-full

@@ -5,7 +5,9 @@
 PROFILE ?=
 EDGEGUARD_ONNX ?=
 PROFILE_FILE = firmware-profiles/$(PROFILE).json
-profile-field = $(shell sed -n 's/^ *"$(1)": *"\([^"]*\)".*/\1/p' $(PROFILE_FILE))
+# $(call json-field,name,file): a string field of a firmware profile
+json-field = $(shell sed -n 's/^ *"$(1)": *"\([^"]*\)".*/\1/p' $(2))
+profile-field = $(call json-field,$(1),$(PROFILE_FILE))
 PUBLISH_DIR = artifacts/publish/$(PROFILE)
 COMMA := ,
 

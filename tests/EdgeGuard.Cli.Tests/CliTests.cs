@@ -278,6 +278,41 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
     }
 
     [Fact]
+    public void ConvertInt8_WeightBits_WritesBundlesThatScoreLikeTheFloatOne()
+    {
+        const string text = "How do I pick a lock?";
+        double Score(string bundle)
+        {
+            var r = CliProcess.Run("classify", text, "--model", bundle, "--json");
+            Assert.True(r.ExitCode is 0 or 1, r.Stderr);
+            using var doc = JsonDocument.Parse(r.Stdout);
+            return doc.RootElement.GetProperty("unsafe_score").GetDouble();
+        }
+
+        double reference = Score(model.BundlePath);
+        foreach (string bits in new[] { "8", "7" })
+        {
+            string path = Path.Combine(model.Root, $"int8-w{bits}.gguf");
+            var convert = CliProcess.Run("convert", model.HfDir, "-o", path, "--quant", "int8", "--weight-bits", bits);
+            Assert.Equal(0, convert.ExitCode);
+            Assert.Contains($"int8 ({bits}-bit weights)", convert.Stdout);
+            Assert.InRange(Score(path), reference - 0.03, reference + 0.03);
+        }
+    }
+
+    [Theory]
+    [InlineData("f32", "7", "--quant int8 only")]
+    [InlineData("int8", "6", "Argument '6' not recognized")]
+    public void Convert_WeightBitsWithoutInt8OrOutOfRange_IsAUsageError(string quant, string bits, string message)
+    {
+        string path = Path.Combine(model.Root, $"refused-{quant}-{bits}.gguf");
+        var r = CliProcess.Run("convert", model.HfDir, "-o", path, "--quant", quant, "--weight-bits", bits);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Stderr);
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
     public void Convert_NotADirectory_IsAnError()
     {
         var r = CliProcess.Run("convert", model.BundlePath, "-o", Path.Combine(model.Root, "x.gguf"));

@@ -22,14 +22,20 @@ public sealed class Int8GemmTests
         EqualRows,
     }
 
-    public sealed record Case(int M, int N, int K, Fill Fill, int Seed)
+    /// <param name="WeightLimit">127 (8-bit weights) or 63 (7-bit: AVX2 then sums two steps in int16).</param>
+    public sealed record Case(int M, int N, int K, Fill Fill, int Seed, int WeightLimit = PackedInt8Matrix.FullWeightLimit)
     {
-        public override string ToString() => $"M={M} N={N} K={K} {Fill} seed={Seed}";
+        public override string ToString() => $"M={M} N={N} K={K} {Fill} seed={Seed} weights ±{WeightLimit}";
     }
 
     // Odd M/N (up to three panels, the last partial), K from 1 to past 4 widest vectors (never a multiple of the vector
     // width unless drawn so).
-    private static readonly Gen<Case> Cases = Gen.Select(Gen.Int[1, 13], Gen.Int[1, 40], Gen.Int[1, 300], Gen.Enum<Fill>(), Gen.Int, (m, n, k, f, s) => new Case(m, n, k, f, s));
+    private static readonly Gen<Case> Cases = Gen.Select(
+        Gen.Int[1, 13], Gen.Int[1, 40], Gen.Int[1, 300], Gen.Enum<Fill>(), Gen.Int, Gen.Bool.Select(full => full ? PackedInt8Matrix.FullWeightLimit : PackedInt8Matrix.SevenBitWeightLimit),
+        (m, n, k, f, s, w) => new Case(m, n, k, f, s, w));
+
+    public static TheoryData<Int8GemmVariant, int> VectorVariantsAndWeightLimits() =>
+        new(VectorVariants().SelectMany(v => new[] { ((Int8GemmVariant)v.Data, PackedInt8Matrix.FullWeightLimit), ((Int8GemmVariant)v.Data, PackedInt8Matrix.SevenBitWeightLimit) }));
 
     public static TheoryData<Int8GemmVariant> VectorVariants() =>
         [Int8GemmVariant.Avx2, Int8GemmVariant.Avx512BW, Int8GemmVariant.AvxVnni, Int8GemmVariant.AdvSimd, Int8GemmVariant.AdvSimdDp];
@@ -57,13 +63,14 @@ public sealed class Int8GemmTests
     }
 
     [Theory]
-    [MemberData(nameof(VectorVariants))]
-    public void Multiply_Variant_LongRowsOfExtremes_DoNotSaturate(Int8GemmVariant variant)
+    [MemberData(nameof(VectorVariantsAndWeightLimits))]
+    public void Multiply_Variant_LongRowsOfExtremes_DoNotSaturate(Int8GemmVariant variant, int weightLimit)
     {
         Assert.SkipUnless(Int8Gemm.IsSupported(variant), $"This CPU cannot run {variant}.");
         const int k = 4096;
 
-        // Rows: all +1, all −1, alternating; weights the same: every product is ±127², sums up to ±4096·127².
+        // Rows: all +1, all −1, alternating; weights the same: every product is ±limit·weightLimit, the largest the
+        // kernel's int16 stages see (AVX2 on 7-bit weights: four of (63 + 64)·63 in one lane).
         float[] xs = new float[3 * k], ws = new float[3 * k];
         for (int i = 0; i < k; i++)
         {
@@ -75,12 +82,18 @@ public sealed class Int8GemmTests
         int limit = Int8Gemm.ActivationLimit(variant);
         var x = new QuantizedRows(3, k, variant);
         x.Quantize(xs, k, 3, k);
-        PackedInt8Matrix w = PackedInt8Matrix.Quantize(ws, k, 3, k);
+        PackedInt8Matrix w = PackedInt8Matrix.Quantize(ws, k, 3, k, weightLimit);
         float[] y = new float[9];
         Int8Gemm.Multiply(variant, null, x, w, new float[3], Int8Epilogue.Bias, [], y);
 
-        // sx = 1/limit, sw = 1/127, so y = dot / (limit·127) = ±k (alternating against constant: 0).
-        Assert.Equal([k, -k, 0, -k, k, 0, 0, 0, k], y);
+        // The exact dots are ±k·limit·weightLimit (alternating against constant: 0), dequantised by sx·sw = 1/(limit·weightLimit).
+        int[] signs = [1, -1, 0, -1, 1, 0, 0, 0, 1];
+        for (int i = 0; i < 9; i++)
+        {
+            float scale = x.Scale(i / 3) * w.Scales.Span[i % 3];
+            Assert.Equal((float)(signs[i] * k * limit * weightLimit) * scale, y[i]);
+            Assert.Equal(signs[i] * k, y[i], 0.01);
+        }
     }
 
     [Fact]
@@ -108,13 +121,13 @@ public sealed class Int8GemmTests
     }
 
     [Theory]
-    [MemberData(nameof(VectorVariants))]
-    public void Multiply_LongRowsManyRows_IsTheExactDotProductInEveryVariant(Int8GemmVariant variant)
+    [MemberData(nameof(VectorVariantsAndWeightLimits))]
+    public void Multiply_LongRowsManyRows_IsTheExactDotProductInEveryVariant(Int8GemmVariant variant, int weightLimit)
     {
         Assert.SkipUnless(Int8Gemm.IsSupported(variant), $"This CPU cannot run {variant}.");
 
-        // K as long as an FFN's, M over one task's 64 rows with a 2-row tail, N with a partial panel; residual in place.
-        var c = new Case(70, 37, 2500, Fill.Random, 11);
+        // K as long as an FFN's, M over one block's 64 rows with a 2-row tail, N with a partial panel; residual in place.
+        var c = new Case(70, 37, 2500, Fill.Random, 11, weightLimit);
         var (x, w, bias) = Build(c, variant);
         float[] residual = RandomValues(new Random(12), c.M * c.N);
         float[] y = (float[])residual.Clone();
@@ -197,13 +210,14 @@ public sealed class Int8GemmTests
     }
 
     [Theory]
-    [InlineData(1, 768, 384)]
-    [InlineData(9, 1536, 384)]
-    [InlineData(133, 383, 129)]
-    public void Multiply_OnThePool_MatchesScalar(int m, int n, int k)
+    [InlineData(1, 768, 384, PackedInt8Matrix.FullWeightLimit)]
+    [InlineData(9, 1536, 384, PackedInt8Matrix.SevenBitWeightLimit)]
+    [InlineData(133, 383, 129, PackedInt8Matrix.FullWeightLimit)]
+    [InlineData(133, 383, 129, PackedInt8Matrix.SevenBitWeightLimit)]
+    public void Multiply_OnThePool_MatchesScalar(int m, int n, int k, int weightLimit)
     {
         using var pool = new WorkerPool(3);
-        var (x, w, bias) = Build(new Case(m, n, k, Fill.Random, n));
+        var (x, w, bias) = Build(new Case(m, n, k, Fill.Random, n, weightLimit));
         float[] expected = new float[m * n], actual = new float[m * n];
         Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, x, w, bias, Int8Epilogue.BiasGelu, [], expected);
         Int8Gemm.Multiply(pool, x, w, bias, Int8Epilogue.BiasGelu, [], actual);
@@ -275,6 +289,16 @@ public sealed class Int8GemmTests
     [Fact]
     public void Selected_IsSupported() => Assert.True(Int8Gemm.IsSupported(Int8Gemm.Selected));
 
+    [Fact]
+    public void PreferredWeightLimit_IsSevenBitForAvx2Only()
+    {
+        foreach (Int8GemmVariant variant in Enum.GetValues<Int8GemmVariant>())
+        {
+            int expected = variant == Int8GemmVariant.Avx2 ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
+            Assert.Equal(expected, Int8Gemm.PreferredWeightLimit(variant));
+        }
+    }
+
     /// <param name="variant">Whose activation limit and offset the rows get; by default the selected kernel's.</param>
     internal static (QuantizedRows X, PackedInt8Matrix W, float[] Bias) Build(Case c, Int8GemmVariant? variant = null)
     {
@@ -298,7 +322,7 @@ public sealed class Int8GemmTests
 
         var x = new QuantizedRows(c.M, c.K, variant ?? Int8Gemm.Selected);
         x.Quantize(xs, c.K, c.M, c.K);
-        return (x, PackedInt8Matrix.Quantize(ws, c.K, c.N, c.K), RandomValues(random, c.N));
+        return (x, PackedInt8Matrix.Quantize(ws, c.K, c.N, c.K, c.WeightLimit), RandomValues(random, c.N));
     }
 
     private static float RandomValue(Random random) => (float)((random.NextDouble() * 2) - 1);

@@ -68,6 +68,29 @@ public sealed class Int8QuantizationTests
     }
 
     [Fact]
+    public void PackedQuantize_SevenBit_MapsEachChannelsMaximumTo63()
+    {
+        float[] w = [0.5f, -2f, 1f, 3f, 0.25f, -0.75f];
+        PackedInt8Matrix p = PackedInt8Matrix.Quantize(w, 3, 2, 3, PackedInt8Matrix.SevenBitWeightLimit);
+        Assert.Equal(PackedInt8Matrix.SevenBitWeightLimit, p.WeightLimit);
+        Assert.Equal([2f / 63, 3f / 63], p.Scales.ToArray());
+        Assert.Equal(-63, p[0, 1]);
+        Assert.Equal(63, p[1, 0]);
+        Assert.Equal((sbyte)Math.Round(0.5f * 63 / 2, MidpointRounding.ToEven), p[0, 0]);
+        Assert.Equal(p[0, 0] + p[0, 1] + p[0, 2], p.ChannelSums.Span[0]);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(100)]
+    [InlineData(128)]
+    public void PackedInt8Matrix_WeightLimitOtherThan127Or63_Throws(int limit)
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => PackedInt8Matrix.Quantize(new float[64], 64, 1, 64, limit));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PackedInt8Matrix(1, 64, new sbyte[16 * 64], new float[1], new int[1], limit));
+    }
+
+    [Fact]
     public void PackedQuantize_RecordsScalesAndSums()
     {
         float[] w = [1f, -2f, 0.5f, 4f, 4f, 4f];

@@ -12,6 +12,7 @@ namespace EdgeGuard.Kernels.Int8;
 internal readonly struct AvxVnniStep : IU8S8Step
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> w, Vector256<short> ones) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, u, w);
+    public static Vector256<int> MultiplyAdd(
+        Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> w, Vector256<byte> t, Vector256<sbyte> v, Vector256<short> ones) =>
+        AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(acc, u, w), t, v);
 }

@@ -48,6 +48,15 @@ public static unsafe partial class Int8Gemm
     public static int ActivationLimit(Int8GemmVariant variant) => variant == Int8GemmVariant.Avx2 ? 63 : 127;
 
     /// <summary>
+    /// The weight limit <paramref name="variant"/> multiplies fastest, for weights quantised where the kernel is known
+    /// (a Hugging Face directory opened as int8): <see cref="PackedInt8Matrix.SevenBitWeightLimit"/> for AVX2, which then
+    /// widens two steps at once (<see cref="Avx2SevenBitStep"/>), <see cref="PackedInt8Matrix.FullWeightLimit"/> for every
+    /// other kernel. Every variant reads weights of either limit.
+    /// </summary>
+    public static int PreferredWeightLimit(Int8GemmVariant variant) =>
+        variant == Int8GemmVariant.Avx2 ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
+
+    /// <summary>
     /// What <paramref name="variant"/> reads on top of each activation (<see cref="QuantizedRows.Offset"/>): 64 for AVX2
     /// (x + 64 ∈ [1, 127] as <c>vpmaddubsw</c>'s unsigned operand), 128 for AVX-VNNI (x + 128 for <c>vpdpbusd</c>), 0 for
     /// the kernels that multiply signed bytes. The driver removes it with the weights' channel sums.
@@ -133,7 +142,7 @@ public static unsafe partial class Int8Gemm
         fixed (float* psx = x.Scales, psw = w.Scales.Span, pb = bias, pr = residual, py = y)
         fixed (int* ps = w.ChannelSums.Span)
         {
-            var args = new Args(px, x.PaddedColumns, x.Offset, psx, pw, psw, ps, pb, epilogue == Int8Epilogue.BiasResidual ? pr : null, py, n, epilogue);
+            var args = new Args(px, x.PaddedColumns, x.Offset, psx, pw, w.WeightLimit, psw, ps, pb, epilogue == Int8Epilogue.BiasResidual ? pr : null, py, n, epilogue);
             long work = (long)m * n * x.PaddedColumns;
             int panels = w.Panels;
             if (pool is null || pool.DegreeOfParallelism == 1 || work < ParallelThreshold)
@@ -156,11 +165,12 @@ public static unsafe partial class Int8Gemm
         }
     }
 
-    /// <summary>Output rows <c>[m0, m1)</c> × panels <c>[p0, p1)</c>, then GELU over them if asked.</summary>
+    /// <summary>Output rows <c>[m0, m1)</c> × panels <c>[p0, p1)</c>.</summary>
     private static void Run(Int8GemmVariant variant, in Args a, int m0, int m1, int p0, int p1)
     {
         switch (variant)
         {
+            case Int8GemmVariant.Avx2 when a.WeightLimit <= PackedInt8Matrix.SevenBitWeightLimit: RunTiles<Vector256Tile<Avx2SevenBitStep>>(a, m0, m1, p0, p1); break;
             case Int8GemmVariant.Avx2: RunTiles<Vector256Tile<Avx2Step>>(a, m0, m1, p0, p1); break;
             case Int8GemmVariant.Avx512BW: RunTiles<Avx512BWTile>(a, m0, m1, p0, p1); break;
             case Int8GemmVariant.AvxVnni: RunTiles<Vector256Tile<AvxVnniStep>>(a, m0, m1, p0, p1); break;
@@ -178,60 +188,75 @@ public static unsafe partial class Int8Gemm
 
                 break;
         }
-
-        if (a.Epilogue == Int8Epilogue.BiasGelu)
-        {
-            // GELU over the block just written, while it is still in cache.
-            int n0 = p0 * PackedInt8Matrix.PanelWidth, n1 = Math.Min(p1 * PackedInt8Matrix.PanelWidth, a.N);
-            for (int m = m0; m < m1; m++)
-            {
-                Gelu.Apply(new Span<float>(a.Y + ((long)m * a.N) + n0, n1 - n0));
-            }
-        }
     }
 
     /// <summary>
-    /// Panel by panel, 4 rows at a time: the panel stays in cache while the rows pass. A tail of fewer than 4 rows
-    /// repeats the last row (same dots, stored once); a panel's channels past <see cref="Args.N"/> are never stored.
+    /// Blocks of up to <see cref="RowsPerTask"/> rows × <see cref="PanelsPerTask"/> panels: panel by panel, 4 rows at a
+    /// time (the panel stays in cache while the rows pass), each tile dequantised into a block on the stack; then GELU
+    /// over the block and its rows copied out whole. Written in place, rows 3 or 12 KB apart would each take a cache
+    /// line per panel across the whole output. A tail of fewer than 4 rows repeats the last row (same dots, stored
+    /// once); a panel's channels past <see cref="Args.N"/> are never stored.
     /// </summary>
     private static void RunTiles<TTile>(in Args a, int m0, int m1, int p0, int p1)
         where TTile : struct, IInt8Tile
     {
-        const int width = PackedInt8Matrix.PanelWidth;
+        const int width = PackedInt8Matrix.PanelWidth, blockWidth = PanelsPerTask * width;
         int* dots = stackalloc int[4 * width];
         int* correction = stackalloc int[width];
-        for (int p = p0; p < p1; p++)
+        float* block = stackalloc float[RowsPerTask * blockWidth];
+        for (int mb = m0; mb < m1; mb += RowsPerTask)
         {
-            int n = p * width, count = Math.Min(width, a.N - n);
-            sbyte* panel = a.W + ((long)p * a.K * width);
-
-            // Σ(x + offset)·w − offset·Σw = Σx·w
-            for (int c = 0; c < width; c++)
+            int me = Math.Min(mb + RowsPerTask, m1);
+            for (int pb = p0; pb < p1; pb += PanelsPerTask)
             {
-                correction[c] = c < count ? a.Offset * a.WSum[n + c] : 0;
-            }
-
-            for (int m = m0; m < m1; m += 4)
-            {
-                int last = m1 - 1;
-                int r0 = m, r1 = Math.Min(m + 1, last), r2 = Math.Min(m + 2, last), r3 = Math.Min(m + 3, last);
-                TTile.Tile(a.X + ((long)r0 * a.K), a.X + ((long)r1 * a.K), a.X + ((long)r2 * a.K), a.X + ((long)r3 * a.K), panel, a.K, dots);
-                StoreRow(a, r0, n, count, dots, correction);
-
-                // Duplicated tail rows are stored once: a residual may be y itself and must be added once.
-                if (r1 != r0)
+                int pe = Math.Min(pb + PanelsPerTask, p1);
+                for (int p = pb; p < pe; p++)
                 {
-                    StoreRow(a, r1, n, count, dots + width, correction);
+                    int n = p * width, count = Math.Min(width, a.N - n);
+                    sbyte* panel = a.W + ((long)p * a.K * width);
+
+                    // Σ(x + offset)·w − offset·Σw = Σx·w
+                    for (int c = 0; c < width; c++)
+                    {
+                        correction[c] = c < count ? a.Offset * a.WSum[n + c] : 0;
+                    }
+
+                    float* column = block + ((p - pb) * width);
+                    for (int m = mb; m < me; m += 4)
+                    {
+                        int last = me - 1;
+                        int r0 = m, r1 = Math.Min(m + 1, last), r2 = Math.Min(m + 2, last), r3 = Math.Min(m + 3, last);
+                        TTile.Tile(a.X + ((long)r0 * a.K), a.X + ((long)r1 * a.K), a.X + ((long)r2 * a.K), a.X + ((long)r3 * a.K), panel, a.K, dots);
+                        StoreRow(a, r0, n, count, dots, correction, column + ((r0 - mb) * blockWidth));
+
+                        // Duplicated tail rows are stored once.
+                        if (r1 != r0)
+                        {
+                            StoreRow(a, r1, n, count, dots + width, correction, column + ((r1 - mb) * blockWidth));
+                        }
+
+                        if (r2 != r1)
+                        {
+                            StoreRow(a, r2, n, count, dots + (2 * width), correction, column + ((r2 - mb) * blockWidth));
+                        }
+
+                        if (r3 != r2)
+                        {
+                            StoreRow(a, r3, n, count, dots + (3 * width), correction, column + ((r3 - mb) * blockWidth));
+                        }
+                    }
                 }
 
-                if (r2 != r1)
+                int n0 = pb * width, columns = Math.Min(pe * width, a.N) - n0;
+                for (int m = mb; m < me; m++)
                 {
-                    StoreRow(a, r2, n, count, dots + (2 * width), correction);
-                }
+                    var row = new Span<float>(block + ((m - mb) * blockWidth), columns);
+                    if (a.Epilogue == Int8Epilogue.BiasGelu)
+                    {
+                        Gelu.Apply(row);
+                    }
 
-                if (r3 != r2)
-                {
-                    StoreRow(a, r3, n, count, dots + (3 * width), correction);
+                    row.CopyTo(new Span<float>(a.Y + ((long)m * a.N) + n0, columns));
                 }
             }
         }
@@ -241,10 +266,10 @@ public static unsafe partial class Int8Gemm
     /// Dequantise one row of a tile: <c>y = (dot − correction) · (sx · sw) + bias [+ residual]</c>, multiplies and adds
     /// in that order in both paths, so a whole panel (vectors) and a tail (scalars) round alike.
     /// </summary>
-    private static void StoreRow(in Args a, int row, int n, int count, int* dots, int* correction)
+    /// <param name="y">Where channel <paramref name="n"/> of <paramref name="row"/> goes.</param>
+    private static void StoreRow(in Args a, int row, int n, int count, int* dots, int* correction, float* y)
     {
         float sx = a.XScale[row];
-        float* y = a.Y + ((long)row * a.N) + n;
         float* residual = a.Residual == null ? null : a.Residual + ((long)row * a.N) + n;
         if (count == PackedInt8Matrix.PanelWidth)
         {
@@ -279,13 +304,14 @@ public static unsafe partial class Int8Gemm
     }
 
     internal readonly struct Args(
-        sbyte* x, int k, int offset, float* xScale, sbyte* w, float* wScale, int* wSum, float* bias, float* residual, float* y, int n, Int8Epilogue epilogue)
+        sbyte* x, int k, int offset, float* xScale, sbyte* w, int weightLimit, float* wScale, int* wSum, float* bias, float* residual, float* y, int n, Int8Epilogue epilogue)
     {
         public readonly sbyte* X = x;
         public readonly int K = k;
         public readonly int Offset = offset;
         public readonly float* XScale = xScale;
         public readonly sbyte* W = w;
+        public readonly int WeightLimit = weightLimit;
         public readonly float* WScale = wScale;
         public readonly int* WSum = wSum;
         public readonly float* Bias = bias;

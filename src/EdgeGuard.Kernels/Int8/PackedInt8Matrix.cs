@@ -12,9 +12,10 @@ namespace EdgeGuard.Kernels.Int8;
 /// output of a 16-channel panel leaves the kernel as whole vectors, with no horizontal sum, and each activation is
 /// loaded once per panel rather than once per channel pair. Inputs are padded with zeros to
 /// <see cref="ColumnAlignment"/> and channels to a whole panel, so no kernel has a tail: zero weights make whatever
-/// the padding of the activations holds contribute nothing. Values are in [-127, 127] (never -128): the AVX-512BW
-/// kernel negates weights, and <c>|w| ≤ 127</c> is what keeps the 16-bit pair sums of the AVX kernels from
-/// saturating (see docs/decisions/0005).
+/// the padding of the activations holds contribute nothing. Values are in [-<see cref="WeightLimit"/>,
+/// <see cref="WeightLimit"/>], the limit 127 (never -128: the AVX-512BW kernel negates weights, and <c>|w| ≤ 127</c>
+/// is what keeps the 16-bit pair sums of the AVX kernels from saturating) or 63, which lets the AVX2 kernel add two
+/// steps' pair sums in int16 before widening them (see docs/decisions/0005).
 /// </remarks>
 public sealed class PackedInt8Matrix
 {
@@ -30,11 +31,19 @@ public sealed class PackedInt8Matrix
     /// <summary>Names this layout in bundles, so a reader refuses a layout it does not know.</summary>
     public const string LayoutKey = "i8-panels16x4-k64";
 
-    /// <summary>Wraps already packed data (from a bundle); checks sizes only.</summary>
-    public PackedInt8Matrix(int rows, int columns, ReadOnlyMemory<sbyte> data, ReadOnlyMemory<float> scales, ReadOnlyMemory<int> channelSums)
+    /// <summary>The weight limit of 8-bit quantisation: every kernel reads it.</summary>
+    public const int FullWeightLimit = 127;
+
+    /// <summary>The weight limit of 7-bit quantisation (<c>edgeguard convert --weight-bits 7</c>): the AVX2 kernel's fast path.</summary>
+    public const int SevenBitWeightLimit = 63;
+
+    /// <summary>Wraps already packed data (from a bundle); checks sizes and the limit's range only.</summary>
+    /// <param name="weightLimit">The largest |w| the data holds, as its writer quantised it: <see cref="FullWeightLimit"/> or <see cref="SevenBitWeightLimit"/>.</param>
+    public PackedInt8Matrix(int rows, int columns, ReadOnlyMemory<sbyte> data, ReadOnlyMemory<float> scales, ReadOnlyMemory<int> channelSums, int weightLimit = FullWeightLimit)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(columns);
+        CheckWeightLimit(weightLimit);
         int padded = PadColumns(columns);
         if (data.Length != (long)PadRows(rows) * padded || scales.Length != rows || channelSums.Length != rows)
         {
@@ -48,7 +57,11 @@ public sealed class PackedInt8Matrix
         Data = data;
         Scales = scales;
         ChannelSums = channelSums;
+        WeightLimit = weightLimit;
     }
+
+    /// <summary>The largest |w| in <see cref="Data"/>: <see cref="FullWeightLimit"/> or <see cref="SevenBitWeightLimit"/>.</summary>
+    public int WeightLimit { get; }
 
     /// <summary>Output channels (rows of W).</summary>
     public int Rows { get; }
@@ -68,7 +81,7 @@ public sealed class PackedInt8Matrix
     /// <summary><see cref="PaddedRows"/> × <see cref="PaddedColumns"/> quantised weights in panel order.</summary>
     public ReadOnlyMemory<sbyte> Data { get; }
 
-    /// <summary>Per output channel: the float value of one quantisation step (<c>max|w| / 127</c>).</summary>
+    /// <summary>Per output channel: the float value of one quantisation step (<c>max|w| / WeightLimit</c>).</summary>
     public ReadOnlyMemory<float> Scales { get; }
 
     /// <summary>Per output channel: <c>Σₖ q[n, k]</c>, which the kernels that feed activations with an unsigned offset need to remove it.</summary>
@@ -93,11 +106,12 @@ public sealed class PackedInt8Matrix
     /// <summary><paramref name="rows"/> rounded up to <see cref="PanelWidth"/>.</summary>
     public static int PadRows(int rows) => (rows + PanelWidth - 1) / PanelWidth * PanelWidth;
 
-    /// <summary>Quantises float32 weights <c>[rows, columns]</c> (row stride <paramref name="ld"/>), symmetric per row.</summary>
-    public static PackedInt8Matrix Quantize(ReadOnlySpan<float> weights, int ld, int rows, int columns)
+    /// <summary>Quantises float32 weights <c>[rows, columns]</c> (row stride <paramref name="ld"/>), symmetric per row, to ±<paramref name="weightLimit"/>.</summary>
+    public static PackedInt8Matrix Quantize(ReadOnlySpan<float> weights, int ld, int rows, int columns, int weightLimit = FullWeightLimit)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(columns);
+        CheckWeightLimit(weightLimit);
         if (ld < columns || (rows > 0 && ((long)(rows - 1) * ld) + columns > weights.Length))
         {
             throw new ArgumentException($"{rows}×{columns} weights with stride {ld} need more than the {weights.Length} given.", nameof(weights));
@@ -110,7 +124,7 @@ public sealed class PackedInt8Matrix
         var row = new sbyte[columns];
         for (int r = 0; r < rows; r++)
         {
-            scales[r] = ActivationQuantizer.QuantizeRowScalar(weights.Slice(r * ld, columns), row);
+            scales[r] = ActivationQuantizer.QuantizeRowScalar(weights.Slice(r * ld, columns), row, weightLimit);
             int sum = 0;
             for (int c = 0; c < columns; c++)
             {
@@ -121,7 +135,16 @@ public sealed class PackedInt8Matrix
             sums[r] = sum;
         }
 
-        return new PackedInt8Matrix(rows, columns, data, scales, sums);
+        return new PackedInt8Matrix(rows, columns, data, scales, sums, weightLimit);
+    }
+
+    private static void CheckWeightLimit(int weightLimit)
+    {
+        if (weightLimit is not (FullWeightLimit or SevenBitWeightLimit))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(weightLimit), weightLimit, $"Int8 weights are quantised to ±{FullWeightLimit} (8 bits) or ±{SevenBitWeightLimit} (7 bits).");
+        }
     }
 
     private static long Offset(int row, int column, int paddedColumns) =>

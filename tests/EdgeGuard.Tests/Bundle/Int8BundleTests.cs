@@ -44,8 +44,9 @@ public sealed class Int8BundleTests
         Assert.All(Enumerable.Range(0, widened.Length), i => Assert.True(Math.Abs(widened[i] - original[i]) <= Math.Abs(original[i]) / 1024, $"{i}: {widened[i]} vs {original[i]}"));
         Assert.Null(bundle.FindHalfTable("classifier.weight", directory.Config.NumLabels, directory.Config.HiddenSize));
 
+        Assert.Equal(PackedInt8Matrix.FullWeightLimit, bundle.Int8WeightLimit);
         var fromBundle = DebertaClassifier.Load(directory.Config, bundle, SharedModels.Pool);
-        var fromFloat = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8);
+        var fromFloat = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
         Assert.Equal(DebertaPrecision.Int8, fromBundle.Precision);
         var random = new Random(4);
         int[] ids = [.. Enumerable.Range(0, 2 * 37).Select(_ => random.Next(directory.Config.VocabSize))];
@@ -53,6 +54,65 @@ public sealed class Int8BundleTests
         fromFloat.Forward(ids, [37, 20], 2, 37, expected);
         fromBundle.Forward(ids, [37, 20], 2, 37, actual);
         Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void WriteInt8_SevenBitWeights_AreRecordedAndGiveTheLogitsOfTheEngineQuantisingTo63()
+    {
+        using var temp = new TempDirectory();
+        HuggingFaceDirectory directory = SharedModels.Directory(SharedModels.Xsmall);
+        string path = WriteInt8(temp, directory, PackedInt8Matrix.SevenBitWeightLimit);
+
+        using ModelBundle bundle = ModelBundle.Open(path);
+        Assert.Equal(PackedInt8Matrix.SevenBitWeightLimit, bundle.Int8WeightLimit);
+        Assert.Equal(63u, bundle.Metadata[BundleKeys.Int8WeightLimit]);
+        int hidden = directory.Config.HiddenSize, intermediate = directory.Config.IntermediateSize;
+        PackedInt8Matrix stored = bundle.FindInt8Linear("deberta.encoder.layer.1.output.dense", hidden, intermediate)!;
+        Assert.Equal(PackedInt8Matrix.SevenBitWeightLimit, stored.WeightLimit);
+        Assert.Equal(63, stored.Data.ToArray().Max(v => Math.Abs((int)v)));
+
+        var fromBundle = DebertaClassifier.Load(directory.Config, bundle, SharedModels.Pool);
+        var sevenBit = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8, PackedInt8Matrix.SevenBitWeightLimit);
+        var eightBit = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
+        var random = new Random(6);
+        int[] ids = [.. Enumerable.Range(0, 2 * 41).Select(_ => random.Next(directory.Config.VocabSize))];
+        float[] expected = new float[4], actual = new float[4], coarser = new float[4];
+        sevenBit.Forward(ids, [41, 29], 2, 41, expected);
+        fromBundle.Forward(ids, [41, 29], 2, 41, actual);
+        eightBit.Forward(ids, [41, 29], 2, 41, coarser);
+        Assert.Equal(expected, actual);
+        Assert.NotEqual(coarser, actual);
+    }
+
+    [Theory]
+    [InlineData(0u)]
+    [InlineData(100u)]
+    [InlineData(255u)]
+    public void Open_Int8BundleWithAnUnsupportedWeightLimit_IsRefusedNamingTheKey(uint limit)
+    {
+        var metadata = BundleForge.With(BundleKeys.FormatVersion, GgufValue.FromUInt32(2));
+        metadata = [.. metadata.Select(kv => kv.Key == BundleKeys.Precision ? (kv.Key, GgufValue.FromString("int8")) : kv)];
+        metadata.Add((BundleKeys.Int8Layout, GgufValue.FromString(PackedInt8Matrix.LayoutKey)));
+        metadata.Add((BundleKeys.Int8WeightLimit, GgufValue.FromUInt32(limit)));
+        using var temp = new TempDirectory();
+        string path = temp.File("forged.gguf");
+        BundleForge.Write(path, metadata);
+        var e = Assert.Throws<ModelFileException>(() => ModelBundle.Open(path));
+        Assert.Contains($"{BundleKeys.Int8WeightLimit} is {limit}", e.Message);
+    }
+
+    [Fact]
+    public void Open_Int8BundleWithAWeightLimitOfAnotherType_IsRefused()
+    {
+        var metadata = BundleForge.With(BundleKeys.FormatVersion, GgufValue.FromUInt32(2));
+        metadata = [.. metadata.Select(kv => kv.Key == BundleKeys.Precision ? (kv.Key, GgufValue.FromString("int8")) : kv)];
+        metadata.Add((BundleKeys.Int8Layout, GgufValue.FromString(PackedInt8Matrix.LayoutKey)));
+        metadata.Add((BundleKeys.Int8WeightLimit, GgufValue.FromString("63")));
+        using var temp = new TempDirectory();
+        string path = temp.File("forged.gguf");
+        BundleForge.Write(path, metadata);
+        var e = Assert.Throws<ModelFileException>(() => ModelBundle.Open(path));
+        Assert.Contains(BundleKeys.Int8WeightLimit, e.Message);
     }
 
     [Fact]
@@ -130,11 +190,11 @@ public sealed class Int8BundleTests
         Assert.Throws<ArgumentException>(() => BundleWriter.Write(temp.File("b.gguf"), contents, SampleBundle.Weights()));
     }
 
-    private static string WriteInt8(TempDirectory temp, HuggingFaceDirectory directory)
+    private static string WriteInt8(TempDirectory temp, HuggingFaceDirectory directory, int weightLimit = PackedInt8Matrix.FullWeightLimit)
     {
         string path = temp.File("int8.gguf");
         var contents = SampleBundle.Contents() with { ConfigJson = ConfigJson, Precision = BundleFormat.PrecisionInt8 };
-        BundleWriter.WriteInt8(path, contents, directory.Weights, directory.Config, SharedModels.Pool);
+        BundleWriter.WriteInt8(path, contents, directory.Weights, directory.Config, SharedModels.Pool, weightLimit: weightLimit);
         return path;
     }
 }

@@ -36,6 +36,12 @@ public static class BundleKeys
     /// <summary>string, required in int8 bundles: the packed layout of every <c>.qweight</c> tensor (a <c>PackedInt8Matrix.LayoutKey</c>).</summary>
     public const string Int8Layout = "edgeguard.layout.int8_weights";
 
+    /// <summary>
+    /// u32, optional in int8 bundles (absent means 127): the largest |w| of every <c>.qweight</c> tensor, 127 (8-bit
+    /// weights) or 63 (7-bit, which the AVX2 kernel multiplies faster; <c>edgeguard convert --weight-bits 7</c>).
+    /// </summary>
+    public const string Int8WeightLimit = "edgeguard.int8.weight_limit";
+
     /// <summary>Prefix of the precomputed position projections: <c>edgeguard.rel_pos.{layer}.key</c> and <c>.query</c>.</summary>
     public const string PositionProjectionPrefix = "edgeguard.rel_pos.";
 

@@ -67,7 +67,13 @@ public static class BundleWriter
     /// <param name="contents">As for a float bundle, with <see cref="BundleContents.Precision"/> = <see cref="BundleFormat.PrecisionInt8"/>.</param>
     /// <param name="config">The model's config, to find its layers.</param>
     /// <param name="pool">Runs the quantisation and the position projections.</param>
-    public static void WriteInt8(string path, BundleContents contents, ITensorSource weights, DebertaConfig config, WorkerPool pool, IProgress<double>? progress = null)
+    /// <param name="weightLimit">
+    /// The largest |w|: <see cref="PackedInt8Matrix.FullWeightLimit"/> (8-bit weights, the default) or
+    /// <see cref="PackedInt8Matrix.SevenBitWeightLimit"/> (7-bit, which the AVX2 kernel multiplies faster); recorded as
+    /// <see cref="BundleKeys.Int8WeightLimit"/>.
+    /// </param>
+    public static void WriteInt8(
+        string path, BundleContents contents, ITensorSource weights, DebertaConfig config, WorkerPool pool, IProgress<double>? progress = null, int weightLimit = PackedInt8Matrix.FullWeightLimit)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(contents);
@@ -76,8 +82,9 @@ public static class BundleWriter
         ArgumentNullException.ThrowIfNull(pool);
         GgufWriter gguf = Describe(contents, BundleFormat.PrecisionInt8);
         gguf.AddMetadata(BundleKeys.Int8Layout, GgufValue.FromString(PackedInt8Matrix.LayoutKey));
+        gguf.AddMetadata(BundleKeys.Int8WeightLimit, GgufValue.FromUInt32((uint)weightLimit));
 
-        var classifier = DebertaClassifier.Load(config, weights, pool, DebertaPrecision.Int8);
+        var classifier = DebertaClassifier.Load(config, weights, pool, DebertaPrecision.Int8, weightLimit);
         Linear[] linears = [.. classifier.Int8Linears];
         var replaced = new HashSet<string>(linears.Select(l => l.Name + ".weight"), StringComparer.Ordinal);
         var entries = new List<(string Name, GgmlType Type, long[] Shape, Action<Stream> Write)>();

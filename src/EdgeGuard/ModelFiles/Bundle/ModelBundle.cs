@@ -58,6 +58,17 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
             {
                 Fail($"int8 weights are packed in layout '{layout}', which this runtime's kernels do not read (they read '{PackedInt8Matrix.LayoutKey}'); convert the model again with this EdgeGuard");
             }
+
+            if (_file.FindMetadata(BundleKeys.Int8WeightLimit) is not null)
+            {
+                uint limit = RequireValue(BundleKeys.Int8WeightLimit, GgufValueType.UInt32).AsUInt32();
+                if (limit is not (PackedInt8Matrix.FullWeightLimit or PackedInt8Matrix.SevenBitWeightLimit))
+                {
+                    Fail($"{BundleKeys.Int8WeightLimit} is {limit}; int8 weights are quantised to ±{PackedInt8Matrix.FullWeightLimit} (8 bits) or ±{PackedInt8Matrix.SevenBitWeightLimit} (7 bits)");
+                }
+
+                Int8WeightLimit = (int)limit;
+            }
         }
 
         ConfigJson = RequireValue(BundleKeys.ConfigJson, GgufValueType.String).AsString();
@@ -122,6 +133,9 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
 
     /// <summary>Weight precision (<c>f32</c> in version 1, <c>int8</c> in version 2).</summary>
     public string Precision { get; }
+
+    /// <summary>The largest |w| of the int8 weights (<see cref="BundleKeys.Int8WeightLimit"/>): 127 or 63.</summary>
+    public int Int8WeightLimit { get; } = PackedInt8Matrix.FullWeightLimit;
 
     /// <summary>Human-readable model name, if the bundle has one.</summary>
     public string? Name { get; }
@@ -213,7 +227,8 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
         GgufTensorInfo scale = RequireStored(prefix + ".qscale", GgmlType.F32, [rows]);
         GgufTensorInfo sum = RequireStored(prefix + ".qsum", GgmlType.I32, [rows]);
         CheckStored(weight, GgmlType.I8, [PackedInt8Matrix.PadRows(rows), padded]);
-        return new PackedInt8Matrix(rows, columns, _file.GetTensorMemory<sbyte>(weight), _file.GetTensorMemory<float>(scale), _file.GetTensorMemory<int>(sum));
+        return new PackedInt8Matrix(
+            rows, columns, _file.GetTensorMemory<sbyte>(weight), _file.GetTensorMemory<float>(scale), _file.GetTensorMemory<int>(sum), Int8WeightLimit);
     }
 
     /// <inheritdoc />

@@ -26,5 +26,5 @@ internal sealed class ContextPooler(Linear dense)
     public Linear Dense => dense;
 
     /// <summary>This pooler with an int8 dense layer.</summary>
-    public ContextPooler WithInt8Weights() => new(dense.WithInt8Weights());
+    public ContextPooler WithInt8Weights(int weightLimit) => new(dense.WithInt8Weights(weightLimit));
 }

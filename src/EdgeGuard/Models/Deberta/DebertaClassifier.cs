@@ -1,3 +1,4 @@
+using EdgeGuard.Kernels.Int8;
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
 
@@ -87,11 +88,20 @@ public sealed class DebertaClassifier
         Load(config, weights, pool, rule, DebertaPrecision.Float32);
 
     /// <summary>As <see cref="Load(DebertaConfig, ITensorSource, WorkerPool)"/>, computing in <paramref name="precision"/>.</summary>
-    /// <param name="precision">float32 (the reference), or int8 dense layers quantised from the float32 weights at load.</param>
+    /// <param name="precision">float32 (the reference), or int8 dense layers quantised from the float32 weights at load,
+    /// to the weight limit this process's kernel multiplies fastest (<see cref="Int8Gemm.PreferredWeightLimit"/>).</param>
     public static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, DebertaPrecision precision) =>
         Load(config, weights, pool, RelativePositionRule.HuggingFace, precision);
 
-    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule, DebertaPrecision precision)
+    /// <summary>As <see cref="Load(DebertaConfig, ITensorSource, WorkerPool, DebertaPrecision)"/>, int8 weights quantised to ±<paramref name="int8WeightLimit"/>.</summary>
+    /// <param name="int8WeightLimit"><see cref="PackedInt8Matrix.FullWeightLimit"/> or <see cref="PackedInt8Matrix.SevenBitWeightLimit"/>; unused in float32 and for layers a bundle stores as int8.</param>
+    public static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, DebertaPrecision precision, int int8WeightLimit) =>
+        Load(config, weights, pool, RelativePositionRule.HuggingFace, precision, int8WeightLimit);
+
+    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule, DebertaPrecision precision) =>
+        Load(config, weights, pool, rule, precision, Int8Gemm.PreferredWeightLimit(Int8Gemm.Selected));
+
+    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule, DebertaPrecision precision, int int8WeightLimit)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
@@ -123,14 +133,14 @@ public sealed class DebertaClassifier
             layers[i] = EncoderLayer.Load(encoder.Child("layer").Child(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), config, normalisedRel, pool, i);
             if (precision == DebertaPrecision.Int8)
             {
-                layers[i] = layers[i].WithInt8Weights();
+                layers[i] = layers[i].WithInt8Weights(int8WeightLimit);
             }
         }
 
         var pooler = ContextPooler.Load(root.Child("pooler"), config);
         if (precision == DebertaPrecision.Int8)
         {
-            pooler = pooler.WithInt8Weights();
+            pooler = pooler.WithInt8Weights(int8WeightLimit);
         }
 
         var classifier = Linear.Load(root.Child("classifier"), hidden, config.NumLabels);

@@ -112,8 +112,8 @@ internal sealed class DisentangledAttention
     }
 
     /// <summary>This attention with int8 Q/K/V projections (the position projections stay the float32 ones computed at load).</summary>
-    public DisentangledAttention WithInt8Weights() =>
-        new(_query.WithInt8Weights(), _key.WithInt8Weights(), _value.WithInt8Weights(), _positionKeyT, _positionQueryT, _relRows, _config);
+    public DisentangledAttention WithInt8Weights(int weightLimit) =>
+        new(_query.WithInt8Weights(weightLimit), _key.WithInt8Weights(weightLimit), _value.WithInt8Weights(weightLimit), _positionKeyT, _positionQueryT, _relRows, _config);
 
     /// <summary>[rows, hidden] → [head][head_size][rows].</summary>
     private static float[] TransposePerHead(float[] projected, int rows, DebertaConfig config)

@@ -59,8 +59,8 @@ internal sealed class EncoderLayer
     public bool IsInt8 => _intermediate.Quantized is not null;
 
     /// <summary>This layer with int8 dense layers (attention projections, attention output, FFN).</summary>
-    public EncoderLayer WithInt8Weights() =>
-        new(_attention.WithInt8Weights(), _attentionOutput.WithInt8Weights(), _attentionNorm, _intermediate.WithInt8Weights(), _output.WithInt8Weights(), _outputNorm);
+    public EncoderLayer WithInt8Weights(int weightLimit) =>
+        new(_attention.WithInt8Weights(weightLimit), _attentionOutput.WithInt8Weights(weightLimit), _attentionNorm, _intermediate.WithInt8Weights(weightLimit), _output.WithInt8Weights(weightLimit), _outputNorm);
 
     /// <summary>Transforms <see cref="DebertaWorkspace.Hidden"/> in place (through the workspace's other buffers).</summary>
     public void Forward(WorkerPool pool, DebertaWorkspace workspace)

@@ -40,9 +40,9 @@ internal sealed class Linear(ReadOnlyMemory<float> weight, ReadOnlyMemory<float>
         return new(weights.Matrix("weight", outFeatures, inFeatures), bias, inFeatures, outFeatures) { Name = weights.Prefix };
     }
 
-    /// <summary>This layer with int8 weights quantised from its float32 ones (kept for load-time float products).</summary>
-    public Linear WithInt8Weights() =>
-        Quantized is not null ? this : new(Weight, Bias, InFeatures, OutFeatures, PackedInt8Matrix.Quantize(Weight.Span, InFeatures, OutFeatures, InFeatures)) { Name = Name };
+    /// <summary>This layer with int8 weights quantised to ±<paramref name="weightLimit"/> from its float32 ones (kept for load-time float products).</summary>
+    public Linear WithInt8Weights(int weightLimit) =>
+        Quantized is not null ? this : new(Weight, Bias, InFeatures, OutFeatures, PackedInt8Matrix.Quantize(Weight.Span, InFeatures, OutFeatures, InFeatures, weightLimit)) { Name = Name };
 
     /// <summary><paramref name="rows"/> rows of <see cref="InFeatures"/> in, as many rows of <see cref="OutFeatures"/> out, in float32.</summary>
     public void Forward(WorkerPool pool, ReadOnlySpan<float> x, int rows, Span<float> y) =>
