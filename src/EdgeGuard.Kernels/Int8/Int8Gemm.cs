@@ -193,9 +193,10 @@ public static unsafe partial class Int8Gemm
     /// <summary>
     /// Blocks of up to <see cref="RowsPerTask"/> rows × <see cref="PanelsPerTask"/> panels: panel by panel, 4 rows at a
     /// time (the panel stays in cache while the rows pass), each tile dequantised into a block on the stack; then GELU
-    /// over the block and its rows copied out whole. Written in place, rows 3 or 12 KB apart would each take a cache
-    /// line per panel across the whole output. A tail of fewer than 4 rows repeats the last row (same dots, stored
-    /// once); a panel's channels past <see cref="Args.N"/> are never stored.
+    /// over the block and its rows copied out whole (a residual, which may be the output itself, is read into the block
+    /// before any of its rows is written). Written in place, rows 3 or 12 KB apart
+    /// would each take a cache line per panel across the whole output. A panel's channels past <see cref="Args.N"/> are
+    /// never stored.
     /// </summary>
     private static void RunTiles<TTile>(in Args a, int m0, int m1, int p0, int p1)
         where TTile : struct, IInt8Tile
@@ -224,26 +225,11 @@ public static unsafe partial class Int8Gemm
                     float* column = block + ((p - pb) * width);
                     for (int m = mb; m < me; m += 4)
                     {
+                        // A tail of fewer than 4 rows repeats the last row; its dots are stored once.
                         int last = me - 1;
                         int r0 = m, r1 = Math.Min(m + 1, last), r2 = Math.Min(m + 2, last), r3 = Math.Min(m + 3, last);
                         TTile.Tile(a.X + ((long)r0 * a.K), a.X + ((long)r1 * a.K), a.X + ((long)r2 * a.K), a.X + ((long)r3 * a.K), panel, a.K, dots);
-                        StoreRow(a, r0, n, count, dots, correction, column + ((r0 - mb) * blockWidth));
-
-                        // Duplicated tail rows are stored once.
-                        if (r1 != r0)
-                        {
-                            StoreRow(a, r1, n, count, dots + width, correction, column + ((r1 - mb) * blockWidth));
-                        }
-
-                        if (r2 != r1)
-                        {
-                            StoreRow(a, r2, n, count, dots + (2 * width), correction, column + ((r2 - mb) * blockWidth));
-                        }
-
-                        if (r3 != r2)
-                        {
-                            StoreRow(a, r3, n, count, dots + (3 * width), correction, column + ((r3 - mb) * blockWidth));
-                        }
+                        StoreTile(a, m, r3 - r0 + 1, n, count, dots, correction, column + ((m - mb) * blockWidth), blockWidth);
                     }
                 }
 
@@ -263,43 +249,51 @@ public static unsafe partial class Int8Gemm
     }
 
     /// <summary>
-    /// Dequantise one row of a tile: <c>y = (dot − correction) · (sx · sw) + bias [+ residual]</c>, multiplies and adds
-    /// in that order in both paths, so a whole panel (vectors) and a tail (scalars) round alike.
+    /// Dequantises <paramref name="rows"/> rows of a tile into <paramref name="y"/> (row stride <paramref name="stride"/>):
+    /// <c>(dot − correction) · (sx · sw) + bias [+ residual]</c>, multiplied and added in that order in both paths, so a
+    /// whole panel (vectors) and a tail (scalars) round alike.
     /// </summary>
-    /// <param name="y">Where channel <paramref name="n"/> of <paramref name="row"/> goes.</param>
-    private static void StoreRow(in Args a, int row, int n, int count, int* dots, int* correction, float* y)
+    private static void StoreTile(in Args a, int row, int rows, int n, int count, int* dots, int* correction, float* y, int stride)
     {
-        float sx = a.XScale[row];
+        const int width = PackedInt8Matrix.PanelWidth;
         float* residual = a.Residual == null ? null : a.Residual + ((long)row * a.N) + n;
-        if (count == PackedInt8Matrix.PanelWidth)
+        if (count == width)
         {
             // Vector<T>: as wide as the x86 tiles store their dots (a narrower load would miss store forwarding), 128
-            // bits on arm64
-            var scale = new Vector<float>(sx);
-            for (int c = 0; c < PackedInt8Matrix.PanelWidth; c += Vector<int>.Count)
+            // bits on arm64; a channel's correction, scale and bias are loaded once for the tile's rows.
+            for (int c = 0; c < width; c += Vector<int>.Count)
             {
-                Vector<float> dot = Vector.ConvertToSingle(Vector.Load(dots + c) - Vector.Load(correction + c));
-                Vector<float> v = (dot * (scale * Vector.Load(a.WScale + n + c))) + Vector.Load(a.Bias + n + c);
-                if (residual != null)
+                Vector<int> offset = Vector.Load(correction + c);
+                Vector<float> scale = Vector.Load(a.WScale + n + c), bias = Vector.Load(a.Bias + n + c);
+                for (int r = 0; r < rows; r++)
                 {
-                    v += Vector.Load(residual + c);
-                }
+                    Vector<float> dot = Vector.ConvertToSingle(Vector.Load(dots + (r * width) + c) - offset);
+                    Vector<float> v = (dot * (new Vector<float>(a.XScale[row + r]) * scale)) + bias;
+                    if (residual != null)
+                    {
+                        v += Vector.Load(residual + ((long)r * a.N) + c);
+                    }
 
-                v.Store(y + c);
+                    v.Store(y + (r * stride) + c);
+                }
             }
 
             return;
         }
 
-        for (int c = 0; c < count; c++)
+        for (int r = 0; r < rows; r++)
         {
-            float v = ((dots[c] - correction[c]) * (sx * a.WScale[n + c])) + a.Bias[n + c];
-            if (residual != null)
+            float sx = a.XScale[row + r];
+            for (int c = 0; c < count; c++)
             {
-                v += residual[c];
-            }
+                float v = ((dots[(r * width) + c] - correction[c]) * (sx * a.WScale[n + c])) + a.Bias[n + c];
+                if (residual != null)
+                {
+                    v += residual[((long)r * a.N) + c];
+                }
 
-            y[c] = v;
+                y[(r * stride) + c] = v;
+            }
         }
     }
 
