@@ -11,9 +11,9 @@ namespace EdgeGuard.Kernels.Float32;
 /// <c>Φ</c> comes from <c>erfc(z)</c>, <c>z = |x|/√2</c>, as <c>t·exp(P(t) − z²)</c> with <c>t = 1/(1 + z/2)</c> and
 /// <c>P</c> a degree-9 Chebyshev fit whose relative error is below 1.2e-7 for every <c>z ≥ 0</c>: erfc rather than
 /// <c>1 + erf</c> keeps relative accuracy for negative inputs, where GELU tends to zero. One reciprocal, nine FMAs and
-/// one exp per value keep it far below the cost of the GEMM that feeds it. The exp is this class's own, written the
-/// same way in both twins, so a value gets the same bits whether it lands in a vector or in the scalar tail: a row's
-/// result must not depend on which rows share its batch.
+/// one exp per value keep it far below the cost of the GEMM that feeds it. The exp (<see cref="NonPositiveExp"/>) is
+/// written the same way in both twins, so a value gets the same bits whether it lands in a vector or in the scalar tail:
+/// a row's result must not depend on which rows share its batch.
 /// </remarks>
 public static unsafe class Gelu
 {
@@ -24,13 +24,6 @@ public static unsafe class Gelu
     // P(t), highest power first
     private const float P9 = 0.17087277f, P8 = -0.82215223f, P7 = 1.48851587f, P6 = -1.13520398f, P5 = 0.27886807f;
     private const float P4 = -0.18628806f, P3 = 0.09678418f, P2 = 0.37409196f, P1 = 1.00002368f, P0 = -1.26551223f;
-
-    // exp(a) = 2^k·exp(r), k = round(a/ln2), r = a − k·ln2 in two parts (|r| ≤ ln2/2), exp(r) by its Taylor series to r⁷
-    private const float Log2E = 1.44269504f, Ln2High = 0.693145752f, Ln2Low = 1.42860677e-6f;
-    private const float E7 = 1f / 5040, E6 = 1f / 720, E5 = 1f / 120, E4 = 1f / 24, E3 = 1f / 6, E2 = 0.5f;
-
-    // Below this the result is under float's normal range; GELU there is 0 to float precision anyway.
-    private const float ExpFloor = -87f;
 
     /// <summary>Whether <see cref="Apply(Span{float})"/> uses the vector variant (selected once).</summary>
     internal static readonly bool UseVector = Vector.IsHardwareAccelerated;
@@ -49,7 +42,7 @@ public static unsafe class Gelu
         p = MathF.FusedMultiplyAdd(t, p, P2);
         p = MathF.FusedMultiplyAdd(t, p, P1);
         p = MathF.FusedMultiplyAdd(t, p, P0);
-        float halfXErfc = 0.5f * x * (t * Exp(MathF.FusedMultiplyAdd(-z, z, p)));
+        float halfXErfc = 0.5f * x * (t * NonPositiveExp.Evaluate(MathF.FusedMultiplyAdd(-z, z, p)));
 
         // x·Φ(x) = x·erfc(z)/2 below zero, x − x·erfc(z)/2 above
         return x < 0 ? halfXErfc : x - halfXErfc;
@@ -120,51 +113,8 @@ public static unsafe class Gelu
         p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(P2));
         p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(P1));
         p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(P0));
-        Vector<float> halfXErfc = half * x * (t * Exp(Vector.FusedMultiplyAdd(-z, z, p)));
+        Vector<float> halfXErfc = half * x * (t * NonPositiveExp.Lanes(Vector.FusedMultiplyAdd(-z, z, p)));
         return Vector.ConditionalSelect(Vector.LessThan(x, Vector<float>.Zero), halfXErfc, x - halfXErfc);
-    }
-
-    // exp of a ≤ 0 (the only arguments GELU makes), the scalar twin of Exp(Vector<float>)
-    private static float Exp(float a)
-    {
-        if (!(a >= ExpFloor))
-        {
-            return float.IsNaN(a) ? a : 0f;
-        }
-
-        float k = MathF.Round(a * Log2E);
-        float r = MathF.FusedMultiplyAdd(k, -Ln2High, a);
-        r = MathF.FusedMultiplyAdd(k, -Ln2Low, r);
-        float e = MathF.FusedMultiplyAdd(r, E7, E6);
-        e = MathF.FusedMultiplyAdd(r, e, E5);
-        e = MathF.FusedMultiplyAdd(r, e, E4);
-        e = MathF.FusedMultiplyAdd(r, e, E3);
-        e = MathF.FusedMultiplyAdd(r, e, E2);
-        e = MathF.FusedMultiplyAdd(r, e, 1f);
-        e = MathF.FusedMultiplyAdd(r, e, 1f);
-        return e * BitConverter.Int32BitsToSingle(((int)k + 127) << 23);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<float> Exp(Vector<float> a)
-    {
-        Vector<float> clamped = Vector.Max(a, new Vector<float>(ExpFloor));
-        Vector<float> k = Vector.Round(clamped * new Vector<float>(Log2E));
-        Vector<float> r = Vector.FusedMultiplyAdd(k, new Vector<float>(-Ln2High), clamped);
-        r = Vector.FusedMultiplyAdd(k, new Vector<float>(-Ln2Low), r);
-        Vector<float> e = Vector.FusedMultiplyAdd(r, new Vector<float>(E7), new Vector<float>(E6));
-        e = Vector.FusedMultiplyAdd(r, e, new Vector<float>(E5));
-        e = Vector.FusedMultiplyAdd(r, e, new Vector<float>(E4));
-        e = Vector.FusedMultiplyAdd(r, e, new Vector<float>(E3));
-        e = Vector.FusedMultiplyAdd(r, e, new Vector<float>(E2));
-        e = Vector.FusedMultiplyAdd(r, e, Vector<float>.One);
-        e = Vector.FusedMultiplyAdd(r, e, Vector<float>.One);
-        Vector<float> scale = Vector.AsVectorSingle(Vector.ShiftLeft(Vector.ConvertToInt32(k) + new Vector<int>(127), 23));
-        Vector<float> result = e * scale;
-
-        // below the floor: 0; NaN stays NaN (Max above turned it into the floor)
-        result = Vector.ConditionalSelect(Vector.LessThan(a, new Vector<float>(ExpFloor)), Vector<float>.Zero, result);
-        return Vector.ConditionalSelect(Vector.Equals(a, a), result, a);
     }
 
     private readonly struct ChunkTask(float* values, int length) : IParallelBody

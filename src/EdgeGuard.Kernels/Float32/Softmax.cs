@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace EdgeGuard.Kernels.Float32;
@@ -14,9 +15,26 @@ public static class Softmax
         CheckCount(row, validCount);
         Span<float> valid = row[..validCount];
         float max = TensorPrimitives.Max<float>(valid);
-        TensorPrimitives.Subtract(valid, max, valid);
-        TensorPrimitives.Exp(valid, valid);
-        float sum = TensorPrimitives.Sum<float>(valid);
+
+        // exp(x − max) and its sum in one pass (an attention row is short: a call per pass would cost as much as the
+        // pass); x − max ≤ 0 is what NonPositiveExp takes.
+        int width = Vector<float>.Count, i = 0;
+        var shift = new Vector<float>(max);
+        Vector<float> sums = Vector<float>.Zero;
+        for (; i + width <= validCount; i += width)
+        {
+            Vector<float> e = NonPositiveExp.Lanes(new Vector<float>(valid[i..]) - shift);
+            e.CopyTo(valid[i..]);
+            sums += e;
+        }
+
+        float sum = Vector.Sum(sums);
+        for (; i < validCount; i++)
+        {
+            valid[i] = NonPositiveExp.Evaluate(valid[i] - max);
+            sum += valid[i];
+        }
+
         TensorPrimitives.Multiply(valid, 1f / sum, valid);
         row[validCount..].Clear();
     }
