@@ -126,8 +126,8 @@ public sealed class Int8GemmTests
     {
         Assert.SkipUnless(Int8Gemm.IsSupported(variant), $"This CPU cannot run {variant}.");
 
-        // K as long as an FFN's, M over one block's 64 rows with a 2-row tail, N with a partial panel; residual in place.
-        var c = new Case(70, 37, 2500, Fill.Random, 11, weightLimit);
+        // K as long as an FFN's, M over one block's 128 rows with a 2-row tail, N with a partial panel; residual in place.
+        var c = new Case(130, 37, 2500, Fill.Random, 11, weightLimit);
         var (x, w, bias) = Build(c, variant);
         float[] residual = RandomValues(new Random(12), c.M * c.N);
         float[] y = (float[])residual.Clone();
