@@ -29,14 +29,22 @@ internal static class GemmBenchmark
                 continue;
             }
 
+            // 8-bit weights, and 7-bit ones too where the kernel has a faster path for them (AVX2)
+            int[] limits = Int8Gemm.PreferredWeightLimit(variant) == PackedInt8Matrix.FullWeightLimit
+                ? [PackedInt8Matrix.FullWeightLimit]
+                : [PackedInt8Matrix.FullWeightLimit, Int8Gemm.PreferredWeightLimit(variant)];
             double peak = pool.DegreeOfParallelism * ghz * OpsPerCycle(variant);
-            foreach (var (k, n) in shapes)
+            foreach (int limit in limits)
             {
-                foreach (int m in ms)
+                string name = limit == PackedInt8Matrix.FullWeightLimit ? variant.ToString() : $"{variant}, 7-bit weights";
+                foreach (var (k, n) in shapes)
                 {
-                    double seconds = TimeInt8(variant, pool, m, k, n);
-                    double gops = 2.0 * m * n * k / seconds / 1e9;
-                    Console.WriteLine($"| int8 {variant} | {m} | {k} | {n} | {seconds * 1e3:F3} | {gops:F1} | {100 * gops / peak:F0}% of {peak:F0} |");
+                    foreach (int m in ms)
+                    {
+                        double seconds = TimeInt8(variant, pool, m, k, n, limit);
+                        double gops = 2.0 * m * n * k / seconds / 1e9;
+                        Console.WriteLine($"| int8 {name} | {m} | {k} | {n} | {seconds * 1e3:F3} | {gops:F1} | {100 * gops / peak:F0}% of {peak:F0} |");
+                    }
                 }
             }
         }
@@ -87,13 +95,13 @@ internal static class GemmBenchmark
         return 0;
     }
 
-    private static double TimeInt8(Int8GemmVariant variant, WorkerPool pool, int m, int k, int n)
+    private static double TimeInt8(Int8GemmVariant variant, WorkerPool pool, int m, int k, int n, int weightLimit)
     {
         var random = new Random(1);
         float[] x = Random(random, m * k), w = Random(random, n * k), bias = Random(random, n), y = new float[m * n], check = new float[m * n];
         var q = new QuantizedRows(m, k, variant);
         q.Quantize(x, k, m, k);
-        PackedInt8Matrix packed = PackedInt8Matrix.Quantize(w, k, n, k);
+        PackedInt8Matrix packed = PackedInt8Matrix.Quantize(w, k, n, k, weightLimit);
 
         // validate against the scalar twin first
         Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, q, packed, bias, Int8Epilogue.Bias, [], check);
