@@ -29,21 +29,21 @@ internal static class GemmBenchmark
                 continue;
             }
 
-            // 8-bit weights, and 7-bit ones too where the kernel has a faster path for them (AVX2)
+            // 8-bit weights, and 7-bit ones too where the kernel has a faster path for them (AVX2), timed alternately
             int[] limits = Int8Gemm.PreferredWeightLimit(variant) == PackedInt8Matrix.FullWeightLimit
                 ? [PackedInt8Matrix.FullWeightLimit]
                 : [PackedInt8Matrix.FullWeightLimit, Int8Gemm.PreferredWeightLimit(variant)];
             double peak = pool.DegreeOfParallelism * ghz * OpsPerCycle(variant);
-            foreach (int limit in limits)
+            foreach (var (k, n) in shapes)
             {
-                string name = limit == PackedInt8Matrix.FullWeightLimit ? variant.ToString() : $"{variant}, 7-bit weights";
-                foreach (var (k, n) in shapes)
+                foreach (int m in ms)
                 {
-                    foreach (int m in ms)
+                    double[] seconds = Time([.. limits.Select(limit => Int8Call(variant, pool, m, k, n, limit))]);
+                    for (int i = 0; i < limits.Length; i++)
                     {
-                        double seconds = TimeInt8(variant, pool, m, k, n, limit);
-                        double gops = 2.0 * m * n * k / seconds / 1e9;
-                        Console.WriteLine($"| int8 {name} | {m} | {k} | {n} | {seconds * 1e3:F3} | {gops:F1} | {100 * gops / peak:F0}% of {peak:F0} |");
+                        string name = limits[i] == PackedInt8Matrix.FullWeightLimit ? variant.ToString() : $"{variant}, 7-bit weights";
+                        double gops = 2.0 * m * n * k / seconds[i] / 1e9;
+                        Console.WriteLine($"| int8 {name} | {m} | {k} | {n} | {seconds[i] * 1e3:F3} | {gops:F1} | {100 * gops / peak:F0}% of {peak:F0} |");
                     }
                 }
             }
@@ -95,15 +95,14 @@ internal static class GemmBenchmark
         return 0;
     }
 
-    private static double TimeInt8(Int8GemmVariant variant, WorkerPool pool, int m, int k, int n, int weightLimit)
+    /// <summary>One product at that shape and weight limit, checked bit-exact against the scalar twin first.</summary>
+    private static Action Int8Call(Int8GemmVariant variant, WorkerPool pool, int m, int k, int n, int weightLimit)
     {
         var random = new Random(1);
         float[] x = Random(random, m * k), w = Random(random, n * k), bias = Random(random, n), y = new float[m * n], check = new float[m * n];
         var q = new QuantizedRows(m, k, variant);
         q.Quantize(x, k, m, k);
         PackedInt8Matrix packed = PackedInt8Matrix.Quantize(w, k, n, k, weightLimit);
-
-        // validate against the scalar twin first
         Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, q, packed, bias, Int8Epilogue.Bias, [], check);
         Int8Gemm.Multiply(variant, pool, q, packed, bias, Int8Epilogue.Bias, [], y);
         if (!check.AsSpan().SequenceEqual(y))
@@ -111,38 +110,52 @@ internal static class GemmBenchmark
             throw new InvalidOperationException($"{variant} disagrees with the scalar kernel at {m}×{k}×{n}.");
         }
 
-        return Time(() => Int8Gemm.Multiply(variant, pool, q, packed, bias, Int8Epilogue.Bias, [], y), 2.0 * m * n * k);
+        return () => Int8Gemm.Multiply(variant, pool, q, packed, bias, Int8Epilogue.Bias, [], y);
     }
 
     private static double TimeFloat(WorkerPool pool, int m, int k, int n)
     {
         var random = new Random(1);
         float[] x = Random(random, m * k), w = Random(random, n * k), bias = Random(random, n), y = new float[m * n];
-        return Time(() => Gemm.MultiplyTransposed(pool, x, k, w, k, bias, y, n, m, n, k), 2.0 * m * n * k);
+        return Time([() => Gemm.MultiplyTransposed(pool, x, k, w, k, bias, y, n, m, n, k)])[0];
     }
 
-    /// <summary>Median seconds per call over repetitions adding up to about 0.3 s after a warm-up.</summary>
-    private static double Time(Action call, double ops)
+    /// <summary>
+    /// Median seconds per call of each of <paramref name="calls"/>, taking turns call by call (so drift of the machine
+    /// hits all alike) over repetitions adding up to about 0.3 s each, after a warm-up.
+    /// </summary>
+    private static double[] Time(Action[] calls)
     {
-        for (int i = 0; i < 3; i++)
+        double once = 1e-6;
+        foreach (Action call in calls)
         {
+            for (int i = 0; i < 3; i++)
+            {
+                call();
+            }
+
+            var t = Stopwatch.StartNew();
             call();
+            once = Math.Max(once, t.Elapsed.TotalSeconds);
         }
 
-        var t = Stopwatch.StartNew();
-        call();
-        double once = Math.Max(t.Elapsed.TotalSeconds, 1e-6);
         int reps = (int)Math.Clamp(0.3 / once, 5, 2000);
-        double[] samples = new double[reps];
+        double[][] samples = [.. calls.Select(_ => new double[reps])];
         for (int i = 0; i < reps; i++)
         {
-            long t0 = Stopwatch.GetTimestamp();
-            call();
-            samples[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            for (int c = 0; c < calls.Length; c++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                calls[c]();
+                samples[c][i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
         }
 
-        Array.Sort(samples);
-        return samples[reps / 2];
+        return [.. samples.Select(s =>
+        {
+            Array.Sort(s);
+            return s[reps / 2];
+        })];
     }
 
     private static float[] Random(Random random, int length)
