@@ -196,9 +196,8 @@ public static unsafe partial class Int8Gemm
     /// Blocks of up to <see cref="RowsPerTask"/> rows × <see cref="PanelsPerTask"/> panels: panel by panel, 4 rows at a
     /// time (the panel stays in cache while the rows pass), each tile dequantised into a block on the stack; then GELU
     /// over the block and its rows copied out whole (a residual, which may be the output itself, is read into the block
-    /// before any of its rows is written). Written in place, rows 3 or 12 KB apart
-    /// would each take a cache line per panel across the whole output. A panel's channels past <see cref="Args.N"/> are
-    /// never stored.
+    /// before any of its rows is written). Written in place, rows 3 or 12 KB apart would each take a cache line per
+    /// panel across the whole output. A panel's channels past <see cref="Args.N"/> are never stored.
     /// </summary>
     private static void RunTiles<TTile>(in Args a, int m0, int m1, int p0, int p1)
         where TTile : struct, IInt8Tile
