@@ -138,9 +138,12 @@ public sealed class PackedInt8Matrix
         return new PackedInt8Matrix(rows, columns, data, scales, sums, weightLimit);
     }
 
+    /// <summary>Whether <paramref name="weightLimit"/> is one the kernels read: <see cref="FullWeightLimit"/> or <see cref="SevenBitWeightLimit"/>.</summary>
+    public static bool IsWeightLimit(long weightLimit) => weightLimit is FullWeightLimit or SevenBitWeightLimit;
+
     private static void CheckWeightLimit(int weightLimit)
     {
-        if (weightLimit is not (FullWeightLimit or SevenBitWeightLimit))
+        if (!IsWeightLimit(weightLimit))
         {
             throw new ArgumentOutOfRangeException(
                 nameof(weightLimit), weightLimit, $"Int8 weights are quantised to ±{FullWeightLimit} (8 bits) or ±{SevenBitWeightLimit} (7 bits).");

@@ -62,7 +62,7 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
             if (_file.FindMetadata(BundleKeys.Int8WeightLimit) is not null)
             {
                 uint limit = RequireValue(BundleKeys.Int8WeightLimit, GgufValueType.UInt32).AsUInt32();
-                if (limit is not (PackedInt8Matrix.FullWeightLimit or PackedInt8Matrix.SevenBitWeightLimit))
+                if (!PackedInt8Matrix.IsWeightLimit(limit))
                 {
                     Fail($"{BundleKeys.Int8WeightLimit} is {limit}; int8 weights are quantised to ±{PackedInt8Matrix.FullWeightLimit} (8 bits) or ±{PackedInt8Matrix.SevenBitWeightLimit} (7 bits)");
                 }
