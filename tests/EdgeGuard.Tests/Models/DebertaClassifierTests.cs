@@ -65,6 +65,33 @@ public sealed class DebertaClassifierTests
     }
 
     [Theory]
+    [InlineData(DebertaPrecision.Float32)]
+    [InlineData(DebertaPrecision.Int8)]
+    public void Forward_VerdictOnly_GivesTheBitsOfTheFullLastLayer(DebertaPrecision precision)
+    {
+        // Without lastHiddenState the last layer computes token 0 only; with it, every token. Same logits, to the bit.
+        HuggingFaceDirectory directory = SharedModels.Directory(Xsmall);
+        var classifier = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, precision);
+        int hidden = classifier.Config.HiddenSize;
+        int[] lengths = [70, 1, 33, 2];
+        int seqLen = 70;
+        int[] ids = new int[lengths.Length * seqLen];
+        for (int b = 0; b < lengths.Length; b++)
+        {
+            RandomIds(20 + b, lengths[b]).CopyTo(ids, b * seqLen);
+        }
+
+        float[] verdictLogits = new float[2 * lengths.Length], verdictPooled = new float[lengths.Length * hidden];
+        float[] fullLogits = new float[2 * lengths.Length], fullPooled = new float[lengths.Length * hidden];
+        float[] states = new float[lengths.Length * seqLen * hidden];
+        classifier.Forward(ids, lengths, lengths.Length, seqLen, verdictLogits, verdictPooled, default);
+        classifier.Forward(ids, lengths, lengths.Length, seqLen, fullLogits, fullPooled, states);
+        Assert.Equal(fullLogits, verdictLogits);
+        Assert.Equal(fullPooled, verdictPooled);
+        Assert.Contains(states, v => v != 0);
+    }
+
+    [Theory]
     [InlineData(-1)]
     [InlineData(1000)]
     [InlineData(int.MaxValue)]

@@ -194,15 +194,24 @@ public sealed class DebertaClassifier
         {
             workspace.Prepare(inputIds, validLengths, batch, seqLen, _buckets);
             _embeddings.Forward(_pool, workspace);
-            foreach (EncoderLayer layer in _layers)
+
+            // A verdict reads token 0 of the last layer only, so that layer computes no other outputs unless the caller
+            // asked for every token's state.
+            int full = lastHiddenState.IsEmpty && _layers.Length > 0 ? _layers.Length - 1 : _layers.Length;
+            for (int i = 0; i < full; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                layer.Forward(_pool, workspace);
+                _layers[i].Forward(_pool, workspace);
             }
 
-            for (int b = 0; b < batch; b++)
+            if (full < _layers.Length)
             {
-                workspace.Hidden.AsSpan(workspace.Offsets[b] * _hidden, _hidden).CopyTo(workspace.Cls.AsSpan(b * _hidden));
+                cancellationToken.ThrowIfCancellationRequested();
+                _layers[full].ForwardClassTokens(_pool, workspace);
+            }
+            else
+            {
+                workspace.GatherClassTokens();
             }
 
             _pooler.Forward(_pool, workspace.Cls, batch, workspace.Pooled, workspace.Quantized ? workspace.QuantizedActivations : null);

@@ -123,6 +123,15 @@ internal sealed class DebertaWorkspace(int hidden, int intermediate, int headSiz
         }
     }
 
+    /// <summary>Copies token 0 of each row of <see cref="Hidden"/> to <see cref="Cls"/>.</summary>
+    public void GatherClassTokens()
+    {
+        for (int b = 0; b < Batch; b++)
+        {
+            Hidden.AsSpan(Offsets[b] * _hidden, _hidden).CopyTo(Cls.AsSpan(b * _hidden));
+        }
+    }
+
     /// <summary>Scratch a row of <paramref name="length"/> tokens needs per worker, to refuse impossible lengths up front.</summary>
     public static long ScratchFor(int length, int positionBuckets, int headSize) =>
         ((long)length * length) + (2L * length * Math.Min((2L * length) - 1, 2L * positionBuckets)) + ((long)headSize * length);

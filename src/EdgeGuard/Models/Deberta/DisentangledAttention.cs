@@ -155,14 +155,46 @@ internal sealed class DisentangledAttention
             _value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
         }
 
-        pool.For(workspace.Batch * _heads, new HeadTask(this, workspace));
+        pool.For(workspace.Batch * _heads, new HeadTask(this, workspace, classTokensOnly: false));
     }
 
-    /// <summary>Attention of one head of one row, on one worker's scratch.</summary>
-    private void AttendHead(DebertaWorkspace workspace, int row, int head, float[] scratch, int[] bands)
+    /// <summary>
+    /// As <see cref="Forward"/> for the query of token 0 only: keys and values of every token of
+    /// <see cref="DebertaWorkspace.Hidden"/>, the query of <see cref="DebertaWorkspace.Cls"/>; writes row b of
+    /// <see cref="DebertaWorkspace.Context"/> for row b of the batch.
+    /// </summary>
+    public void ForwardClassTokens(WorkerPool pool, DebertaWorkspace workspace)
+    {
+        int tokens = workspace.Tokens, rows = workspace.Batch;
+        if (_query.Quantized is not null)
+        {
+            QuantizedRows q = workspace.QuantizedActivations;
+            q.Quantize(pool, workspace.Hidden, _hidden, tokens, _hidden);
+            _key.Forward(pool, q, workspace.Key);
+            _value.Forward(pool, q, workspace.Value);
+            q.Quantize(pool, workspace.Cls, _hidden, rows, _hidden);
+            _query.Forward(pool, q, workspace.Query);
+        }
+        else
+        {
+            _query.Forward(pool, workspace.Cls, rows, workspace.Query);
+            _key.Forward(pool, workspace.Hidden, tokens, workspace.Key);
+            _value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
+        }
+
+        pool.For(rows * _heads, new HeadTask(this, workspace, classTokensOnly: true));
+    }
+
+    /// <summary>
+    /// Attention of one head of one row, on one worker's scratch: for all the row's queries (packed like the keys), or
+    /// for its query 0 alone (<paramref name="classTokenOnly"/>: query and context at row <paramref name="row"/>).
+    /// </summary>
+    private void AttendHead(DebertaWorkspace workspace, int row, int head, bool classTokenOnly, float[] scratch, int[] bands)
     {
         int length = workspace.Lengths[row];
+        int queries = classTokenOnly ? 1 : length;
         int first = (workspace.Offsets[row] * _hidden) + (head * _headSize);
+        int queryFirst = classTokenOnly ? (row * _hidden) + (head * _headSize) : first;
         int[] table = workspace.BucketIndex;
         int center = workspace.MaxLength - 1;
 
@@ -171,11 +203,11 @@ internal sealed class DisentangledAttention
         int relRows = table[center + (length - 1)] - lowest + 1;
         int relFirst = (head * _headSize * _relRows) + lowest;
 
-        Span<float> scores = scratch.AsSpan(0, length * length);
-        Span<float> c2p = scratch.AsSpan(length * length, length * relRows);
+        Span<float> scores = scratch.AsSpan(0, queries * length);
+        Span<float> c2p = scratch.AsSpan(length * length, queries * relRows);
         Span<float> p2c = scratch.AsSpan((length * length) + (length * relRows), length * relRows);
         Span<float> keyT = scratch.AsSpan((length * length) + (2 * length * relRows), _headSize * length);
-        ReadOnlySpan<float> query = workspace.Query.AsSpan(first);
+        ReadOnlySpan<float> query = workspace.Query.AsSpan(queryFirst);
         ReadOnlySpan<float> key = workspace.Key.AsSpan(first);
         for (int j = 0; j < length; j++)
         {
@@ -187,23 +219,27 @@ internal sealed class DisentangledAttention
         }
 
         // Score (i, j) reads row r = table[center + i − j] − lowest of both: query i the distances i − j for every j,
-        // key j those for every i. The table is monotone, so each is a band; about half of R at the longest length.
-        Span<int> c2pFirst = bands.AsSpan(0, length), c2pLast = bands.AsSpan(length, length);
+        // key j those for every query i. The table is monotone, so each is a band; about half of R at the longest length.
+        Span<int> c2pFirst = bands.AsSpan(0, queries), c2pLast = bands.AsSpan(length, queries);
         Span<int> p2cFirst = bands.AsSpan(2 * length, length), p2cLast = bands.AsSpan(3 * length, length);
-        for (int i = 0; i < length; i++)
+        for (int i = 0; i < queries; i++)
         {
             c2pFirst[i] = table[center + i - (length - 1)] - lowest;
             c2pLast[i] = table[center + i] - lowest;
-            p2cFirst[i] = table[center - i] - lowest;
-            p2cLast[i] = table[center + (length - 1) - i] - lowest;
+        }
+
+        for (int j = 0; j < length; j++)
+        {
+            p2cFirst[j] = table[center - j] - lowest;
+            p2cLast[j] = table[center + (queries - 1) - j] - lowest;
         }
 
         // c2p[i, r] = Qᵢ·posK[r], p2c[j, r] = Kⱼ·posQ[r], scores[i, j] = Qᵢ·Kⱼ
-        Gemm.MultiplyBanded(query, _hidden, _positionKeyT.AsSpan(relFirst), _relRows, c2p, relRows, length, relRows, _headSize, c2pFirst, c2pLast);
+        Gemm.MultiplyBanded(query, _hidden, _positionKeyT.AsSpan(relFirst), _relRows, c2p, relRows, queries, relRows, _headSize, c2pFirst, c2pLast);
         Gemm.MultiplyBanded(key, _hidden, _positionQueryT.AsSpan(relFirst), _relRows, p2c, relRows, length, relRows, _headSize, p2cFirst, p2cLast);
-        Gemm.Multiply(query, _hidden, keyT, length, scores, length, length, length, _headSize);
+        Gemm.Multiply(query, _hidden, keyT, length, scores, length, queries, length, _headSize);
 
-        for (int i = 0; i < length; i++)
+        for (int i = 0; i < queries; i++)
         {
             Span<float> scoreRow = scores.Slice(i * length, length);
             ReadOnlySpan<float> c2pRow = c2p.Slice(i * relRows, relRows);
@@ -219,12 +255,12 @@ internal sealed class DisentangledAttention
             Softmax.MaskedRow(scoreRow, length);
         }
 
-        Gemm.Multiply(scores, length, workspace.Value.AsSpan(first), _hidden, workspace.Context.AsSpan(first), _hidden, length, _headSize, length);
+        Gemm.Multiply(scores, length, workspace.Value.AsSpan(first), _hidden, workspace.Context.AsSpan(queryFirst), _hidden, queries, _headSize, length);
     }
 
-    private readonly struct HeadTask(DisentangledAttention attention, DebertaWorkspace workspace) : IParallelBody
+    private readonly struct HeadTask(DisentangledAttention attention, DebertaWorkspace workspace, bool classTokensOnly) : IParallelBody
     {
         public void Invoke(int index, int workerIndex) =>
-            attention.AttendHead(workspace, index / attention._heads, index % attention._heads, workspace.Scratch[workerIndex], workspace.Bands[workerIndex]);
+            attention.AttendHead(workspace, index / attention._heads, index % attention._heads, classTokensOnly, workspace.Scratch[workerIndex], workspace.Bands[workerIndex]);
     }
 }

@@ -65,46 +65,56 @@ internal sealed class EncoderLayer
     /// <summary>Transforms <see cref="DebertaWorkspace.Hidden"/> in place (through the workspace's other buffers).</summary>
     public void Forward(WorkerPool pool, DebertaWorkspace workspace)
     {
-        if (IsInt8)
-        {
-            ForwardInt8(pool, workspace);
-            return;
-        }
-
-        int tokens = workspace.Tokens;
         _attention.Forward(pool, workspace);
-        _attentionOutput.Forward(pool, workspace.Context, tokens, workspace.Attended);
-        _attentionNorm.Forward(pool, workspace.Attended, workspace.Hidden, workspace.Attended, tokens);
-
-        Span<float> intermediate = workspace.Intermediate.AsSpan(0, tokens * _intermediateSize);
-        _intermediate.Forward(pool, workspace.Attended, tokens, intermediate);
-        Gelu.Apply(pool, intermediate);
-        _output.Forward(pool, intermediate, tokens, workspace.Hidden);
-        _outputNorm.Forward(pool, workspace.Hidden, workspace.Attended, workspace.Hidden, tokens);
+        FeedForward(pool, workspace, workspace.Tokens, workspace.Hidden);
     }
 
     /// <summary>
-    /// As <see cref="Forward"/> with int8 dense layers: each input is quantised once per row, the residual adds and the
-    /// GELU happen in the GEMM epilogue, so the layer norms see the sums directly.
+    /// As <see cref="Forward"/> for token 0 of each row only: reads every token of <see cref="DebertaWorkspace.Hidden"/>
+    /// (as keys and values) and writes the rows' [CLS] outputs to <see cref="DebertaWorkspace.Cls"/>. Every row of a
+    /// product is computed independently of the others, so those outputs are bit for bit the ones
+    /// <see cref="Forward"/> gives; the last layer needs no more for a verdict.
     /// </summary>
-    private void ForwardInt8(WorkerPool pool, DebertaWorkspace workspace)
+    public void ForwardClassTokens(WorkerPool pool, DebertaWorkspace workspace)
     {
-        int tokens = workspace.Tokens, hidden = _attentionOutput.OutFeatures;
+        workspace.GatherClassTokens();
+        _attention.ForwardClassTokens(pool, workspace);
+        FeedForward(pool, workspace, workspace.Batch, workspace.Cls);
+    }
+
+    /// <summary>
+    /// Attention output and FFN on <paramref name="rows"/> rows of <see cref="DebertaWorkspace.Context"/>, with
+    /// <paramref name="state"/> (the layer's input for those rows) as the residual, overwritten by the layer's output.
+    /// int8: each input is quantised once per row, the residual adds and the GELU happen in the GEMM epilogue, so the
+    /// layer norms see the sums directly.
+    /// </summary>
+    private void FeedForward(WorkerPool pool, DebertaWorkspace workspace, int rows, float[] state)
+    {
+        int hidden = _attentionOutput.OutFeatures;
+        Span<float> attended = workspace.Attended.AsSpan(0, rows * hidden);
+        Span<float> output = state.AsSpan(0, rows * hidden);
+        Span<float> intermediate = workspace.Intermediate.AsSpan(0, rows * _intermediateSize);
+        if (!IsInt8)
+        {
+            _attentionOutput.Forward(pool, workspace.Context, rows, attended);
+            _attentionNorm.Forward(pool, attended, output, attended, rows);
+            _intermediate.Forward(pool, attended, rows, intermediate);
+            Gelu.Apply(pool, intermediate);
+            _output.Forward(pool, intermediate, rows, output);
+            _outputNorm.Forward(pool, output, attended, output, rows);
+            return;
+        }
+
         QuantizedRows q = workspace.QuantizedActivations;
-        _attention.Forward(pool, workspace);
+        q.Quantize(pool, workspace.Context, hidden, rows, hidden);
+        _attentionOutput.Forward(pool, q, attended, Int8Epilogue.BiasResidual, output);
+        _attentionNorm.Forward(pool, attended, default, attended, rows);
 
-        Span<float> attended = workspace.Attended.AsSpan(0, tokens * hidden);
-        q.Quantize(pool, workspace.Context, hidden, tokens, hidden);
-        _attentionOutput.Forward(pool, q, attended, Int8Epilogue.BiasResidual, workspace.Hidden.AsSpan(0, tokens * hidden));
-        _attentionNorm.Forward(pool, attended, default, attended, tokens);
-
-        Span<float> intermediate = workspace.Intermediate.AsSpan(0, tokens * _intermediateSize);
-        q.Quantize(pool, attended, hidden, tokens, hidden);
+        q.Quantize(pool, attended, hidden, rows, hidden);
         _intermediate.Forward(pool, q, intermediate, Int8Epilogue.BiasGelu);
 
-        Span<float> output = workspace.Hidden.AsSpan(0, tokens * hidden);
-        q.Quantize(pool, intermediate, _intermediateSize, tokens, _intermediateSize);
+        q.Quantize(pool, intermediate, _intermediateSize, rows, _intermediateSize);
         _output.Forward(pool, q, output, Int8Epilogue.BiasResidual, attended);
-        _outputNorm.Forward(pool, output, default, output, tokens);
+        _outputNorm.Forward(pool, output, default, output, rows);
     }
 }
