@@ -30,6 +30,54 @@ public sealed class GeluTests
         Assert.True(float.IsNaN(Gelu.Evaluate(float.NaN)));
     }
 
+    [Fact]
+    public void EvaluateApproximate_IsWithinItsAbsoluteBoundOfTheReference()
+    {
+        double worst = 0;
+        for (double x = -14; x <= 14; x += 0.0011)
+        {
+            float input = (float)x;
+            double reference = input * 0.5 * ReferenceErrorFunction.Erfc(-input / Math.Sqrt(2));
+            double error = Math.Abs(Gelu.EvaluateApproximate(input) - reference) / Math.Max(1, Math.Abs(input));
+            Assert.True(error <= 4e-7, $"gelu≈({input}) = {Gelu.EvaluateApproximate(input)}, reference {reference}");
+            worst = Math.Max(worst, error);
+        }
+
+        // the bound is tight enough to notice a wrong coefficient
+        Assert.True(worst > 1e-8);
+        Assert.Equal(0f, Gelu.EvaluateApproximate(0f));
+        Assert.Equal(20f, Gelu.EvaluateApproximate(20f));
+        Assert.Equal(0f, Gelu.EvaluateApproximate(-20f));
+        Assert.True(float.IsNaN(Gelu.EvaluateApproximate(float.NaN)));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(37)]
+    [InlineData(1541)]
+    public void ApplyApproximate_VectorsMatchTheScalarTwinOnOddLengths(int length)
+    {
+        var random = new Random(length);
+        float[] source = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            source[i] = (float)((random.NextDouble() * 24) - 12);
+        }
+
+        float[] special = [-0f, float.NaN, -200f, 200f, -13.5f, 1e-30f, 5f, -5f];
+        special.AsSpan(0, Math.Min(length, special.Length)).CopyTo(source);
+        float[] actual = new float[length + 3];
+        Gelu.ApplyApproximate(source, actual);
+        for (int i = 0; i < length; i++)
+        {
+            Assert.Equal(Gelu.EvaluateApproximate(source[i]), actual[i]);
+        }
+
+        Assert.Equal(0f, actual[length]);
+        Assert.Throws<ArgumentException>(() => Gelu.ApplyApproximate(source, new float[length - 1]));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(7)]

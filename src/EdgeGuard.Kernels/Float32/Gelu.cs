@@ -25,6 +25,9 @@ public static unsafe class Gelu
     private const float P9 = 0.17087277f, P8 = -0.82215223f, P7 = 1.48851587f, P6 = -1.13520398f, P5 = 0.27886807f;
     private const float P4 = -0.18628806f, P3 = 0.09678418f, P2 = 0.37409196f, P1 = 1.00002368f, P0 = -1.26551223f;
 
+    // erfc(z) ≈ (1 + A1·z + … + A6·z⁶)^−16, |error| ≤ 3e-7 (Abramowitz & Stegun 7.1.28)
+    private const float A6 = 0.0000430638f, A5 = 0.0002765672f, A4 = 0.0001520143f, A3 = 0.0092705272f, A2 = 0.0422820123f, A1 = 0.0705230784f;
+
     /// <summary>Whether <see cref="Apply(Span{float})"/> uses the vector variant (selected once).</summary>
     internal static readonly bool UseVector = Vector.IsHardwareAccelerated;
 
@@ -46,6 +49,55 @@ public static unsafe class Gelu
 
         // x·Φ(x) = x·erfc(z)/2 below zero, x − x·erfc(z)/2 above
         return x < 0 ? halfXErfc : x - halfXErfc;
+    }
+
+    /// <summary>
+    /// GELU of one value to an absolute error of at most 4e-7·max(1, |x|) (the scalar twin of
+    /// <see cref="ApplyApproximate"/>): about half the work of <see cref="Evaluate"/>, for values quantised next
+    /// (the int8 engine's FFN), whose steps are 1/63 of their row's largest magnitude. Unlike <see cref="Evaluate"/> it
+    /// is not accurate relative to the tiny values GELU gives below x ≈ −3.
+    /// </summary>
+    public static float EvaluateApproximate(float x)
+    {
+        float z = MathF.Abs(x) * InverseSqrt2;
+        float p = MathF.FusedMultiplyAdd(z, A6, A5);
+        p = MathF.FusedMultiplyAdd(z, p, A4);
+        p = MathF.FusedMultiplyAdd(z, p, A3);
+        p = MathF.FusedMultiplyAdd(z, p, A2);
+        p = MathF.FusedMultiplyAdd(z, p, A1);
+        p = MathF.FusedMultiplyAdd(z, p, 1f);
+        p *= p;
+        p *= p;
+        p *= p;
+        p *= p;
+
+        // p overflows to +∞ far out, where erfc is 0 anyway
+        float halfXErfc = 0.5f * x * (1f / p);
+        return x < 0 ? halfXErfc : x - halfXErfc;
+    }
+
+    /// <summary>Writes the GELU of each <paramref name="source"/> value to <paramref name="destination"/>, as <see cref="EvaluateApproximate"/>.</summary>
+    public static void ApplyApproximate(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        if (destination.Length < source.Length)
+        {
+            throw new ArgumentException($"The destination has {destination.Length} values for {source.Length}.", nameof(destination));
+        }
+
+        int i = 0;
+        if (UseVector)
+        {
+            int width = Vector<float>.Count;
+            for (; i + width <= source.Length; i += width)
+            {
+                ApproximateLanes(new Vector<float>(source[i..])).CopyTo(destination[i..]);
+            }
+        }
+
+        for (; i < source.Length; i++)
+        {
+            destination[i] = EvaluateApproximate(source[i]);
+        }
     }
 
     /// <summary>Replaces every value by its GELU.</summary>
@@ -114,6 +166,24 @@ public static unsafe class Gelu
         p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(P1));
         p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(P0));
         Vector<float> halfXErfc = half * x * (t * NonPositiveExp.Lanes(Vector.FusedMultiplyAdd(-z, z, p)));
+        return Vector.ConditionalSelect(Vector.LessThan(x, Vector<float>.Zero), halfXErfc, x - halfXErfc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> ApproximateLanes(Vector<float> x)
+    {
+        Vector<float> z = Vector.Abs(x) * new Vector<float>(InverseSqrt2);
+        Vector<float> p = Vector.FusedMultiplyAdd(z, new Vector<float>(A6), new Vector<float>(A5));
+        p = Vector.FusedMultiplyAdd(z, p, new Vector<float>(A4));
+        p = Vector.FusedMultiplyAdd(z, p, new Vector<float>(A3));
+        p = Vector.FusedMultiplyAdd(z, p, new Vector<float>(A2));
+        p = Vector.FusedMultiplyAdd(z, p, new Vector<float>(A1));
+        p = Vector.FusedMultiplyAdd(z, p, Vector<float>.One);
+        p *= p;
+        p *= p;
+        p *= p;
+        p *= p;
+        Vector<float> halfXErfc = new Vector<float>(0.5f) * x * (Vector<float>.One / p);
         return Vector.ConditionalSelect(Vector.LessThan(x, Vector<float>.Zero), halfXErfc, x - halfXErfc);
     }
 
