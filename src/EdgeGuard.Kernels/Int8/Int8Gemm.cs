@@ -193,14 +193,14 @@ public static unsafe partial class Int8Gemm
     }
 
     /// <summary>
-    /// Up to <see cref="PanelsPerTask"/> panels at a time, 4 rows at a time: the 4 rows (in L1) against each panel, each
-    /// tile dequantised into a 4-row block on the stack; then its rows copied out whole, through GELU for that epilogue (a
-    /// residual, which may be the output itself, is read into the block before any of its rows is written). The block
-    /// is 1 KB: one of all the task's rows would fill L1 and evict the panels and rows the tiles read (the large shape's
-    /// int8 forward at 128 tokens: median 347.0 against 366.4 ms, calls alternating in one process). GELU is the
-    /// approximate one, read from the block and written out in the same pass: the FFN's output is quantised next, and
-    /// the exact one cost 2 % of that forward (379.1 against 388.0 ms). A panel's channels past <see cref="Args.N"/>
-    /// are never stored.
+    /// Up to <see cref="PanelsPerTask"/> panels at a time, 4 rows at a time: the 4 rows (in L1) against each panel (in
+    /// L2), each tile dequantised straight into the output (a residual, which may be the output itself, is read element
+    /// by element before it is written) or, for GELU, into a 4-row block on the stack that GELU then writes out. GELU is
+    /// the approximate one: the FFN's output is quantised next, and the exact one cost 2 % of the large shape's int8
+    /// forward at 128 tokens (388.0 against 379.1 ms, calls alternating in one process). This order replaced panels
+    /// outside and all of a task's rows inside, whose block of every row's outputs (32 KB) filled L1 and evicted what the
+    /// tiles read (347.0 against 366.4 ms); writing the plain epilogues straight out rather than through the block took
+    /// 0.6–1.9 % more off. A panel's channels past <see cref="Args.N"/> are never stored.
     /// </summary>
     private static void RunTiles<TTile>(in Args a, int m0, int m1, int p0, int p1)
         where TTile : struct, IInt8Tile
@@ -209,6 +209,7 @@ public static unsafe partial class Int8Gemm
         int* dots = stackalloc int[4 * width];
         int* correction = stackalloc int[blockWidth];
         float* block = stackalloc float[4 * blockWidth];
+        bool gelu = a.Epilogue == Int8Epilogue.BiasGelu;
         for (int pb = p0; pb < p1; pb += PanelsPerTask)
         {
             int pe = Math.Min(pb + PanelsPerTask, p1);
@@ -232,21 +233,19 @@ public static unsafe partial class Int8Gemm
                     int n = p * width, count = Math.Min(width, a.N - n);
                     sbyte* panel = a.W + ((long)p * a.K * width);
                     TTile.Tile(a.X + ((long)r0 * a.K), a.X + ((long)r1 * a.K), a.X + ((long)r2 * a.K), a.X + ((long)r3 * a.K), panel, a.K, dots);
-                    StoreTile(a, m, rows, n, count, dots, correction + ((p - pb) * width), block + ((p - pb) * width), blockWidth);
-                }
-
-                for (int r = 0; r < rows; r++)
-                {
-                    var row = new ReadOnlySpan<float>(block + (r * blockWidth), columns);
-                    var output = new Span<float>(a.Y + ((long)(m + r) * a.N) + n0, columns);
-                    if (a.Epilogue == Int8Epilogue.BiasGelu)
+                    if (gelu)
                     {
-                        Gelu.ApplyApproximate(row, output);
+                        StoreTile(a, m, rows, n, count, dots, correction + ((p - pb) * width), block + ((p - pb) * width), blockWidth);
                     }
                     else
                     {
-                        row.CopyTo(output);
+                        StoreTile(a, m, rows, n, count, dots, correction + ((p - pb) * width), a.Y + ((long)m * a.N) + n, a.N);
                     }
+                }
+
+                for (int r = 0; r < rows && gelu; r++)
+                {
+                    Gelu.ApplyApproximate(new ReadOnlySpan<float>(block + (r * blockWidth), columns), new Span<float>(a.Y + ((long)(m + r) * a.N) + n0, columns));
                 }
             }
         }
@@ -255,7 +254,8 @@ public static unsafe partial class Int8Gemm
     /// <summary>
     /// Dequantises <paramref name="rows"/> rows of a tile into <paramref name="y"/> (row stride <paramref name="stride"/>):
     /// <c>(dot − correction) · (sx · sw) + bias [+ residual]</c>, multiplied and added in that order in both paths, so a
-    /// whole panel (vectors) and a tail (scalars) round alike.
+    /// whole panel (vectors) and a tail (scalars) round alike. Each residual value is read just before the output value
+    /// at its place is written, so the residual may be the output itself.
     /// </summary>
     private static void StoreTile(in Args a, int row, int rows, int n, int count, int* dots, int* correction, float* y, int stride)
     {
