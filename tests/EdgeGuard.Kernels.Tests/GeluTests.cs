@@ -58,15 +58,7 @@ public sealed class GeluTests
     [InlineData(1541)]
     public void ApplyApproximate_VectorsMatchTheScalarTwinOnOddLengths(int length)
     {
-        var random = new Random(length);
-        float[] source = new float[length];
-        for (int i = 0; i < length; i++)
-        {
-            source[i] = (float)((random.NextDouble() * 24) - 12);
-        }
-
-        float[] special = [-0f, float.NaN, -200f, 200f, -13.5f, 1e-30f, 5f, -5f];
-        special.AsSpan(0, Math.Min(length, special.Length)).CopyTo(source);
+        float[] source = RandomValues(length, [-0f, float.NaN, -200f, 200f, -13.5f, 1e-30f, 5f, -5f]);
         float[] actual = new float[length + 3];
         Gelu.ApplyApproximate(source, actual);
         for (int i = 0; i < length; i++)
@@ -86,15 +78,7 @@ public sealed class GeluTests
     [InlineData(1541)]
     public void ApplyVector_MatchesScalarOnOddLengths(int length)
     {
-        var random = new Random(length);
-        float[] values = new float[length];
-        for (int i = 0; i < length; i++)
-        {
-            values[i] = (float)((random.NextDouble() * 24) - 12);
-        }
-
-        float[] special = [-0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, -200f, 200f, -13.5f, 1e-30f];
-        special.AsSpan(0, Math.Min(length, special.Length)).CopyTo(values);
+        float[] values = RandomValues(length, [-0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, -200f, 200f, -13.5f, 1e-30f]);
         float[] expected = (float[])values.Clone();
         float[] actual = (float[])values.Clone();
         Gelu.ApplyScalar(expected);
@@ -119,5 +103,19 @@ public sealed class GeluTests
         Gelu.ApplyScalar(expected);
         Gelu.Apply(pool, values);
         Assert.Equal(expected, values);
+    }
+
+    /// <summary>Seeded values in [−12, 12), the first ones replaced by <paramref name="special"/> (as many as fit).</summary>
+    private static float[] RandomValues(int length, float[] special)
+    {
+        var random = new Random(length);
+        float[] values = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            values[i] = (float)((random.NextDouble() * 24) - 12);
+        }
+
+        special.AsSpan(0, Math.Min(length, special.Length)).CopyTo(values);
+        return values;
     }
 }
