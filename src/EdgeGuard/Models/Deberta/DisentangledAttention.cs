@@ -135,54 +135,38 @@ internal sealed class DisentangledAttention
         return transposed;
     }
 
-    /// <summary>Reads <see cref="DebertaWorkspace.Hidden"/>, writes <see cref="DebertaWorkspace.Context"/>.</summary>
-    public void Forward(WorkerPool pool, DebertaWorkspace workspace)
+    /// <summary>
+    /// Reads <see cref="DebertaWorkspace.Hidden"/>, writes <see cref="DebertaWorkspace.Context"/>: for every token, or
+    /// with <paramref name="classTokensOnly"/> for token 0 of each row alone — keys and values of every token, the
+    /// queries of <see cref="DebertaWorkspace.Cls"/>, and row b of the context for row b of the batch.
+    /// </summary>
+    public void Forward(WorkerPool pool, DebertaWorkspace workspace, bool classTokensOnly = false)
     {
         int tokens = workspace.Tokens;
+        float[] queryInput = classTokensOnly ? workspace.Cls : workspace.Hidden;
+        int queries = classTokensOnly ? workspace.Batch : tokens;
         if (_query.Quantized is not null)
         {
-            // one quantisation of the input for all three projections
-            QuantizedRows q = workspace.QuantizedActivations;
-            q.Quantize(pool, workspace.Hidden, _hidden, tokens, _hidden);
-            _query.Forward(pool, q, workspace.Query);
-            _key.Forward(pool, q, workspace.Key);
-            _value.Forward(pool, q, workspace.Value);
-        }
-        else
-        {
-            _query.Forward(pool, workspace.Hidden, tokens, workspace.Query);
-            _key.Forward(pool, workspace.Hidden, tokens, workspace.Key);
-            _value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
-        }
-
-        pool.For(workspace.Batch * _heads, new HeadTask(this, workspace, classTokensOnly: false));
-    }
-
-    /// <summary>
-    /// As <see cref="Forward"/> for the query of token 0 only: keys and values of every token of
-    /// <see cref="DebertaWorkspace.Hidden"/>, the query of <see cref="DebertaWorkspace.Cls"/>; writes row b of
-    /// <see cref="DebertaWorkspace.Context"/> for row b of the batch.
-    /// </summary>
-    public void ForwardClassTokens(WorkerPool pool, DebertaWorkspace workspace)
-    {
-        int tokens = workspace.Tokens, rows = workspace.Batch;
-        if (_query.Quantized is not null)
-        {
+            // one quantisation of the input for all three projections (the queries' own when they are fewer)
             QuantizedRows q = workspace.QuantizedActivations;
             q.Quantize(pool, workspace.Hidden, _hidden, tokens, _hidden);
             _key.Forward(pool, q, workspace.Key);
             _value.Forward(pool, q, workspace.Value);
-            q.Quantize(pool, workspace.Cls, _hidden, rows, _hidden);
+            if (classTokensOnly)
+            {
+                q.Quantize(pool, queryInput, _hidden, queries, _hidden);
+            }
+
             _query.Forward(pool, q, workspace.Query);
         }
         else
         {
-            _query.Forward(pool, workspace.Cls, rows, workspace.Query);
+            _query.Forward(pool, queryInput, queries, workspace.Query);
             _key.Forward(pool, workspace.Hidden, tokens, workspace.Key);
             _value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
         }
 
-        pool.For(rows * _heads, new HeadTask(this, workspace, classTokensOnly: true));
+        pool.For(workspace.Batch * _heads, new HeadTask(this, workspace, classTokensOnly));
     }
 
     /// <summary>

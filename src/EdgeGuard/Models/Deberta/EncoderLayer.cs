@@ -78,7 +78,7 @@ internal sealed class EncoderLayer
     public void ForwardClassTokens(WorkerPool pool, DebertaWorkspace workspace)
     {
         workspace.GatherClassTokens();
-        _attention.ForwardClassTokens(pool, workspace);
+        _attention.Forward(pool, workspace, classTokensOnly: true);
         FeedForward(pool, workspace, workspace.Batch, workspace.Cls);
     }
 
