@@ -110,6 +110,35 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
         Assert.Contains("nothing to classify", r.Stderr);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(" \t\n ")]
+    public void Classify_BlankText_IsAnErrorNotAVerdict(string text)
+    {
+        var r = CliProcess.Run("classify", text, "--response", " ", "--model", model.BundlePath);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal(string.Empty, r.Stdout);
+        Assert.Contains("nothing to classify: the prompt and response are empty or whitespace only", r.Stderr);
+        Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        // an empty response to a real prompt is a pair to judge
+        Assert.True(CliProcess.Run("classify", "hello there", "--response", "", "--model", model.BundlePath).ExitCode is 0 or 1);
+    }
+
+    [Fact]
+    public void ClassifyJsonl_BlankRecord_IsAnErrorLineAndTheRestAreClassified()
+    {
+        string path = Path.Combine(model.Root, "blank.jsonl");
+        File.WriteAllText(path, "{\"prompt\": \" \\t \", \"response\": \"\"}\n{\"prompt\": \"hello there\"}\n");
+        var r = CliProcess.Run("classify", "--jsonl", path, "--model", model.BundlePath);
+        Assert.Equal(2, r.ExitCode);
+        var docs = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(2, docs.Length);
+        Assert.Contains("empty or whitespace only", docs[0].GetProperty("error").GetString());
+        Assert.True(docs[1].TryGetProperty("unsafe_score", out _));
+        Assert.Contains(":1:", r.Stderr);
+    }
+
     [Fact]
     public void Eval_Json_HasTheMetricKeys()
     {

@@ -57,6 +57,11 @@ internal static class ClassifyCommand
             throw new CliUsageException("nothing to classify: give a text argument or --jsonl <file>.");
         }
 
+        if (jsonl is null && IsBlank(text, parsed.GetValue(Response)))
+        {
+            throw new CliUsageException($"nothing to classify: {Blank}.");
+        }
+
         var options = new GuardOptions
         {
             Threshold = parsed.GetValue(Threshold),
@@ -67,6 +72,15 @@ internal static class ClassifyCommand
             ? ClassifyOne(guard, text!, parsed.GetValue(Response), parsed.GetValue(CommonOptions.Json), cancellationToken)
             : ClassifyJsonl(guard, jsonl, cancellationToken);
     }
+
+    private const string Blank = "the prompt and response are empty or whitespace only";
+
+    /// <summary>
+    /// No words to judge. The model would still score the bare [CLS] [SEP] (the default model flags it), but on the
+    /// command line that almost always means a script passed an empty variable, which a verdict would hide; the
+    /// library and the daemon do return the model's verdict for such input.
+    /// </summary>
+    private static bool IsBlank(string? prompt, string? response) => string.IsNullOrWhiteSpace(prompt) && string.IsNullOrWhiteSpace(response);
 
     private static int ClassifyOne(Guard guard, string text, string? response, bool json, CancellationToken cancellationToken)
     {
@@ -97,7 +111,7 @@ internal static class ClassifyCommand
         foreach (var record in JsonlInput.Read(path))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            string? error = record.Error;
+            string? error = record.Error ?? (IsBlank(record.Prompt, record.Response) ? Blank : null);
             Verdict? verdict = null;
             if (error is null)
             {
