@@ -1,6 +1,5 @@
 using EdgeGuard.Kernels.Threading;
-using EdgeGuard.ModelFiles;
-using EdgeGuard.Models.Deberta;
+using EdgeGuard.Models;
 
 namespace EdgeGuard.Benchmarks;
 
@@ -15,9 +14,9 @@ internal static class AccuracyReport
         Console.WriteLine("|---|---|---|---|---|");
         foreach (string path in options.Positional)
         {
-            using HuggingFaceDirectory directory = HuggingFaceDirectory.Open(path);
-            var f32 = DebertaClassifier.Load(directory.Config, directory.Weights, pool, DebertaPrecision.Float32);
-            var int8 = DebertaClassifier.Load(directory.Config, directory.Weights, pool, DebertaPrecision.Int8);
+            using ModelSource model = ModelSource.Open(path);
+            EncoderClassifier f32 = model.LoadClassifier(pool, ModelPrecision.Float32);
+            EncoderClassifier int8 = model.LoadClassifier(pool, ModelPrecision.Int8);
             var random = new Random(17);
             int same = 0;
             double max = 0, sum = 0;
@@ -28,7 +27,7 @@ internal static class AccuracyReport
                 int[] ids = new int[length];
                 for (int t = 0; t < length; t++)
                 {
-                    ids[t] = t == 0 ? 1 : t == length - 1 ? 2 : random.Next(3, directory.Config.VocabSize);
+                    ids[t] = t == 0 ? 1 : t == length - 1 ? 2 : random.Next(3, model.Config.VocabSize);
                 }
 
                 f32.Forward(ids, [length], 1, length, a);

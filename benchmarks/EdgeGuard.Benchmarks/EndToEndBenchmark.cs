@@ -3,6 +3,7 @@ using EdgeGuard.Kernels.Int8;
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
 using EdgeGuard.Models.Deberta;
+using EdgeGuard.Models;
 
 namespace EdgeGuard.Benchmarks;
 
@@ -18,10 +19,10 @@ internal static class EndToEndBenchmark
         // --int8-only: run just the int8 forward (for a profiler)
         bool int8Only = options.Flag("int8-only");
         using var pool = new WorkerPool(options.Int("threads", Environment.ProcessorCount));
-        using HuggingFaceDirectory directory = HuggingFaceDirectory.Open(path);
-        DebertaConfig config = directory.Config;
+        using ModelSource model = ModelSource.Open(path);
+        IModelConfig config = model.Config;
         Console.WriteLine($"# {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}: {config.NumHiddenLayers} layers × {config.HiddenSize}, threads={pool.DegreeOfParallelism}, int8 kernel {Int8Gemm.Selected}, {iters} timed calls of each, alternating, after 2 warm-up");
-        var f32 = DebertaClassifier.Load(config, directory.Weights, pool, DebertaPrecision.Float32);
+        var f32 = model.LoadClassifier(pool, ModelPrecision.Float32);
 
         // --weight-bits 7|8: the int8 engine's weights (default: what the kernel multiplies fastest); a kernel faster
         // on 7-bit weights (AVX2) is also timed on 8-bit ones, in the same alternation.
@@ -31,12 +32,12 @@ internal static class EndToEndBenchmark
             8 => PackedInt8Matrix.FullWeightLimit,
             _ => Int8Gemm.PreferredWeightLimit(Int8Gemm.Selected),
         };
-        var int8 = DebertaClassifier.Load(config, directory.Weights, pool, DebertaPrecision.Int8, preferred);
-        DebertaClassifier? int8Full = preferred == PackedInt8Matrix.FullWeightLimit || int8Only
+        var int8 = model.LoadClassifier(pool, ModelPrecision.Int8, preferred);
+        EncoderClassifier? int8Full = preferred == PackedInt8Matrix.FullWeightLimit || int8Only
             ? null
-            : DebertaClassifier.Load(config, directory.Weights, pool, DebertaPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
+            : model.LoadClassifier(pool, ModelPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
         string bits = preferred == PackedInt8Matrix.SevenBitWeightLimit ? "7-bit" : "8-bit";
-        DebertaClassifier[] engines = int8Only ? [int8] : int8Full is null ? [f32, int8] : [f32, int8, int8Full];
+        EncoderClassifier[] engines = int8Only ? [int8] : int8Full is null ? [f32, int8] : [f32, int8, int8Full];
         Console.WriteLine(int8Full is null
             ? $"| tokens | f32 p50 ms | int8 ({bits} weights) p50 ms | speed-up |"
             : $"| tokens | f32 p50 ms | int8 ({bits} weights) p50 ms | speed-up | int8 (8-bit weights) p50 ms | speed-up |");
@@ -66,12 +67,12 @@ internal static class EndToEndBenchmark
     }
 
     /// <summary>Median ms per forward of each engine, calls alternating so drift of the machine hits all alike.</summary>
-    private static double[] Medians(DebertaClassifier[] engines, int[] ids, int iters)
+    private static double[] Medians(EncoderClassifier[] engines, int[] ids, int iters)
     {
         float[] logits = new float[engines[0].NumLabels];
         for (int i = 0; i < 2; i++)
         {
-            foreach (DebertaClassifier engine in engines)
+            foreach (EncoderClassifier engine in engines)
             {
                 engine.Forward(ids, [ids.Length], 1, ids.Length, logits);
             }
@@ -93,7 +94,7 @@ internal static class EndToEndBenchmark
         })];
     }
 
-    private static double Time(DebertaClassifier classifier, int[] ids, float[] logits)
+    private static double Time(EncoderClassifier classifier, int[] ids, float[] logits)
     {
         long t0 = Stopwatch.GetTimestamp();
         classifier.Forward(ids, [ids.Length], 1, ids.Length, logits);

@@ -14,4 +14,8 @@ namespace EdgeGuard;
 /// <param name="VocabularySize">Rows of the embedding table.</param>
 public sealed record GuardModelInfo(
     string Path, string Format, string Precision, string? Name, IReadOnlyList<string> Labels, int UnsafeLabel, float Threshold,
-    int Layers, int HiddenSize, int MaxSequenceLength, int VocabularySize);
+    int Layers, int HiddenSize, int MaxSequenceLength, int VocabularySize)
+{
+    /// <summary>The model's architecture (its Hugging Face <c>model_type</c>), when the backend knows it.</summary>
+    public string? Architecture { get; init; }
+}

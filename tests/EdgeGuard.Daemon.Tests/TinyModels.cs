@@ -25,7 +25,8 @@ public sealed class TinyModels : IDisposable
         using (var hf = HuggingFaceDirectory.Open(HfDir))
         {
             var contents = new BundleContents(
-                hf.Config.ToJson(), File.ReadAllBytes(hf.SpmModelPath!), SyntheticModel.Labels, 1, 0.5f, "f32", "tiny-guard", "synthesized");
+                "deberta-v2", hf.ConfigJson, new BundleTokenizer("spm-unigram", new Dictionary<string, byte[]> { ["spm.model"] = File.ReadAllBytes(hf.FindFile("spm.model")!) }),
+                new BundleClassifier(SyntheticModel.Labels, 1, 0.5f), "f32", "tiny-guard", "synthesized");
             BundleWriter.Write(BundlePath, contents, hf.Weights);
         }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
+using EdgeGuard.Models;
 using EdgeGuard.Models.Deberta;
 using EdgeGuard.Testing;
 using EdgeGuard.Tokenization;
@@ -22,11 +23,11 @@ public sealed class ParityTests
     public void Forward_FixtureCases_MatchTheNativeFloat32Engine(string fixture)
     {
         using var pool = new WorkerPool(2);
-        using var hf = HuggingFaceDirectory.Open(RepoPaths.Fixture(fixture));
-        var native = DebertaClassifier.Load(hf.Config, hf.Weights, pool);
+        using var model = ModelSource.Open(RepoPaths.Fixture(fixture));
+        EncoderClassifier native = model.LoadClassifier(pool);
         using var onnx = OnnxSequenceClassifier.Open(
             TestModels.Model(fixture),
-            new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = hf.Config.MaxPositionEmbeddings, VocabularySize = hf.Config.VocabSize });
+            new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = model.Config.MaxSequenceLength, VocabularySize = model.Config.VocabSize });
 
         float worst = 0f;
         int rows = 0;
@@ -49,15 +50,15 @@ public sealed class ParityTests
     public void Forward_DefaultModelOnDevelopmentTexts_MatchesTheNativeFloat32Engine()
     {
         using var pool = new WorkerPool(2);
-        using var hf = HuggingFaceDirectory.Open(TestModels.NativeDefaultModel);
-        var native = DebertaClassifier.Load(hf.Config, hf.Weights, pool);
-        var tokenizer = DebertaTokenizer.FromFile(hf.SpmModelPath!);
+        using var model = ModelSource.Open(TestModels.NativeDefaultModel);
+        EncoderClassifier native = model.LoadClassifier(pool);
+        var tokenizer = (DebertaTokenizer)model.LoadTokenizer();
         using var onnx = OnnxSequenceClassifier.Open(
             TestModels.Model(TestModels.DefaultModel),
-            new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = hf.Config.MaxPositionEmbeddings, VocabularySize = hf.Config.VocabSize, SeparatorId = tokenizer.SepId });
+            new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = model.Config.MaxSequenceLength, VocabularySize = model.Config.VocabSize, SeparatorId = tokenizer.SepId });
 
         var windows = DevelopmentRecords(64)
-            .Select(r => tokenizer.EncodePair(r.Prompt, r.Response, hf.Config.MaxPositionEmbeddings).Ids)
+            .Select(r => tokenizer.EncodePair(r.Prompt, r.Response, model.Config.MaxSequenceLength).Ids)
             .ToList();
         float worst = 0f;
         foreach (int[] window in windows)
@@ -111,7 +112,7 @@ public sealed class ParityTests
         Assert.True(worst <= 1e-5f, $"max |Δ unsafe score| {worst:E2}");
     }
 
-    private static float MaxLogitDelta(DebertaClassifier native, OnnxSequenceClassifier onnx, int[] ids, int[] lengths, int batch, int seqLen)
+    private static float MaxLogitDelta(EncoderClassifier native, OnnxSequenceClassifier onnx, int[] ids, int[] lengths, int batch, int seqLen)
     {
         float[] expected = new float[batch * native.NumLabels];
         float[] actual = new float[batch * onnx.NumLabels];

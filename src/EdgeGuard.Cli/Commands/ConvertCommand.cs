@@ -3,6 +3,7 @@ using System.CommandLine;
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
 using EdgeGuard.ModelFiles.Bundle;
+using EdgeGuard.Models;
 
 namespace EdgeGuard.Cli.Commands;
 
@@ -11,7 +12,7 @@ internal static class ConvertCommand
 {
     private static readonly Argument<string> Source = new("hf-dir")
     {
-        Description = "Hugging Face model directory (config.json, model.safetensors, spm.model).",
+        Description = "Hugging Face model directory (config.json, model.safetensors and the tokenizer files of its architecture).",
     };
 
     private static readonly Option<string> Output = new("--output", "-o")
@@ -38,7 +39,7 @@ internal static class ConvertCommand
 
     private static readonly Option<string> Quant = new("--quant")
     {
-        Description = "Weight precision: f32 (format version 1) or int8 (format version 2: per-channel int8 linear layers, pre-packed, position projections precomputed).",
+        Description = "Weight precision: f32, or int8 (per-channel int8 linear layers, pre-packed, with what the architecture precomputes).",
         DefaultValueFactory = _ => "f32",
     };
 
@@ -53,7 +54,7 @@ internal static class ConvertCommand
     {
         Quant.AcceptOnlyFromAmong("f32", "int8");
         WeightBits.AcceptOnlyFromAmong("7", "8");
-        var command = new Command("convert", "Convert a Hugging Face DeBERTa-v3 classifier directory into an EdgeGuard bundle (GGUF).")
+        var command = new Command("convert", "Convert a Hugging Face classifier directory (DeBERTa-v3, BERT, RoBERTa) into an EdgeGuard bundle (GGUF).")
         {
             Source, Output, Threshold, UnsafeLabel, Name, Quant, WeightBits,
         };
@@ -81,8 +82,8 @@ internal static class ConvertCommand
         {
         }
 
-        using var hf = HuggingFaceDirectory.Open(source);
-        var labels = ModelLabels.Resolve(hf.Config.Labels, parsed.GetValue(UnsafeLabel), source);
+        using var model = ModelSource.Open(source);
+        var labels = ModelLabels.Resolve(model.Labels!, parsed.GetValue(UnsafeLabel), source);
         string name = parsed.GetValue(Name) ?? new DirectoryInfo(source).Name;
         bool int8 = parsed.GetValue(Quant) == "int8";
         if (!int8 && parsed.GetResult(WeightBits) is { Implicit: false })
@@ -92,7 +93,7 @@ internal static class ConvertCommand
 
         int weightLimit = parsed.GetValue(WeightBits) == 7 ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
         var contents = new BundleContents(
-            hf.Config.ToJson(), File.ReadAllBytes(hf.SpmModelPath!), labels.Names, labels.UnsafeIndex, threshold,
+            model.Config.ModelType, model.Config.ToJson(), model.ToBundleTokenizer(), new BundleClassifier(labels.Names, labels.UnsafeIndex, threshold),
             int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, Path.GetFileName(Path.GetFullPath(source)));
         using (var progress = new ProgressBar("convert", 100))
         {
@@ -100,17 +101,18 @@ internal static class ConvertCommand
             if (int8)
             {
                 using var pool = new WorkerPool();
-                BundleWriter.WriteInt8(output, contents, hf.Weights, hf.Config, pool, report, weightLimit);
+                EncoderClassifier quantized = model.LoadClassifier(pool, ModelPrecision.Int8, weightLimit);
+                BundleWriter.WriteInt8(output, contents, model.Weights, quantized.ToInt8Conversion(), report);
             }
             else
             {
-                BundleWriter.Write(output, contents, hf.Weights, report);
+                BundleWriter.Write(output, contents, model.Weights, report);
             }
         }
 
         using var bundle = ModelBundle.Open(output);
         string weights = int8 ? $" ({(bundle.Int8WeightLimit == PackedInt8Matrix.SevenBitWeightLimit ? 7 : 8)}-bit weights)" : string.Empty;
-        Console.Out.WriteLine($"wrote {output}: {bundle.Precision}{weights}, format version {bundle.FormatVersion}, {bundle.Tensors.Count} float tensors, {bundle.FileSize / (1024.0 * 1024.0):F1} MiB, labels [{string.Join(", ", labels.Names)}], unsafe = {labels.UnsafeName}, threshold {threshold:F2}");
+        Console.Out.WriteLine($"wrote {output}: {bundle.Architecture}, {bundle.Precision}{weights}, format version {bundle.FormatVersion}, {bundle.Tensors.Count} float tensors, {bundle.FileSize / (1024.0 * 1024.0):F1} MiB, labels [{string.Join(", ", labels.Names)}], unsafe = {labels.UnsafeName}, threshold {threshold:F2}");
         return ExitCodes.Ok;
     }
 }

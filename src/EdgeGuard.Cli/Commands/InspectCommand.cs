@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using EdgeGuard.ModelFiles;
 using EdgeGuard.ModelFiles.Bundle;
+using EdgeGuard.Models;
 using EdgeGuard.Tokenization;
 
 namespace EdgeGuard.Cli.Commands;
@@ -26,7 +27,7 @@ internal static class InspectCommand
     private static int Run(ParseResult parsed, CancellationToken cancellationToken)
     {
         string path = ModelLocator.Resolve(parsed.GetValue(Target) ?? parsed.GetValue(CommonOptions.Model));
-        ModelSummary summary = Directory.Exists(path) ? FromHuggingFace(path) : FromBundle(path);
+        ModelSummary summary = Summarize(path);
         if (parsed.GetValue(CommonOptions.Json))
         {
             WriteJson(summary);
@@ -40,41 +41,37 @@ internal static class InspectCommand
     }
 
     private sealed record ModelSummary(
-        string Path, string Format, long Bytes, string ConfigJson, IReadOnlyList<TensorInfo> Tensors, DebertaTokenizer Tokenizer,
-        IReadOnlyList<string> Labels, int UnsafeLabel, float? Threshold, IReadOnlyList<KeyValuePair<string, string>> Metadata,
+        string Path, string Format, long Bytes, string Architecture, string ConfigJson, IReadOnlyList<TensorInfo> Tensors, string TokenizerKind, ITokenizer Tokenizer,
+        IReadOnlyList<string>? Labels, int UnsafeLabel, float? Threshold, IReadOnlyList<KeyValuePair<string, string>> Metadata,
         IReadOnlyList<BundleIntegerTensor> IntegerTensors);
 
-    private static ModelSummary FromBundle(string path)
+    private static ModelSummary Summarize(string path)
     {
-        if (!File.Exists(path))
-        {
-            throw new ModelFileException($"{path}: no such model file or directory.");
-        }
-
         // Inspection shows the file as it is; the full weight checksum is left to opening it for inference.
-        using var bundle = ModelBundle.Open(path, verifyTensorData: false);
-        var tokenizer = DebertaTokenizer.FromSentencePieceModel(bundle.TokenizerModel.Span);
-        var metadata = bundle.Metadata
-            .Where(kv => kv.Key is not "edgeguard.config_json" and not "edgeguard.tokenizer.spm_model")
-            .Select(kv => new KeyValuePair<string, string>(kv.Key, FormatValue(kv.Value)))
-            .OrderBy(kv => kv.Key, StringComparer.Ordinal)
-            .ToList();
-        return new ModelSummary(path, "bundle (GGUF)", bundle.FileSize, bundle.ConfigJson, bundle.Tensors.ToList(), tokenizer, bundle.Labels, bundle.UnsafeLabel, bundle.Threshold, metadata, bundle.IntegerTensors);
-    }
-
-    private static ModelSummary FromHuggingFace(string path)
-    {
-        using var hf = HuggingFaceDirectory.Open(path);
-        if (hf.SpmModelPath is null)
+        using var model = ModelSource.Open(path, verifyWeights: false);
+        ITokenizer tokenizer = model.LoadTokenizer();
+        if (model.Bundle is { } bundle)
         {
-            throw new ModelFileException($"{path}: spm.model is missing.");
+            var metadata = bundle.Metadata
+                .Where(kv => kv.Key != BundleKeys.ConfigJson && kv.Key != BundleKeys.TokenizerModel && !kv.Key.StartsWith(BundleKeys.TokenizerFilePrefix, StringComparison.Ordinal))
+                .Select(kv => new KeyValuePair<string, string>(kv.Key, FormatValue(kv.Value)))
+                .OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                .ToList();
+            return new ModelSummary(
+                path, "bundle (GGUF)", bundle.FileSize, bundle.Architecture, bundle.ConfigJson, bundle.Tensors.ToList(), model.TokenizerFiles.Kind, tokenizer,
+                bundle.Labels, bundle.UnsafeLabel, bundle.IsClassifier ? bundle.Threshold : null, metadata, bundle.IntegerTensors);
         }
 
-        var tokenizer = DebertaTokenizer.FromFile(hf.SpmModelPath);
-        var labels = ModelLabels.Resolve(hf.Config.Labels, null, path);
+        var labels = ModelLabels.Resolve(model.Config.Labels, null, path);
         long bytes = Directory.EnumerateFiles(path).Sum(f => new FileInfo(f).Length);
-        return new ModelSummary(path, "huggingface", bytes, hf.Config.ToJson(), hf.Weights.Tensors.ToList(), tokenizer, labels.Names, labels.UnsafeIndex, null, [], []);
+        return new ModelSummary(
+            path, "huggingface", bytes, model.Config.ModelType, model.Config.ToJson(), model.Weights.Tensors.ToList(), model.TokenizerFiles.Kind, tokenizer,
+            labels.Names, labels.UnsafeIndex, null, [], []);
     }
+
+    private static string DescribeTokenizer(ModelSummary s) => s.Tokenizer is DebertaTokenizer spm
+        ? $"SentencePiece unigram, {spm.PieceCount} pieces (+[MASK] = {spm.MaskId}), normalizer {spm.NormalizerName}"
+        : $"{s.TokenizerKind}, {s.Tokenizer.VocabularySize} tokens";
 
     private static string FormatValue(object value) => value switch
     {
@@ -89,8 +86,11 @@ internal static class InspectCommand
         var c = CultureInfo.InvariantCulture;
         Console.Out.WriteLine($"model      {s.Path}");
         Console.Out.WriteLine(string.Create(c, $"format     {s.Format}, {s.Bytes / (1024.0 * 1024.0):F1} MiB"));
-        Console.Out.WriteLine($"labels     [{string.Join(", ", s.Labels)}], unsafe = {s.Labels[s.UnsafeLabel]}{(s.Threshold is { } threshold ? string.Create(c, $", threshold {threshold:F2}") : string.Empty)}");
-        Console.Out.WriteLine($"tokenizer  SentencePiece unigram, {s.Tokenizer.PieceCount} pieces (+[MASK] = {s.Tokenizer.MaskId}), normalizer {s.Tokenizer.NormalizerName}");
+        Console.Out.WriteLine($"arch       {s.Architecture}");
+        Console.Out.WriteLine(s.Labels is null
+            ? "labels     none (not a classifier)"
+            : $"labels     [{string.Join(", ", s.Labels)}], unsafe = {s.Labels[s.UnsafeLabel]}{(s.Threshold is { } threshold ? string.Create(c, $", threshold {threshold:F2}") : string.Empty)}");
+        Console.Out.WriteLine($"tokenizer  {DescribeTokenizer(s)}");
         foreach (var kv in s.Metadata)
         {
             Console.Out.WriteLine($"meta       {kv.Key} = {kv.Value}");
@@ -135,24 +135,32 @@ internal static class InspectCommand
         writer.WriteString("path", s.Path);
         writer.WriteString("format", s.Format);
         writer.WriteNumber("bytes", s.Bytes);
-        writer.WriteStartArray("labels");
-        foreach (string l in s.Labels)
+        writer.WriteString("architecture", s.Architecture);
+        if (s.Labels is not null)
         {
-            writer.WriteStringValue(l);
+            writer.WriteStartArray("labels");
+            foreach (string l in s.Labels)
+            {
+                writer.WriteStringValue(l);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteNumber("unsafe_label", s.UnsafeLabel);
         }
 
-        writer.WriteEndArray();
-        writer.WriteNumber("unsafe_label", s.UnsafeLabel);
         if (s.Threshold is { } threshold)
         {
             writer.WriteNumber("threshold", threshold);
         }
 
         writer.WriteStartObject("tokenizer");
-        writer.WriteString("type", "sentencepiece-unigram");
-        writer.WriteNumber("pieces", s.Tokenizer.PieceCount);
+        writer.WriteString("type", s.TokenizerKind);
         writer.WriteNumber("vocabulary_size", s.Tokenizer.VocabularySize);
-        writer.WriteString("normalizer", s.Tokenizer.NormalizerName);
+        if (s.Tokenizer is DebertaTokenizer spm)
+        {
+            writer.WriteNumber("pieces", spm.PieceCount);
+            writer.WriteString("normalizer", spm.NormalizerName);
+        }
         writer.WriteEndObject();
         writer.WriteStartObject("metadata");
         foreach (var kv in s.Metadata)

@@ -1,96 +1,43 @@
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
-using EdgeGuard.ModelFiles.Bundle;
-using EdgeGuard.Models.Deberta;
-using EdgeGuard.Tokenization;
+using EdgeGuard.Models;
 
 namespace EdgeGuard.Backends;
 
-/// <summary>Opens a model for the built-in engine: a bundle or a Hugging Face directory, weights, tokenizer, labels.</summary>
+/// <summary>Opens a model for the built-in engine: a bundle or a Hugging Face directory of any registered architecture.</summary>
 internal static class NativeBackend
 {
     /// <summary>Opens a bundle file or a Hugging Face directory and validates it against its own config.</summary>
     public static GuardBackend Open(string path, GuardOptions options)
     {
         var pool = new WorkerPool(options.Threads);
+        ModelSource? source = null;
         try
         {
-            if (Directory.Exists(path))
+            source = ModelSource.Open(path, options.VerifyWeights);
+            IReadOnlyList<string> names = source.Labels
+                ?? throw new ModelFileException($"{path}: the bundle holds a {source.Config.ModelType} model without classifier labels; a guard needs a classifier.");
+            var labels = ModelLabels.Resolve(names, options.UnsafeLabel ?? source.UnsafeLabel, path);
+            if (labels.Names.Count != source.Config.NumLabels)
             {
-                return OpenHuggingFace(path, options, pool);
+                throw new ModelFileException($"{path}: {labels.Names.Count} labels are named but the classifier has {source.Config.NumLabels} outputs.");
             }
 
-            if (!File.Exists(path))
+            var tokenizer = source.LoadTokenizer();
+            EncoderClassifier classifier = source.LoadClassifier(pool);
+            var info = new GuardModelInfo(
+                path, source.Format, source.Precision, source.Name, labels.Names, labels.UnsafeIndex, source.Threshold,
+                source.Config.NumHiddenLayers, source.Config.HiddenSize, classifier.MaxSequenceLength, source.Config.VocabSize)
             {
-                throw new ModelFileException($"{path}: no such model file or directory.");
-            }
-
-            return OpenBundle(path, options, pool);
+                Architecture = source.Config.ModelType,
+            };
+            return new GuardBackend(new NativeClassifier(classifier, source, pool), tokenizer, labels, source.Threshold, info);
         }
         catch
         {
+            source?.Dispose();
             pool.Dispose();
             throw;
         }
-    }
-
-    private static GuardBackend OpenBundle(string path, GuardOptions options, WorkerPool pool)
-    {
-        var bundle = ModelBundle.Open(path, options.VerifyWeights);
-        try
-        {
-            var config = DebertaConfig.Parse(bundle.ConfigJson, path);
-            var tokenizer = DebertaTokenizer.FromSentencePieceModel(bundle.TokenizerModel.Span);
-            var labels = ModelLabels.Resolve(bundle.Labels, options.UnsafeLabel ?? bundle.UnsafeLabel, path);
-            return Create(path, "bundle", bundle.Precision, bundle.Name, config, bundle, tokenizer, labels, bundle.Threshold, pool);
-        }
-        catch
-        {
-            bundle.Dispose();
-            throw;
-        }
-    }
-
-    private static GuardBackend OpenHuggingFace(string path, GuardOptions options, WorkerPool pool)
-    {
-        var hf = HuggingFaceDirectory.Open(path);
-        try
-        {
-            if (hf.SpmModelPath is null)
-            {
-                throw new ModelFileException($"{path}: spm.model is missing; a Hugging Face DeBERTa-v3 directory needs its SentencePiece model.");
-            }
-
-            var tokenizer = DebertaTokenizer.FromFile(hf.SpmModelPath);
-            var labels = ModelLabels.Resolve(hf.Config.Labels, options.UnsafeLabel, path);
-            return Create(path, "huggingface", "f32", null, hf.Config, hf.Weights, tokenizer, labels, 0.5f, pool);
-        }
-        catch
-        {
-            hf.Dispose();
-            throw;
-        }
-    }
-
-    private static GuardBackend Create(
-        string path, string format, string precision, string? name, DebertaConfig config, ITensorSource weights,
-        DebertaTokenizer tokenizer, ModelLabels labels, float threshold, WorkerPool pool)
-    {
-        if (tokenizer.VocabularySize > config.VocabSize)
-        {
-            throw new ModelFileException(
-                $"{path}: the tokenizer has {tokenizer.VocabularySize} tokens but the model's embedding table has only {config.VocabSize} rows (vocab_size); they do not belong together.");
-        }
-
-        if (labels.Names.Count != config.NumLabels)
-        {
-            throw new ModelFileException($"{path}: {labels.Names.Count} labels are named but the classifier has {config.NumLabels} outputs.");
-        }
-
-        var classifier = DebertaClassifier.Load(config, weights, pool);
-        var info = new GuardModelInfo(
-            path, format, precision, name, labels.Names, labels.UnsafeIndex, threshold,
-            config.NumHiddenLayers, config.HiddenSize, classifier.MaxSequenceLength, config.VocabSize);
-        return new GuardBackend(new NativeClassifier(classifier, weights, pool), tokenizer, labels, threshold, info);
     }
 }

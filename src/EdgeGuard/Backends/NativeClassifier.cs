@@ -1,17 +1,16 @@
 using EdgeGuard.Kernels.Threading;
-using EdgeGuard.ModelFiles;
-using EdgeGuard.Models.Deberta;
+using EdgeGuard.Models;
 
 namespace EdgeGuard.Backends;
 
 /// <summary>
-/// The built-in DeBERTa-v3 engine as an <see cref="ISequenceClassifier"/>: it owns the weights the engine reads in place
-/// and the worker pool it computes on, and releases both (weights first) when disposed.
+/// The built-in engine as an <see cref="ISequenceClassifier"/>: it owns the model files the engine reads in place and
+/// the worker pool it computes on, and releases both (files first) when disposed.
 /// </summary>
-internal sealed class NativeClassifier(DebertaClassifier engine, ITensorSource weights, WorkerPool pool) : ISequenceClassifier
+internal sealed class NativeClassifier(EncoderClassifier engine, IDisposable files, WorkerPool pool) : ISequenceClassifier
 {
     /// <summary>The engine, for diagnostics that need more than logits.</summary>
-    public DebertaClassifier Engine { get; } = engine;
+    public EncoderClassifier Engine { get; } = engine;
 
     public int NumLabels => Engine.NumLabels;
 
@@ -20,11 +19,11 @@ internal sealed class NativeClassifier(DebertaClassifier engine, ITensorSource w
     public int Threads => pool.DegreeOfParallelism;
 
     public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default) =>
-        Engine.Forward(inputIds, validLengths, batch, seqLen, logits, cancellationToken);
+        Engine.Forward(inputIds, default, validLengths, batch, seqLen, logits, cancellationToken);
 
     public void Dispose()
     {
-        weights.Dispose();
+        files.Dispose();
         pool.Dispose();
     }
 }

@@ -3,35 +3,41 @@ using System.Text;
 using System.Text.Json;
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
+using EdgeGuard.Models;
 using EdgeGuard.Models.Deberta;
 
 namespace EdgeGuard.Diagnostics;
 
 /// <summary>
-/// A golden fixture directory (<c>config.json</c>, <c>model.safetensors</c>, <c>cases.json</c>) run through the
-/// float32 engine and compared with its reference outputs.
+/// A golden fixture directory (<c>config.json</c>, <c>model.safetensors</c>, <c>cases.json</c>) of any registered
+/// architecture run through the float32 engine and compared with its reference outputs.
 /// </summary>
 /// <remarks>
-/// Logits are compared with <c>expected_logits_hf_bucket_rule</c> where a case has it (the engine follows the
+/// DeBERTa fixtures: logits are compared with <c>expected_logits_hf_bucket_rule</c> where a case has it (the engine follows the
 /// Hugging Face bucket rule), else with <c>expected_logits</c>. Pooled output and hidden states are given only
 /// under the original rule, so those cases are also run under the original rule to compare them (and their
 /// <c>expected_logits</c>, reported separately).
 /// </remarks>
 public sealed class GoldenFixture : IDisposable
 {
-    private readonly HuggingFaceDirectory _directory;
+    private readonly ModelSource _model;
     private readonly List<GoldenCase> _cases;
-    private readonly DebertaClassifier _classifier;
-    private readonly Lazy<DebertaClassifier> _originalRuleClassifier;
+    private readonly EncoderClassifier _classifier;
+    private readonly Lazy<EncoderClassifier> _originalRuleClassifier;
 
-    private GoldenFixture(string path, HuggingFaceDirectory directory, WorkerPool pool, List<GoldenCase> cases, DebertaClassifier classifier)
+    private GoldenFixture(string path, ModelSource model, WorkerPool pool, List<GoldenCase> cases, EncoderClassifier classifier)
     {
         FixturePath = path;
-        _directory = directory;
+        _model = model;
         _cases = cases;
         _classifier = classifier;
-        _originalRuleClassifier = new(() => DebertaClassifier.Load(directory.Config, directory.Weights, pool, RelativePositionRule.Original));
+        _originalRuleClassifier = new(() => DebertaClassifier.Load(
+            model.Config as DebertaConfig ?? throw new ModelFileException($"{path}: a case gives expected_logits_hf_bucket_rule, which only DeBERTa fixtures have."),
+            model.Weights, pool, RelativePositionRule.Original));
     }
+
+    /// <summary>The fixture model's architecture (<c>model_type</c>).</summary>
+    public string Architecture => _model.Config.ModelType;
 
     /// <summary>The fixture directory.</summary>
     public string FixturePath { get; }
@@ -52,16 +58,22 @@ public sealed class GoldenFixture : IDisposable
     public static GoldenFixture Open(string fixtureDirectory, WorkerPool pool)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        HuggingFaceDirectory directory = HuggingFaceDirectory.Open(fixtureDirectory);
+        if (!Directory.Exists(fixtureDirectory))
+        {
+            throw new ModelFileException($"{fixtureDirectory}: fixture directory not found.");
+        }
+
+        ModelSource model = ModelSource.Open(fixtureDirectory);
         try
         {
-            List<GoldenCase> cases = ReadCases(Path.Combine(directory.DirectoryPath, "cases.json"));
-            var classifier = DebertaClassifier.Load(directory.Config, directory.Weights, pool);
-            return new GoldenFixture(directory.DirectoryPath, directory, pool, cases, classifier);
+            string path = Path.GetFullPath(fixtureDirectory);
+            List<GoldenCase> cases = ReadCases(Path.Combine(path, "cases.json"));
+            EncoderClassifier classifier = model.LoadClassifier(pool);
+            return new GoldenFixture(path, model, pool, cases, classifier);
         }
         catch
         {
-            directory.Dispose();
+            model.Dispose();
             throw;
         }
     }
@@ -74,22 +86,22 @@ public sealed class GoldenFixture : IDisposable
         Run(_cases.Find(c => c.Name == name) ?? throw new ArgumentException($"{FixturePath}: no case named '{name}'.", nameof(name)));
 
     /// <inheritdoc />
-    public void Dispose() => _directory.Dispose();
+    public void Dispose() => _model.Dispose();
 
     private GoldenCaseResult Run(GoldenCase c)
     {
-        int hidden = _directory.Config.HiddenSize;
+        int hidden = _classifier.HiddenSize;
         int labels = _classifier.NumLabels;
         float[] logits = new float[c.Batch * labels];
         float[] pooled = new float[c.Batch * hidden];
         float[] states = new float[c.Batch * c.SeqLen * hidden];
-        _classifier.Forward(c.InputIds, c.ValidLengths, c.Batch, c.SeqLen, logits, pooled, states);
+        _classifier.Forward(c.InputIds, c.TokenTypeIds, c.ValidLengths, c.Batch, c.SeqLen, logits, pooled, states);
         double logitDelta = MaxDelta(logits, c.HfRuleLogits ?? c.Logits);
         double? originalRuleLogitDelta = null;
 
         if (c.HfRuleLogits is not null)
         {
-            _originalRuleClassifier.Value.Forward(c.InputIds, c.ValidLengths, c.Batch, c.SeqLen, logits, pooled, states);
+            _originalRuleClassifier.Value.Forward(c.InputIds, c.TokenTypeIds, c.ValidLengths, c.Batch, c.SeqLen, logits, pooled, states);
             originalRuleLogitDelta = MaxDelta(logits, c.Logits);
         }
 
@@ -157,7 +169,7 @@ public sealed class GoldenFixture : IDisposable
     }
 
     private sealed record GoldenCase(
-        string Name, int Batch, int SeqLen, int[] InputIds, int[] ValidLengths, double[] Logits, double[]? HfRuleLogits, double[] Pooled, double[][][] HiddenStates)
+        string Name, int Batch, int SeqLen, int[] InputIds, int[] TokenTypeIds, int[] ValidLengths, double[] Logits, double[]? HfRuleLogits, double[] Pooled, double[][][] HiddenStates)
     {
         public static GoldenCase Read(JsonElement element)
         {
@@ -170,11 +182,20 @@ public sealed class GoldenFixture : IDisposable
             }
 
             double[] hf = element.TryGetProperty("expected_logits_hf_bucket_rule", out JsonElement hfElement) ? Flatten(hfElement) : [];
+            int[] types = element.TryGetProperty("token_type_ids", out JsonElement typesElement)
+                ? [.. typesElement.EnumerateArray().SelectMany(row => row.EnumerateArray().Select(v => v.GetInt32()))]
+                : [];
+            if (types.Length != 0 && types.Length != batch * seqLen)
+            {
+                throw new FormatException($"case '{name}' has token_type_ids of another shape than input_ids");
+            }
+
             return new GoldenCase(
                 name,
                 batch,
                 seqLen,
                 [.. ids.SelectMany(row => row)],
+                types,
                 [.. element.GetProperty("valid_lengths").EnumerateArray().Select(v => v.GetInt32())],
                 Flatten(element.GetProperty("expected_logits")),
                 hf.Length == 0 ? null : hf,

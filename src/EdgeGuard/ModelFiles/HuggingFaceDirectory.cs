@@ -1,38 +1,46 @@
-using EdgeGuard.Models.Deberta;
-
 namespace EdgeGuard.ModelFiles;
 
 /// <summary>
-/// A Hugging Face model directory as the Hub and <c>training/</c> export it: <c>config.json</c> (a DeBERTa-v3
-/// classifier config), <c>model.safetensors</c> and, usually, the SentencePiece model <c>spm.model</c>.
+/// A Hugging Face model directory as the Hub and <c>training/</c> export it: <c>config.json</c>,
+/// <c>model.safetensors</c> and the tokenizer's files. What the config means is the architecture's business
+/// (<c>Models.ModelArchitectures</c>); this type only finds, reads and maps the files.
 /// </summary>
 public sealed class HuggingFaceDirectory : IDisposable
 {
     /// <summary>File names inside the directory.</summary>
-    public const string ConfigFileName = "config.json", WeightsFileName = "model.safetensors", SpmFileName = "spm.model";
+    public const string ConfigFileName = "config.json", WeightsFileName = "model.safetensors";
 
-    private HuggingFaceDirectory(string path, DebertaConfig config, SafetensorsFile weights, string? spmModelPath)
+    // A config.json larger than this is not a config: refused before it is read.
+    private const long MaxConfigBytes = 4L << 20;
+
+    private HuggingFaceDirectory(string path, string configJson, SafetensorsFile weights)
     {
         DirectoryPath = path;
-        Config = config;
+        ConfigJson = configJson;
         Weights = weights;
-        SpmModelPath = spmModelPath;
     }
 
     /// <summary>The directory.</summary>
     public string DirectoryPath { get; }
 
-    /// <summary>The parsed and validated config.</summary>
-    public DebertaConfig Config { get; }
+    /// <summary>Full path of <c>config.json</c>, for messages.</summary>
+    public string ConfigPath => Path.Combine(DirectoryPath, ConfigFileName);
+
+    /// <summary>The text of <c>config.json</c>.</summary>
+    public string ConfigJson { get; }
 
     /// <summary>The memory-mapped weights; valid until this object is disposed.</summary>
     public SafetensorsFile Weights { get; }
 
-    /// <summary>Full path of <c>spm.model</c>, or null when the directory has none.</summary>
-    public string? SpmModelPath { get; }
+    /// <summary>Full path of the file <paramref name="name"/> in the directory, or null when there is none.</summary>
+    public string? FindFile(string name)
+    {
+        string path = Path.Combine(DirectoryPath, name);
+        return File.Exists(path) ? path : null;
+    }
 
-    /// <summary>Opens <paramref name="directory"/>: reads and validates the config, maps and validates the weights.</summary>
-    /// <exception cref="ModelFileException">The directory or a required file is missing, or a file is invalid or of an unsupported variant.</exception>
+    /// <summary>Opens <paramref name="directory"/>: reads the config text, maps and validates the weights.</summary>
+    /// <exception cref="ModelFileException">The directory or a required file is missing, or a file is invalid.</exception>
     public static HuggingFaceDirectory Open(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
@@ -59,13 +67,29 @@ public sealed class HuggingFaceDirectory : IDisposable
             throw new ModelFileException($"{path}: {WeightsFileName} is missing ({hint}).");
         }
 
-        DebertaConfig config = DebertaConfig.Load(configPath);
-        config.Validate();
-        string spmPath = Path.Combine(path, SpmFileName);
+        string configJson = ReadConfig(configPath);
         SafetensorsFile weights = SafetensorsFile.Open(weightsPath);
-        return new HuggingFaceDirectory(path, config, weights, File.Exists(spmPath) ? spmPath : null);
+        return new HuggingFaceDirectory(path, configJson, weights);
     }
 
     /// <inheritdoc />
     public void Dispose() => Weights.Dispose();
+
+    private static string ReadConfig(string configPath)
+    {
+        try
+        {
+            long length = new FileInfo(configPath).Length;
+            if (length > MaxConfigBytes)
+            {
+                throw new ModelFileException($"{configPath}: {length} bytes is too large for a model config (limit {MaxConfigBytes >> 20} MiB).");
+            }
+
+            return File.ReadAllText(configPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFileException($"{configPath}: cannot read the model config ({e.Message}).", e);
+        }
+    }
 }

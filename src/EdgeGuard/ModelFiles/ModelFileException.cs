@@ -15,4 +15,11 @@ public sealed class ModelFileException : Exception
         : base(message, inner)
     {
     }
+
+    /// <summary>
+    /// <paramref name="text"/> (a value quoted from a model file) cut to <paramref name="maxLength"/> characters with an
+    /// ellipsis, so a hostile file cannot make an error message huge.
+    /// </summary>
+    public static string Shorten(string text, int maxLength = 80) =>
+        text.Length <= maxLength ? text : string.Concat(text.AsSpan(0, maxLength), "…");
 }

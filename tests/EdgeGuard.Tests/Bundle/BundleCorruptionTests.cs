@@ -171,7 +171,7 @@ public sealed class BundleCorruptionTests : IClassFixture<BundleCorruptionTests.
 
             // An array value is element type (4), count (8), then the elements.
             LabelCountOffset = (int)file.FindMetadata(BundleKeys.Labels)!.ValueOffset + 4;
-            TokenizerOffset = (int)file.FindMetadata(BundleKeys.TokenizerModel)!.ValueOffset + 12;
+            TokenizerOffset = (int)file.FindMetadata(BundleKeys.TokenizerFilePrefix + "spm.model")!.ValueOffset + 12;
 
             // A tensor info is name, n_dims (4), dims (8 each), type (4), offset (8).
             byte[] name = Encoding.UTF8.GetBytes("probe.weight");

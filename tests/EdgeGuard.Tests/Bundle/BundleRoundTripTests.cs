@@ -39,12 +39,15 @@ public sealed class BundleRoundTripTests : IDisposable
         BundleWriter.Write(path, contents, source);
 
         using ModelBundle bundle = ModelBundle.Open(path);
-        Assert.Equal(1, bundle.FormatVersion);
+        Assert.Equal(3, bundle.FormatVersion);
+        Assert.Equal("deberta-v2", bundle.Architecture);
         Assert.Equal(ConfigJsonCompact, bundle.ConfigJson);
-        Assert.Equal(contents.TokenizerModel, bundle.TokenizerModel.ToArray());
-        Assert.Equal(contents.Labels, bundle.Labels);
-        Assert.Equal(contents.UnsafeLabel, bundle.UnsafeLabel);
-        Assert.Equal(BitConverter.SingleToUInt32Bits(contents.Threshold), BitConverter.SingleToUInt32Bits(bundle.Threshold));
+        Assert.Equal("spm-unigram", bundle.TokenizerKind);
+        Assert.Equal(["spm.model"], bundle.TokenizerFiles.Keys);
+        Assert.Equal(contents.Tokenizer.Files["spm.model"], bundle.TokenizerFiles["spm.model"].ToArray());
+        Assert.Equal(contents.Classifier!.Labels, bundle.Labels);
+        Assert.Equal(contents.Classifier.UnsafeLabel, bundle.UnsafeLabel);
+        Assert.Equal(BitConverter.SingleToUInt32Bits(contents.Classifier.Threshold), BitConverter.SingleToUInt32Bits(bundle.Threshold));
         Assert.Equal("f32", bundle.Precision);
         Assert.Equal("tiny-guard", bundle.Name);
         Assert.Equal("tests", bundle.Source);
@@ -53,11 +56,13 @@ public sealed class BundleRoundTripTests : IDisposable
 
         Assert.Equal("deberta-v2", bundle.Metadata["general.architecture"]);
         Assert.Equal(64u, bundle.Metadata["general.alignment"]);
-        Assert.Equal(1u, bundle.Metadata["edgeguard.bundle.version"]);
+        Assert.Equal(3u, bundle.Metadata["edgeguard.bundle.version"]);
         Assert.Equal(1u, bundle.Metadata["edgeguard.unsafe_label"]);
         Assert.IsType<ulong>(bundle.Metadata["edgeguard.checksum.header"]);
         Assert.Equal("[\"safe\", \"unsafe\"]", bundle.Metadata["edgeguard.labels"].ToString());
-        Assert.Equal("u8[97]", bundle.Metadata["edgeguard.tokenizer.spm_model"].ToString());
+        Assert.Equal("spm-unigram", bundle.Metadata["edgeguard.tokenizer.kind"]);
+        Assert.Equal("[\"spm.model\"]", bundle.Metadata["edgeguard.tokenizer.files"].ToString());
+        Assert.Equal("u8[97]", bundle.Metadata["edgeguard.tokenizer.file.spm.model"].ToString());
     }
 
     [Fact]
@@ -163,7 +168,7 @@ public sealed class BundleRoundTripTests : IDisposable
         string path = _dir.File("model.gguf");
         using InMemoryTensorSource source = SampleBundle.Weights();
         BundleWriter.Write(path, SampleBundle.Contents(), source);
-        BundleWriter.Write(path, SampleBundle.Contents() with { Threshold = 0.9f }, source);
+        BundleWriter.Write(path, SampleBundle.Contents() with { Classifier = new BundleClassifier(["safe", "unsafe"], 1, 0.9f) }, source);
 
         using ModelBundle bundle = ModelBundle.Open(path);
         Assert.Equal(0.9f, bundle.Threshold);
@@ -216,14 +221,18 @@ public sealed class BundleRoundTripTests : IDisposable
         {
             { "not valid JSON", valid with { ConfigJson = "{\"model_type\": " } },
             { "not an object", valid with { ConfigJson = "[1, 2]" } },
-            { "TokenizerModel", valid with { TokenizerModel = [] } },
-            { "Labels", valid with { Labels = [] } },
-            { "Labels", valid with { Labels = ["safe", ""] } },
-            { "UnsafeLabel", valid with { UnsafeLabel = 2 } },
-            { "UnsafeLabel", valid with { UnsafeLabel = -1 } },
-            { "Threshold", valid with { Threshold = 0f } },
-            { "Threshold", valid with { Threshold = 1f } },
-            { "Threshold", valid with { Threshold = float.NaN } },
+            { "Architecture", valid with { Architecture = "" } },
+            { "Tokenizer", valid with { Tokenizer = valid.Tokenizer with { Kind = "" } } },
+            { "Tokenizer", valid with { Tokenizer = valid.Tokenizer with { Files = new Dictionary<string, byte[]>() } } },
+            { "tokenizer file spm.model is empty", valid with { Tokenizer = valid.Tokenizer with { Files = new Dictionary<string, byte[]> { ["spm.model"] = [] } } } },
+            { "not a plain file name", valid with { Tokenizer = valid.Tokenizer with { Files = new Dictionary<string, byte[]> { ["../spm.model"] = [1] } } } },
+            { "Labels", valid with { Classifier = new BundleClassifier([], 0, 0.5f) } },
+            { "Labels", valid with { Classifier = new BundleClassifier(["safe", ""], 1, 0.5f) } },
+            { "UnsafeLabel", valid with { Classifier = new BundleClassifier(["safe", "unsafe"], 2, 0.5f) } },
+            { "UnsafeLabel", valid with { Classifier = new BundleClassifier(["safe", "unsafe"], -1, 0.5f) } },
+            { "Threshold", valid with { Classifier = new BundleClassifier(["safe", "unsafe"], 1, 0f) } },
+            { "Threshold", valid with { Classifier = new BundleClassifier(["safe", "unsafe"], 1, 1f) } },
+            { "Threshold", valid with { Classifier = new BundleClassifier(["safe", "unsafe"], 1, float.NaN) } },
             { "Precision", valid with { Precision = "int8" } },
         };
     }

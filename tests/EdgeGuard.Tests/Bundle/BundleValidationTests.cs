@@ -23,9 +23,9 @@ public sealed class BundleValidationTests : IDisposable
     [Fact]
     public void Open_NewerBundleVersion_IsRefusedWithUpgradeMessage()
     {
-        string path = Forge(BundleForge.With(BundleKeys.FormatVersion, GgufValue.FromUInt32(3)));
+        string path = Forge(BundleForge.With(BundleKeys.FormatVersion, GgufValue.FromUInt32(4)));
         var e = Assert.Throws<ModelFileException>(() => ModelBundle.Open(path));
-        Assert.Equal($"{path}: bundle format version 3 is newer than this runtime supports (2); upgrade EdgeGuard", e.Message);
+        Assert.Equal($"{path}: bundle format version 4 is newer than this runtime supports (3); upgrade EdgeGuard", e.Message);
     }
 
     [Fact]
@@ -120,7 +120,7 @@ public sealed class BundleValidationTests : IDisposable
 
     [Fact]
     public void Open_OtherArchitecture_Fails() =>
-        AssertRefused(BundleForge.With(BundleKeys.Architecture, GgufValue.FromString("llama")), "architecture 'llama' is not supported");
+        AssertRefused(BundleForge.With(BundleKeys.Architecture, GgufValue.FromString("llama")), "architecture 'llama' is not valid in bundle format version 1");
 
     [Fact]
     public void Open_Int8TensorInVersionOneBundle_IsRefusedAsNeedingANewerRuntime()

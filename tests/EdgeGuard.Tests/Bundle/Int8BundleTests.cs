@@ -4,6 +4,7 @@ using EdgeGuard.ModelFiles.Bundle;
 using EdgeGuard.ModelFiles.Gguf;
 using EdgeGuard.Models.Deberta;
 using EdgeGuard.Tests.Models;
+using EdgeGuard.Models;
 
 namespace EdgeGuard.Tests.Bundle;
 
@@ -13,20 +14,20 @@ public sealed class Int8BundleTests
     private static readonly string ConfigJson = File.ReadAllText(Path.Combine(EdgeGuard.Testing.RepoPaths.Fixture(SharedModels.Xsmall), "config.json"));
 
     [Fact]
-    public void WriteInt8_FixtureModel_OpensAsVersion2AndGivesTheLogitsOfTheInt8EngineOnTheFloatWeights()
+    public void WriteInt8_FixtureModel_OpensAsVersion3AndGivesTheLogitsOfTheInt8EngineOnTheFloatWeights()
     {
         using var temp = new TempDirectory();
         HuggingFaceDirectory directory = SharedModels.Directory(SharedModels.Xsmall);
         string path = WriteInt8(temp, directory);
 
         using ModelBundle bundle = ModelBundle.Open(path);
-        Assert.Equal(2, bundle.FormatVersion);
+        Assert.Equal(3, bundle.FormatVersion);
         Assert.Equal(BundleFormat.PrecisionInt8, bundle.Precision);
         Assert.Equal(PackedInt8Matrix.LayoutKey, bundle.Metadata[BundleKeys.Int8Layout]);
         const string query = "deberta.encoder.layer.0.attention.self.query_proj";
         Assert.Null(bundle.Find(query + ".weight"));
         Assert.NotNull(bundle.Find(query + ".bias"));
-        Assert.NotNull(bundle.Find("edgeguard.rel_pos.1.key"));
+        Assert.NotNull(bundle.Find("deberta-v2.rel_pos.1.key"));
         Assert.NotNull(bundle.FindInt8Linear("pooler.dense", directory.Config.HiddenSize, directory.Config.HiddenSize));
         Assert.NotNull(bundle.Find("classifier.weight"));
         BundleIntegerTensor packed = Assert.Single(bundle.IntegerTensors, t => t.Name == query + ".qweight");
@@ -46,8 +47,8 @@ public sealed class Int8BundleTests
 
         Assert.Equal(PackedInt8Matrix.FullWeightLimit, bundle.Int8WeightLimit);
         var fromBundle = DebertaClassifier.Load(directory.Config, bundle, SharedModels.Pool);
-        var fromFloat = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
-        Assert.Equal(DebertaPrecision.Int8, fromBundle.Precision);
+        var fromFloat = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
+        Assert.Equal(ModelPrecision.Int8, fromBundle.Precision);
         var random = new Random(4);
         int[] ids = [.. Enumerable.Range(0, 2 * 37).Select(_ => random.Next(directory.Config.VocabSize))];
         float[] expected = new float[4], actual = new float[4];
@@ -72,8 +73,8 @@ public sealed class Int8BundleTests
         Assert.Equal(63, stored.Data.ToArray().Max(v => Math.Abs((int)v)));
 
         var fromBundle = DebertaClassifier.Load(directory.Config, bundle, SharedModels.Pool);
-        var sevenBit = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8, PackedInt8Matrix.SevenBitWeightLimit);
-        var eightBit = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
+        var sevenBit = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, PackedInt8Matrix.SevenBitWeightLimit);
+        var eightBit = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
         var random = new Random(6);
         int[] ids = [.. Enumerable.Range(0, 2 * 41).Select(_ => random.Next(directory.Config.VocabSize))];
         float[] expected = new float[4], actual = new float[4], coarser = new float[4];
@@ -126,7 +127,7 @@ public sealed class Int8BundleTests
         var edited = new EditedTensorSource(directory.Weights).Set(table, [directory.Config.VocabSize, directory.Config.HiddenSize], values);
         string path = temp.File("wide.gguf");
         var contents = SampleBundle.Contents() with { ConfigJson = ConfigJson, Precision = BundleFormat.PrecisionInt8 };
-        BundleWriter.WriteInt8(path, contents, edited, directory.Config, SharedModels.Pool);
+        BundleWriter.WriteInt8(path, contents, edited, DebertaClassifier.Load(directory.Config, edited, SharedModels.Pool, ModelPrecision.Int8, PackedInt8Matrix.FullWeightLimit).ToInt8Conversion());
         using ModelBundle bundle = ModelBundle.Open(path);
         Assert.Equal(TensorDType.F32, bundle.Find(table)!.DType);
         Assert.Equal(70000f, bundle.ReadFloat32(table).Span[5]);
@@ -194,7 +195,7 @@ public sealed class Int8BundleTests
     {
         string path = temp.File("int8.gguf");
         var contents = SampleBundle.Contents() with { ConfigJson = ConfigJson, Precision = BundleFormat.PrecisionInt8 };
-        BundleWriter.WriteInt8(path, contents, directory.Weights, directory.Config, SharedModels.Pool, weightLimit: weightLimit);
+        BundleWriter.WriteInt8(path, contents, directory.Weights, DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, weightLimit).ToInt8Conversion());
         return path;
     }
 }

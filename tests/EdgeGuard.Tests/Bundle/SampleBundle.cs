@@ -18,11 +18,10 @@ internal static class SampleBundle
         """;
 
     public static BundleContents Contents(int tokenizerBytes = 97) => new(
+        Architecture: "deberta-v2",
         ConfigJson,
-        TokenizerModel: RandomBytes(tokenizerBytes, seed: 11),
-        Labels: ["safe", "unsafe"],
-        UnsafeLabel: 1,
-        Threshold: 0.37f,
+        Tokenizer: new BundleTokenizer("spm-unigram", new Dictionary<string, byte[]> { ["spm.model"] = RandomBytes(tokenizerBytes, seed: 11) }),
+        Classifier: new BundleClassifier(["safe", "unsafe"], UnsafeLabel: 1, Threshold: 0.37f),
         Precision: BundleFormat.PrecisionF32,
         Name: "tiny-guard",
         Source: "tests");

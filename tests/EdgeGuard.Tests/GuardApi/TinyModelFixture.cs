@@ -16,7 +16,8 @@ public sealed class TinyModelFixture : IDisposable
         BundlePath = Path.Combine(Root, "tiny.gguf");
         using var hf = HuggingFaceDirectory.Open(HfDir);
         var contents = new BundleContents(
-            hf.Config.ToJson(), File.ReadAllBytes(hf.SpmModelPath!), SyntheticModel.Labels, 1, 0.5f, "f32", "tiny", "synthesized");
+            "deberta-v2", hf.ConfigJson, new BundleTokenizer("spm-unigram", new Dictionary<string, byte[]> { ["spm.model"] = File.ReadAllBytes(hf.FindFile("spm.model")!) }),
+            new BundleClassifier(SyntheticModel.Labels, 1, 0.5f), "f32", "tiny", "synthesized");
         BundleWriter.Write(BundlePath, contents, hf.Weights);
     }
 

@@ -1,4 +1,5 @@
 using EdgeGuard.ModelFiles;
+using EdgeGuard.Models;
 using EdgeGuard.Testing;
 
 namespace EdgeGuard.Tests.ModelFiles;
@@ -9,9 +10,9 @@ public sealed class HuggingFaceDirectoryTests
     public void Open_FixtureDirectory_ReadsConfigWeightsAndNoTokenizer()
     {
         using var directory = HuggingFaceDirectory.Open(RepoPaths.Fixture("tiny-buckets"));
-        Assert.Equal(32, directory.Config.HiddenSize);
+        Assert.Contains("\"hidden_size\": 32", directory.ConfigJson);
         Assert.NotNull(directory.Weights.Find("classifier.weight"));
-        Assert.Null(directory.SpmModelPath);
+        Assert.Null(directory.FindFile("spm.model"));
     }
 
     [Fact]
@@ -20,7 +21,7 @@ public sealed class HuggingFaceDirectoryTests
         using var dir = WriteModelDirectory();
         File.WriteAllBytes(dir.File("spm.model"), [0]);
         using var directory = HuggingFaceDirectory.Open(dir.Path);
-        Assert.Equal(dir.File("spm.model"), directory.SpmModelPath);
+        Assert.Equal(dir.File("spm.model"), directory.FindFile("spm.model"));
     }
 
     [Fact]
@@ -60,11 +61,11 @@ public sealed class HuggingFaceDirectoryTests
     }
 
     [Fact]
-    public void Open_UnsupportedConfig_IsRefusedBeforeMappingWeights()
+    public void Open_UnsupportedConfig_IsRefusedNamingTheField()
     {
         using var dir = WriteModelDirectory();
         File.WriteAllText(dir.File("config.json"), File.ReadAllText(dir.File("config.json")).Replace("\"share_att_key\": true", "\"share_att_key\": false"));
-        var error = Assert.Throws<ModelFileException>(() => HuggingFaceDirectory.Open(dir.Path));
+        var error = Assert.Throws<ModelFileException>(() => ModelSource.Open(dir.Path));
         Assert.Contains("share_att_key=false", error.Message);
     }
 

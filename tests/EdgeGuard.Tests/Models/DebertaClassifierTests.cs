@@ -3,6 +3,7 @@ using EdgeGuard.ModelFiles;
 using EdgeGuard.Models.Deberta;
 using EdgeGuard.Testing;
 using EdgeGuard.Tests.ModelFiles;
+using EdgeGuard.Models;
 
 namespace EdgeGuard.Tests.Models;
 
@@ -65,9 +66,9 @@ public sealed class DebertaClassifierTests
     }
 
     [Theory]
-    [InlineData(DebertaPrecision.Float32)]
-    [InlineData(DebertaPrecision.Int8)]
-    public void Forward_VerdictOnly_GivesTheBitsOfTheFullLastLayer(DebertaPrecision precision)
+    [InlineData(ModelPrecision.Float32)]
+    [InlineData(ModelPrecision.Int8)]
+    public void Forward_VerdictOnly_GivesTheBitsOfTheFullLastLayer(ModelPrecision precision)
     {
         // Without lastHiddenState the last layer computes token 0 only; with it, every token. Same logits, to the bit.
         HuggingFaceDirectory directory = SharedModels.Directory(Xsmall);

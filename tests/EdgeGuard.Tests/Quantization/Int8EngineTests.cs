@@ -6,6 +6,7 @@ using EdgeGuard.Models.Deberta;
 using EdgeGuard.Testing;
 using EdgeGuard.Tokenization;
 using EdgeGuard.Tests.Models;
+using EdgeGuard.Models;
 
 namespace EdgeGuard.Tests.Quantization;
 
@@ -23,8 +24,8 @@ public sealed class Int8EngineTests
     {
         HuggingFaceDirectory directory = SharedModels.Directory(fixture);
         DebertaClassifier reference = SharedModels.Classifier(fixture);
-        DebertaClassifier int8 = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8);
-        Assert.Equal(DebertaPrecision.Int8, int8.Precision);
+        DebertaClassifier int8 = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8);
+        Assert.Equal(ModelPrecision.Int8, int8.Precision);
         var agreement = new Agreement();
         foreach ((int[] ids, int[] lengths, int batch, int seqLen) in ReadCases(fixture))
         {
@@ -44,7 +45,7 @@ public sealed class Int8EngineTests
         // The 2-layer fixture model on 200 random token rows of 4..128 tokens.
         HuggingFaceDirectory directory = SharedModels.Directory(SharedModels.Xsmall);
         DebertaClassifier reference = SharedModels.Classifier(SharedModels.Xsmall);
-        DebertaClassifier int8 = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8);
+        DebertaClassifier int8 = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8);
         var random = new Random(17);
         var agreement = new Agreement();
         for (int i = 0; i < 200; i++)
@@ -74,7 +75,7 @@ public sealed class Int8EngineTests
         using var directory = HuggingFaceDirectory.Open(Path.Combine(RepoPaths.RepoRoot, "models", "edgeguard-default"));
         var tokenizer = DebertaTokenizer.FromFile(directory.SpmModelPath!);
         var reference = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool);
-        var int8 = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8);
+        var int8 = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8);
         var agreement = new Agreement();
         foreach (string line in File.ReadLines(Path.Combine(RepoPaths.Shared, "datasets", "dev.jsonl")).Take(1000))
         {
@@ -93,7 +94,7 @@ public sealed class Int8EngineTests
     {
         using var pool = new WorkerPool(2);
         HuggingFaceDirectory directory = SharedModels.Directory(SharedModels.Xsmall);
-        var classifier = DebertaClassifier.Load(directory.Config, directory.Weights, pool, DebertaPrecision.Int8);
+        var classifier = DebertaClassifier.Load(directory.Config, directory.Weights, pool, ModelPrecision.Int8);
         var random = new Random(7);
         int[] ids = [.. Enumerable.Range(0, 150).Select(_ => random.Next(directory.Config.VocabSize))];
         float[] logits = new float[6];
@@ -109,7 +110,7 @@ public sealed class Int8EngineTests
     public void Forward_Int8PaddedBatch_MatchesRowsOneByOne()
     {
         HuggingFaceDirectory directory = SharedModels.Directory(SharedModels.Xsmall);
-        var classifier = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, DebertaPrecision.Int8);
+        var classifier = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8);
         var random = new Random(3);
         int[] ids = [.. Enumerable.Range(0, 80).Select(_ => random.Next(directory.Config.VocabSize))];
         float[] batched = new float[4];

@@ -1,10 +1,8 @@
 using System.Buffers;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using EdgeGuard.Kernels.Int8;
-using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles.Gguf;
-using EdgeGuard.Models.Deberta;
+using EdgeGuard.Models;
 
 namespace EdgeGuard.ModelFiles.Bundle;
 
@@ -16,7 +14,7 @@ public static class BundleWriter
 
     /// <summary>
     /// Writes every tensor of <paramref name="weights"/> and <paramref name="contents"/> to <paramref name="path"/>
-    /// as a float bundle (format version <see cref="BundleFormat.Float32Version"/>).
+    /// as a float bundle (format version <see cref="BundleFormat.CurrentVersion"/>).
     /// </summary>
     /// <remarks>
     /// Tensors are stored as F32 whatever their source type: F16 and BF16 widen exactly, and F32 weights are
@@ -39,7 +37,7 @@ public static class BundleWriter
     /// <summary>
     /// As <see cref="Write(string, BundleContents, ITensorSource, IProgress{double}?)"/>; with
     /// <paramref name="keepHalfPrecision"/>, F16 and BF16 source tensors keep their type instead of widening.
-    /// Format version 1 readers accept such tensors (converting on read); the public writer does not produce them.
+    /// Readers accept such tensors (converting on read); the public writer does not produce them.
     /// </summary>
     internal static void Write(string path, BundleContents contents, ITensorSource weights, IProgress<double>? progress, bool keepHalfPrecision)
     {
@@ -57,42 +55,31 @@ public static class BundleWriter
     }
 
     /// <summary>
-    /// Writes an int8 bundle (format version <see cref="BundleFormat.Int8Version"/>): every encoder linear layer and the
-    /// pooler as <c>P.qweight</c> (I8, per-channel symmetric, packed as <see cref="PackedInt8Matrix"/>), <c>P.qscale</c>
-    /// (F32) and <c>P.qsum</c> (I32) instead of <c>P.weight</c>; each layer's position projections as
-    /// <c>edgeguard.rel_pos.{i}.key/.query</c> (F32); the word embedding table as F16 (rounded; kept F32 if a value
-    /// is beyond F16's range); every other tensor as F32. Atomic and self-verified as
+    /// Writes an int8 bundle: every linear layer of <paramref name="conversion"/> as <c>P.qweight</c> (I8, per-channel
+    /// symmetric, packed as <see cref="PackedInt8Matrix"/>), <c>P.qscale</c> (F32) and <c>P.qsum</c> (I32) instead of
+    /// <c>P.weight</c>; its float16 tables as F16 instead of F32; its precomputed tensors (named under the architecture)
+    /// as F32; every other tensor of <paramref name="weights"/> as F32. Atomic and self-verified as
     /// <see cref="Write(string, BundleContents, ITensorSource, IProgress{double}?)"/>.
     /// </summary>
     /// <param name="contents">As for a float bundle, with <see cref="BundleContents.Precision"/> = <see cref="BundleFormat.PrecisionInt8"/>.</param>
-    /// <param name="config">The model's config, to find its layers.</param>
-    /// <param name="pool">Runs the quantisation and the position projections.</param>
-    /// <param name="weightLimit">
-    /// The largest |w|: <see cref="PackedInt8Matrix.FullWeightLimit"/> (8-bit weights, the default) or
-    /// <see cref="PackedInt8Matrix.SevenBitWeightLimit"/> (7-bit, which the AVX2 kernel multiplies faster); recorded as
-    /// <see cref="BundleKeys.Int8WeightLimit"/>.
-    /// </param>
-    public static void WriteInt8(
-        string path, BundleContents contents, ITensorSource weights, DebertaConfig config, WorkerPool pool, IProgress<double>? progress = null, int weightLimit = PackedInt8Matrix.FullWeightLimit)
+    /// <param name="weights">The model's float tensors.</param>
+    /// <param name="conversion">What the architecture prepared for the int8 engine (<c>Models.Int8Conversion.Of</c>).</param>
+    public static void WriteInt8(string path, BundleContents contents, ITensorSource weights, Int8Conversion conversion, IProgress<double>? progress = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(contents);
         ArgumentNullException.ThrowIfNull(weights);
-        ArgumentNullException.ThrowIfNull(config);
-        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentNullException.ThrowIfNull(conversion);
         GgufWriter gguf = Describe(contents, BundleFormat.PrecisionInt8);
         gguf.AddMetadata(BundleKeys.Int8Layout, GgufValue.FromString(PackedInt8Matrix.LayoutKey));
-        gguf.AddMetadata(BundleKeys.Int8WeightLimit, GgufValue.FromUInt32((uint)weightLimit));
+        gguf.AddMetadata(BundleKeys.Int8WeightLimit, GgufValue.FromUInt32((uint)conversion.WeightLimit));
 
-        var classifier = DebertaClassifier.Load(config, weights, pool, DebertaPrecision.Int8, weightLimit);
-        Linear[] linears = [.. classifier.Int8Linears];
-        var replaced = new HashSet<string>(linears.Select(l => l.Name + ".weight"), StringComparer.Ordinal);
+        var replaced = new HashSet<string>(conversion.Linears.Select(l => l.Prefix + ".weight"), StringComparer.Ordinal);
         var entries = new List<(string Name, GgmlType Type, long[] Shape, Action<Stream> Write)>();
-        (string tableName, ReadOnlyMemory<Half> halfTable) = classifier.HalfWordEmbeddings;
-        if (!halfTable.IsEmpty)
+        foreach (Int8Conversion.HalfTable table in conversion.HalfTables)
         {
-            replaced.Add(tableName);
-            entries.Add((tableName, GgmlType.F16, [config.VocabSize, config.HiddenSize], stream => stream.Write(MemoryMarshal.AsBytes(halfTable.Span))));
+            replaced.Add(table.Name);
+            entries.Add((table.Name, GgmlType.F16, [table.Rows, table.Columns], stream => stream.Write(MemoryMarshal.AsBytes(table.Values.Span))));
         }
 
         foreach (TensorInfo tensor in weights.Tensors)
@@ -108,25 +95,27 @@ public static class BundleWriter
             }
         }
 
-        foreach (Linear linear in linears)
+        foreach (Int8Conversion.PackedLinear linear in conversion.Linears)
         {
-            PackedInt8Matrix packed = linear.Quantized!;
-            entries.Add((linear.Name + ".qweight", GgmlType.I8, [packed.PaddedRows, packed.PaddedColumns], stream => stream.Write(MemoryMarshal.AsBytes(packed.Data.Span))));
-            entries.Add((linear.Name + ".qscale", GgmlType.F32, [packed.Rows], stream => stream.Write(MemoryMarshal.AsBytes(packed.Scales.Span))));
-            entries.Add((linear.Name + ".qsum", GgmlType.I32, [packed.Rows], stream => stream.Write(MemoryMarshal.AsBytes(packed.ChannelSums.Span))));
+            PackedInt8Matrix packed = linear.Matrix;
+            entries.Add((linear.Prefix + ".qweight", GgmlType.I8, [packed.PaddedRows, packed.PaddedColumns], stream => stream.Write(MemoryMarshal.AsBytes(packed.Data.Span))));
+            entries.Add((linear.Prefix + ".qscale", GgmlType.F32, [packed.Rows], stream => stream.Write(MemoryMarshal.AsBytes(packed.Scales.Span))));
+            entries.Add((linear.Prefix + ".qsum", GgmlType.I32, [packed.Rows], stream => stream.Write(MemoryMarshal.AsBytes(packed.ChannelSums.Span))));
         }
 
-        int relRows = 2 * config.PositionBuckets;
-        for (int layer = 0; layer < config.NumHiddenLayers; layer++)
+        foreach (Int8Conversion.Precomputed tensor in conversion.PrecomputedTensors)
         {
-            (float[] key, float[] query) = classifier.PositionProjections(layer);
-            string prefix = string.Create(CultureInfo.InvariantCulture, $"{BundleKeys.PositionProjectionPrefix}{layer}.");
-            entries.Add((prefix + "key", GgmlType.F32, [relRows, config.HiddenSize], stream => stream.Write(MemoryMarshal.AsBytes(key.AsSpan()))));
-            entries.Add((prefix + "query", GgmlType.F32, [relRows, config.HiddenSize], stream => stream.Write(MemoryMarshal.AsBytes(query.AsSpan()))));
+            entries.Add((tensor.Name, GgmlType.F32, [tensor.Rows, tensor.Columns], stream => stream.Write(MemoryMarshal.AsBytes(tensor.Values.Span))));
         }
 
+        var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in entries.OrderBy(e => e.Name, StringComparer.Ordinal))
         {
+            if (!names.Add(entry.Name))
+            {
+                throw new ArgumentException($"Two tensors of the int8 bundle are named '{entry.Name}'.", nameof(conversion));
+            }
+
             gguf.AddTensor(entry.Name, entry.Type, entry.Shape, entry.Write);
         }
 
@@ -142,34 +131,50 @@ public static class BundleWriter
         }
 
         var gguf = new GgufWriter(BundleFormat.Alignment);
-        gguf.AddMetadata(BundleKeys.Architecture, GgufValue.FromString(BundleFormat.Architecture));
+        gguf.AddMetadata(BundleKeys.Architecture, GgufValue.FromString(contents.Architecture));
         if (contents.Name is not null)
         {
             gguf.AddMetadata(BundleKeys.Name, GgufValue.FromString(contents.Name));
         }
 
-        gguf.AddMetadata(BundleKeys.FormatVersion, GgufValue.FromUInt32(precision == BundleFormat.PrecisionInt8 ? BundleFormat.Int8Version : BundleFormat.Float32Version));
+        gguf.AddMetadata(BundleKeys.FormatVersion, GgufValue.FromUInt32(BundleFormat.CurrentVersion));
 
         // Placeholders; BundleChecksum.Seal fills them in once the whole file is on disk.
         gguf.AddMetadata(BundleKeys.HeaderChecksum, GgufValue.FromUInt64(0));
         gguf.AddMetadata(BundleKeys.TensorDataChecksum, GgufValue.FromUInt64(0));
 
         gguf.AddMetadata(BundleKeys.Precision, GgufValue.FromString(contents.Precision));
-        gguf.AddMetadata(BundleKeys.Labels, GgufValue.FromArray(GgufArray.FromStrings(contents.Labels)));
-        gguf.AddMetadata(BundleKeys.UnsafeLabel, GgufValue.FromUInt32((uint)contents.UnsafeLabel));
-        gguf.AddMetadata(BundleKeys.Threshold, GgufValue.FromFloat32(contents.Threshold));
+        if (contents.Classifier is { } classifier)
+        {
+            gguf.AddMetadata(BundleKeys.Labels, GgufValue.FromArray(GgufArray.FromStrings(classifier.Labels)));
+            gguf.AddMetadata(BundleKeys.UnsafeLabel, GgufValue.FromUInt32((uint)classifier.UnsafeLabel));
+            gguf.AddMetadata(BundleKeys.Threshold, GgufValue.FromFloat32(classifier.Threshold));
+        }
+
         if (contents.Source is not null)
         {
             gguf.AddMetadata(BundleKeys.Source, GgufValue.FromString(contents.Source));
         }
 
         gguf.AddMetadata(BundleKeys.ConfigJson, GgufValue.FromString(ConfigJsonText.Canonicalize(contents.ConfigJson)));
-        gguf.AddMetadata(BundleKeys.TokenizerModel, GgufValue.FromArray(GgufArray.FromBytes(contents.TokenizerModel.ToArray())));
+        gguf.AddMetadata(BundleKeys.TokenizerKind, GgufValue.FromString(contents.Tokenizer.Kind));
+        string[] fileNames = [.. contents.Tokenizer.Files.Keys.Order(StringComparer.Ordinal)];
+        gguf.AddMetadata(BundleKeys.TokenizerFiles, GgufValue.FromArray(GgufArray.FromStrings(fileNames)));
+        foreach (string name in fileNames)
+        {
+            gguf.AddMetadata(BundleKeys.TokenizerFilePrefix + name, GgufValue.FromArray(GgufArray.FromBytes(contents.Tokenizer.Files[name])));
+        }
+
         return gguf;
     }
 
     private static string? DescribeInvalidContents(BundleContents contents, string precision)
     {
+        if (string.IsNullOrEmpty(contents.Architecture) || contents.Architecture.Length > BundleFormat.MaxNameLength)
+        {
+            return $"Architecture must be a model_type of 1 to {BundleFormat.MaxNameLength} characters";
+        }
+
         if (contents.ConfigJson is null)
         {
             return "ConfigJson is null";
@@ -180,35 +185,56 @@ public static class BundleWriter
             return configProblem;
         }
 
-        if (contents.TokenizerModel is null || contents.TokenizerModel.Length == 0)
+        if (contents.Tokenizer is null || string.IsNullOrEmpty(contents.Tokenizer.Kind) || contents.Tokenizer.Kind.Length > BundleFormat.MaxNameLength)
         {
-            return "TokenizerModel is empty; a bundle carries the SentencePiece model";
+            return $"Tokenizer needs a kind of 1 to {BundleFormat.MaxNameLength} characters";
         }
 
-        if (contents.Labels is null || contents.Labels.Count == 0)
+        if (contents.Tokenizer.Files is null || contents.Tokenizer.Files.Count == 0 || contents.Tokenizer.Files.Count > BundleFormat.MaxTokenizerFiles)
         {
-            return "Labels is empty; a classifier has at least one class";
+            return $"Tokenizer must carry 1 to {BundleFormat.MaxTokenizerFiles} files";
         }
 
-        if (contents.Labels.Any(string.IsNullOrEmpty))
+        foreach ((string name, byte[] bytes) in contents.Tokenizer.Files)
         {
-            return "Labels holds an empty name";
+            if (!BundleNames.IsTokenizerFileName(name))
+            {
+                return $"tokenizer file name '{ModelFileException.Shorten(name)}' is not a plain file name of 1 to {BundleFormat.MaxNameLength} characters";
+            }
+
+            if (bytes is null || bytes.Length == 0)
+            {
+                return $"tokenizer file {name} is empty";
+            }
         }
 
-        if (contents.UnsafeLabel < 0 || contents.UnsafeLabel >= contents.Labels.Count)
+        if (contents.Classifier is { } classifier)
         {
-            return $"UnsafeLabel {contents.UnsafeLabel} is not a class id (0 to {contents.Labels.Count - 1})";
-        }
+            if (classifier.Labels is null || classifier.Labels.Count == 0)
+            {
+                return "Labels is empty; a classifier has at least one class";
+            }
 
-        if (!(contents.Threshold > 0 && contents.Threshold < 1))
-        {
-            return $"Threshold {contents.Threshold} is not strictly between 0 and 1";
+            if (classifier.Labels.Any(string.IsNullOrEmpty))
+            {
+                return "Labels holds an empty name";
+            }
+
+            if (classifier.UnsafeLabel < 0 || classifier.UnsafeLabel >= classifier.Labels.Count)
+            {
+                return $"UnsafeLabel {classifier.UnsafeLabel} is not a class id (0 to {classifier.Labels.Count - 1})";
+            }
+
+            if (!(classifier.Threshold > 0 && classifier.Threshold < 1))
+            {
+                return $"Threshold {classifier.Threshold} is not strictly between 0 and 1";
+            }
         }
 
         if (contents.Precision != precision)
         {
             return precision == BundleFormat.PrecisionF32
-                ? $"Precision '{contents.Precision}' is not supported by bundle format version {BundleFormat.Float32Version} (only '{BundleFormat.PrecisionF32}'; int8 bundles are written by WriteInt8)"
+                ? $"Precision '{contents.Precision}' does not match a float bundle ('{BundleFormat.PrecisionF32}'; int8 bundles are written by WriteInt8)"
                 : $"Precision '{contents.Precision}' does not match an int8 bundle ('{BundleFormat.PrecisionInt8}')";
         }
 

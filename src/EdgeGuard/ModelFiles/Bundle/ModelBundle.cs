@@ -38,25 +38,28 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
         }
 
         FormatVersion = (int)version;
-        string architecture = RequireValue(BundleKeys.Architecture, GgufValueType.String).AsString();
-        if (architecture != BundleFormat.Architecture)
+        bool legacy = FormatVersion < BundleFormat.ModelAgnosticVersion;
+        Architecture = RequireValue(BundleKeys.Architecture, GgufValueType.String).AsString();
+        if (legacy ? Architecture != BundleFormat.LegacyArchitecture : Architecture.Length is 0 or > BundleFormat.MaxNameLength)
         {
-            Fail($"architecture '{architecture}' is not supported (expected '{BundleFormat.Architecture}')");
+            Fail(legacy
+                ? $"architecture '{ModelFileException.Shorten(Architecture)}' is not valid in bundle format version {FormatVersion} (only '{BundleFormat.LegacyArchitecture}')"
+                : $"architecture '{ModelFileException.Shorten(Architecture)}' is not a model_type of 1 to {BundleFormat.MaxNameLength} characters");
         }
 
         Precision = RequireValue(BundleKeys.Precision, GgufValueType.String).AsString();
-        string expectedPrecision = FormatVersion >= BundleFormat.Int8Version ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32;
-        if (Precision != expectedPrecision)
+        string? expectedPrecision = !legacy ? null : FormatVersion >= BundleFormat.Int8Version ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32;
+        if (expectedPrecision is not null ? Precision != expectedPrecision : Precision is not BundleFormat.PrecisionF32 and not BundleFormat.PrecisionInt8)
         {
-            Fail($"precision '{Precision}' is not supported by bundle format version {FormatVersion} (expected '{expectedPrecision}')");
+            Fail($"precision '{ModelFileException.Shorten(Precision)}' is not supported by bundle format version {FormatVersion} (expected {(expectedPrecision is null ? $"'{BundleFormat.PrecisionF32}' or '{BundleFormat.PrecisionInt8}'" : $"'{expectedPrecision}'")})");
         }
 
-        if (FormatVersion >= BundleFormat.Int8Version)
+        if (Precision == BundleFormat.PrecisionInt8)
         {
             string layout = RequireValue(BundleKeys.Int8Layout, GgufValueType.String).AsString();
             if (layout != PackedInt8Matrix.LayoutKey)
             {
-                Fail($"int8 weights are packed in layout '{layout}', which this runtime's kernels do not read (they read '{PackedInt8Matrix.LayoutKey}'); convert the model again with this EdgeGuard");
+                Fail($"int8 weights are packed in layout '{ModelFileException.Shorten(layout)}', which this runtime's kernels do not read (they read '{PackedInt8Matrix.LayoutKey}'); convert the model again with this EdgeGuard");
             }
 
             if (_file.FindMetadata(BundleKeys.Int8WeightLimit) is not null)
@@ -77,21 +80,33 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
             Fail($"{BundleKeys.ConfigJson}: {configProblem}");
         }
 
-        Labels = ReadLabels();
-        uint unsafeLabel = RequireValue(BundleKeys.UnsafeLabel, GgufValueType.UInt32).AsUInt32();
-        if (unsafeLabel >= Labels.Count)
+        if (legacy || _file.FindMetadata(BundleKeys.Labels) is not null || _file.FindMetadata(BundleKeys.UnsafeLabel) is not null || _file.FindMetadata(BundleKeys.Threshold) is not null)
         {
-            Fail($"{BundleKeys.UnsafeLabel} is {unsafeLabel}, but there are only {Labels.Count} labels");
+            Labels = ReadLabels();
+            uint unsafeLabel = RequireValue(BundleKeys.UnsafeLabel, GgufValueType.UInt32).AsUInt32();
+            if (unsafeLabel >= Labels.Count)
+            {
+                Fail($"{BundleKeys.UnsafeLabel} is {unsafeLabel}, but there are only {Labels.Count} labels");
+            }
+
+            UnsafeLabel = (int)unsafeLabel;
+            Threshold = RequireValue(BundleKeys.Threshold, GgufValueType.Float32).AsFloat32();
+            if (!(Threshold > 0 && Threshold < 1))
+            {
+                Fail($"{BundleKeys.Threshold} is {Threshold}; it must be strictly between 0 and 1");
+            }
         }
 
-        UnsafeLabel = (int)unsafeLabel;
-        Threshold = RequireValue(BundleKeys.Threshold, GgufValueType.Float32).AsFloat32();
-        if (!(Threshold > 0 && Threshold < 1))
+        if (legacy)
         {
-            Fail($"{BundleKeys.Threshold} is {Threshold}; it must be strictly between 0 and 1");
+            TokenizerKind = BundleFormat.LegacyTokenizerKind;
+            TokenizerFiles = new Dictionary<string, ReadOnlyMemory<byte>>(StringComparer.Ordinal) { [BundleFormat.LegacyTokenizerFile] = ReadBytes(BundleKeys.TokenizerModel) };
+        }
+        else
+        {
+            (TokenizerKind, TokenizerFiles) = ReadTokenizer();
         }
 
-        TokenizerModel = ReadTokenizerModel();
         Name = OptionalString(BundleKeys.Name);
         Source = OptionalString(BundleKeys.Source);
         _tensors = ReadTensors();
@@ -119,11 +134,21 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
     /// <summary>The model's Hugging Face <c>config.json</c>, compact.</summary>
     public string ConfigJson { get; }
 
-    /// <summary>The SentencePiece model bytes, straight from the map. Valid until the bundle is disposed.</summary>
-    public ReadOnlyMemory<byte> TokenizerModel { get; }
+    /// <summary>The model's Hugging Face <c>model_type</c> (<c>general.architecture</c>).</summary>
+    public string Architecture { get; }
 
-    /// <summary>Class names, index = class id.</summary>
-    public IReadOnlyList<string> Labels { get; }
+    /// <summary>The tokenizer kind (<c>spm-unigram</c> in versions 1 and 2).</summary>
+    public string TokenizerKind { get; }
+
+    /// <summary>The tokenizer's files, name → bytes straight from the map. Valid until the bundle is disposed.</summary>
+    public IReadOnlyDictionary<string, ReadOnlyMemory<byte>> TokenizerFiles { get; }
+
+    /// <summary>Whether the bundle holds classifier metadata (<see cref="Labels"/>, <see cref="UnsafeLabel"/>, <see cref="Threshold"/>); always in versions 1 and 2.</summary>
+    [MemberNotNullWhen(true, nameof(Labels))]
+    public bool IsClassifier => Labels is not null;
+
+    /// <summary>Class names, index = class id; null when the model is not a classifier.</summary>
+    public IReadOnlyList<string>? Labels { get; }
 
     /// <summary>The class id that means unsafe.</summary>
     public int UnsafeLabel { get; }
@@ -131,7 +156,7 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
     /// <summary>Decision threshold on P(unsafe), strictly between 0 and 1.</summary>
     public float Threshold { get; }
 
-    /// <summary>Weight precision (<c>f32</c> in version 1, <c>int8</c> in version 2).</summary>
+    /// <summary>Weight precision (<c>f32</c> in version 1, <c>int8</c> in version 2, either in version 3).</summary>
     public string Precision { get; }
 
     /// <summary>The largest |w| of the int8 weights (<see cref="BundleKeys.Int8WeightLimit"/>): 127 or 63.</summary>
@@ -232,15 +257,14 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
     }
 
     /// <inheritdoc />
-    public ReadOnlyMemory<float>? FindPositionProjection(int layer, string kind, int rows, int hidden)
+    public ReadOnlyMemory<float>? FindPrecomputed(string name, int rows, int columns)
     {
-        string name = string.Create(CultureInfo.InvariantCulture, $"{BundleKeys.PositionProjectionPrefix}{layer}.{kind}");
         if (!_tensors.ContainsKey(name))
         {
             return null;
         }
 
-        return _file.GetTensorMemory<float>(RequireStored(name, GgmlType.F32, [rows, hidden]));
+        return _file.GetTensorMemory<float>(RequireStored(name, GgmlType.F32, [rows, columns]));
     }
 
     /// <inheritdoc />
@@ -322,20 +346,48 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
         return labels;
     }
 
-    private ReadOnlyMemory<byte> ReadTokenizerModel()
+    private ReadOnlyMemory<byte> ReadBytes(string key)
     {
-        GgufArray array = RequireValue(BundleKeys.TokenizerModel, GgufValueType.Array).AsArray();
+        GgufArray array = RequireValue(key, GgufValueType.Array).AsArray();
         if (array.ElementType != GgufValueType.UInt8)
         {
-            Fail($"{BundleKeys.TokenizerModel} is an array of {GgufValueTypes.Name(array.ElementType)}; it must be an array of u8");
+            Fail($"{key} is an array of {GgufValueTypes.Name(array.ElementType)}; it must be an array of u8");
         }
 
         if (array.Count == 0)
         {
-            Fail($"{BundleKeys.TokenizerModel} is empty; the bundle carries no tokenizer");
+            Fail($"{key} is empty; the bundle carries no tokenizer");
         }
 
         return array.RawBytes;
+    }
+
+    private (string Kind, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> Files) ReadTokenizer()
+    {
+        string kind = RequireValue(BundleKeys.TokenizerKind, GgufValueType.String).AsString();
+        if (kind.Length is 0 or > BundleFormat.MaxNameLength)
+        {
+            Fail($"{BundleKeys.TokenizerKind} '{ModelFileException.Shorten(kind)}' is not a tokenizer kind of 1 to {BundleFormat.MaxNameLength} characters");
+        }
+
+        GgufArray names = RequireValue(BundleKeys.TokenizerFiles, GgufValueType.Array).AsArray();
+        if (names.ElementType != GgufValueType.String || names.Count is 0 or > BundleFormat.MaxTokenizerFiles)
+        {
+            Fail($"{BundleKeys.TokenizerFiles} must be an array of 1 to {BundleFormat.MaxTokenizerFiles} file names");
+        }
+
+        var files = new Dictionary<string, ReadOnlyMemory<byte>>(StringComparer.Ordinal);
+        foreach (string name in names.Strings)
+        {
+            if (!BundleNames.IsTokenizerFileName(name) || files.ContainsKey(name))
+            {
+                Fail($"{BundleKeys.TokenizerFiles} holds '{ModelFileException.Shorten(name)}', which is not a plain file name of 1 to {BundleFormat.MaxNameLength} characters or is listed twice");
+            }
+
+            files.Add(name, ReadBytes(BundleKeys.TokenizerFilePrefix + name));
+        }
+
+        return (kind, files);
     }
 
     private Dictionary<string, (TensorInfo, GgufTensorInfo)> ReadTensors()
@@ -348,7 +400,7 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
         var tensors = new Dictionary<string, (TensorInfo, GgufTensorInfo)>(_file.Tensors.Count, StringComparer.Ordinal);
         foreach (GgufTensorInfo stored in _file.Tensors)
         {
-            if (FormatVersion >= BundleFormat.Int8Version && stored.Type is GgmlType.I8 or GgmlType.I32)
+            if (Precision == BundleFormat.PrecisionInt8 && stored.Type is GgmlType.I8 or GgmlType.I32)
             {
                 _integerTensors.Add(stored.Name, stored);
                 continue;

@@ -15,7 +15,7 @@ namespace EdgeGuard.Models.Deberta;
 /// with their type's default), which would lose the Hugging Face defaults. Code that loads a model copies the
 /// values it depends on, so changing a config afterwards cannot change a loaded model.
 /// </remarks>
-public sealed class DebertaConfig
+public sealed class DebertaConfig : IModelConfig
 {
     /// <summary>Must be <c>deberta-v2</c> (DeBERTa-v2 and -v3 share it).</summary>
     [JsonPropertyName("model_type")]
@@ -137,6 +137,13 @@ public sealed class DebertaConfig
     [JsonIgnore]
     public IReadOnlyList<string> Labels =>
         [.. Enumerable.Range(0, NumLabels).Select(i => Id2Label?.GetValueOrDefault(i.ToString(CultureInfo.InvariantCulture)) ?? "LABEL_" + i)];
+
+    [JsonIgnore]
+    string IModelConfig.ModelType => ModelType ?? DebertaArchitecture.ModelTypeName;
+
+    /// <inheritdoc />
+    [JsonIgnore]
+    public int MaxSequenceLength => MaxPositionEmbeddings;
 
     /// <summary>Width of one attention head.</summary>
     [JsonIgnore]

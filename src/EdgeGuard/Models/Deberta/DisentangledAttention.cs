@@ -1,7 +1,8 @@
 using EdgeGuard.Kernels.Float32;
 using EdgeGuard.Kernels.Int8;
 using EdgeGuard.Kernels.Threading;
-using EdgeGuard.ModelFiles.Bundle;
+using EdgeGuard.ModelFiles;
+using EdgeGuard.Models.Layers;
 
 namespace EdgeGuard.Models.Deberta;
 
@@ -24,11 +25,9 @@ namespace EdgeGuard.Models.Deberta;
 /// whose values Hugging Face leaves undefined, are not computed. 1/scale multiplies the summed score once
 /// instead of each term.
 /// </remarks>
-internal sealed class DisentangledAttention
+internal sealed class DisentangledAttention : IEncoderAttention
 {
-    private readonly Linear _query;
-    private readonly Linear _key;
-    private readonly Linear _value;
+    private readonly QueryKeyValue _projections;
     private readonly float[] _positionKeyT;
     private readonly float[] _positionQueryT;
     private readonly int _relRows;
@@ -38,11 +37,9 @@ internal sealed class DisentangledAttention
     private readonly float _inverseScale;
     private readonly DebertaConfig _config;
 
-    private DisentangledAttention(Linear query, Linear key, Linear value, float[] positionKeyT, float[] positionQueryT, int relRows, DebertaConfig config)
+    private DisentangledAttention(QueryKeyValue projections, float[] positionKeyT, float[] positionQueryT, int relRows, DebertaConfig config)
     {
-        _query = query;
-        _key = key;
-        _value = value;
+        _projections = projections;
         _positionKeyT = positionKeyT;
         _positionQueryT = positionQueryT;
         _relRows = relRows;
@@ -63,15 +60,13 @@ internal sealed class DisentangledAttention
     public static DisentangledAttention Load(WeightLoader weights, DebertaConfig config, ReadOnlySpan<float> relativeEmbeddings, WorkerPool pool, int layer)
     {
         int hidden = config.HiddenSize;
-        var query = Linear.Load(weights.Child("query_proj"), hidden, hidden);
-        var key = Linear.Load(weights.Child("key_proj"), hidden, hidden);
-        var value = Linear.Load(weights.Child("value_proj"), hidden, hidden);
+        var projections = QueryKeyValue.Load(weights, hidden, "query_proj", "key_proj", "value_proj");
         int rows = relativeEmbeddings.Length / hidden;
         float[] positionKey = new float[rows * hidden];
         float[] positionQuery = new float[rows * hidden];
         if (weights.Source is IInt8WeightSource stored
-            && stored.FindPositionProjection(layer, "key", rows, hidden) is { } storedKey
-            && stored.FindPositionProjection(layer, "query", rows, hidden) is { } storedQuery)
+            && FindPrecomputed(stored, layer, "key", rows, hidden) is { } storedKey
+            && FindPrecomputed(stored, layer, "query", rows, hidden) is { } storedQuery)
         {
             // computed at convert time from the float32 weights the file no longer holds
             storedKey.Span.CopyTo(positionKey);
@@ -79,16 +74,20 @@ internal sealed class DisentangledAttention
         }
         else
         {
-            key.Forward(pool, relativeEmbeddings, rows, positionKey);
-            query.Forward(pool, relativeEmbeddings, rows, positionQuery);
+            projections.Key.Forward(pool, relativeEmbeddings, rows, positionKey);
+            projections.Query.Forward(pool, relativeEmbeddings, rows, positionQuery);
         }
 
         return new DisentangledAttention(
-            query, key, value, TransposePerHead(positionKey, rows, config), TransposePerHead(positionQuery, rows, config), rows, config);
+            projections, TransposePerHead(positionKey, rows, config), TransposePerHead(positionQuery, rows, config), rows, config);
     }
 
+    private static ReadOnlyMemory<float>? FindPrecomputed(IInt8WeightSource stored, int layer, string kind, int rows, int hidden) =>
+        stored.FindPrecomputed(DebertaClassifier.PositionProjectionName(layer, kind), rows, hidden)
+            ?? stored.FindPrecomputed(DebertaClassifier.LegacyPositionProjectionName(layer, kind), rows, hidden);
+
     /// <summary>The linear layers, for export.</summary>
-    public IEnumerable<Linear> Linears => [_query, _key, _value];
+    public IEnumerable<Linear> Linears => _projections.Linears;
 
     /// <summary>The position projections as <c>[rows, hidden]</c> (undoing the per-head transpose), for export.</summary>
     public (float[] Key, float[] Query) PositionProjections() => (UntransposePerHead(_positionKeyT), UntransposePerHead(_positionQueryT));
@@ -112,8 +111,8 @@ internal sealed class DisentangledAttention
     }
 
     /// <summary>This attention with int8 Q/K/V projections (the position projections stay the float32 ones computed at load).</summary>
-    public DisentangledAttention WithInt8Weights(int weightLimit) =>
-        new(_query.WithInt8Weights(weightLimit), _key.WithInt8Weights(weightLimit), _value.WithInt8Weights(weightLimit), _positionKeyT, _positionQueryT, _relRows, _config);
+    public IEncoderAttention WithInt8Weights(int weightLimit) =>
+        new DisentangledAttention(_projections.WithInt8Weights(weightLimit), _positionKeyT, _positionQueryT, _relRows, _config);
 
     /// <summary>[rows, hidden] → [head][head_size][rows].</summary>
     private static float[] TransposePerHead(float[] projected, int rows, DebertaConfig config)
@@ -135,38 +134,12 @@ internal sealed class DisentangledAttention
         return transposed;
     }
 
-    /// <summary>
-    /// Reads <see cref="DebertaWorkspace.Hidden"/>, writes <see cref="DebertaWorkspace.Context"/>: for every token, or
-    /// with <paramref name="classTokensOnly"/> for token 0 of each row alone — keys and values of every token, the
-    /// queries of <see cref="DebertaWorkspace.Cls"/>, and row b of the context for row b of the batch.
-    /// </summary>
-    public void Forward(WorkerPool pool, DebertaWorkspace workspace, bool classTokensOnly = false)
+    /// <inheritdoc />
+    /// <remarks>The workspace is the model's <see cref="DebertaWorkspace"/>, which holds the relative-position tables.</remarks>
+    public void Forward(WorkerPool pool, EncoderWorkspace workspace, bool classTokensOnly = false)
     {
-        int tokens = workspace.Tokens;
-        float[] queryInput = classTokensOnly ? workspace.Cls : workspace.Hidden;
-        int queries = classTokensOnly ? workspace.Batch : tokens;
-        if (_query.Quantized is not null)
-        {
-            // one quantisation of the input for all three projections (the queries' own when they are fewer)
-            QuantizedRows q = workspace.QuantizedActivations;
-            q.Quantize(pool, workspace.Hidden, _hidden, tokens, _hidden);
-            _key.Forward(pool, q, workspace.Key);
-            _value.Forward(pool, q, workspace.Value);
-            if (classTokensOnly)
-            {
-                q.Quantize(pool, queryInput, _hidden, queries, _hidden);
-            }
-
-            _query.Forward(pool, q, workspace.Query);
-        }
-        else
-        {
-            _query.Forward(pool, queryInput, queries, workspace.Query);
-            _key.Forward(pool, workspace.Hidden, tokens, workspace.Key);
-            _value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
-        }
-
-        pool.For(workspace.Batch * _heads, new HeadTask(this, workspace, classTokensOnly));
+        _projections.Project(pool, workspace, classTokensOnly);
+        pool.For(workspace.Batch * _heads, new HeadTask(this, (DebertaWorkspace)workspace, classTokensOnly));
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
 using EdgeGuard.Tokenization;
+using EdgeGuard.Models.Layers;
 
 namespace EdgeGuard.Models.Deberta;
 
@@ -47,7 +48,7 @@ public static class SyntheticModel
 /// A tensor source that has no file: <see cref="WeightLoader"/> asks it to create each tensor with the shape the model
 /// needs, and it fills it as DeBERTa initialises (LayerNorm gains 1, biases 0, everything else N(0, 0.02²)).
 /// </summary>
-internal sealed class SyntheticTensorSource(int seed, CancellationToken cancellationToken) : ITensorSource
+internal sealed class SyntheticTensorSource(int seed, CancellationToken cancellationToken) : ITensorFactory
 {
     private readonly Random _random = new(seed);
     private readonly List<SafetensorsWriter.Entry> _created = [];

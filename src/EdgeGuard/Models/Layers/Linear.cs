@@ -1,9 +1,9 @@
 using EdgeGuard.Kernels.Float32;
 using EdgeGuard.Kernels.Int8;
 using EdgeGuard.Kernels.Threading;
-using EdgeGuard.ModelFiles.Bundle;
+using EdgeGuard.ModelFiles;
 
-namespace EdgeGuard.Models.Deberta;
+namespace EdgeGuard.Models.Layers;
 
 /// <summary>
 /// <c>torch.nn.Linear</c>: <c>y = x·Wᵀ + b</c> with W stored <c>[out, in]</c>. float32 weights are used as stored

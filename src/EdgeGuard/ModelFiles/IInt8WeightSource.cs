@@ -1,8 +1,11 @@
 using EdgeGuard.Kernels.Int8;
 
-namespace EdgeGuard.ModelFiles.Bundle;
+namespace EdgeGuard.ModelFiles;
 
-/// <summary>A weight source that also holds int8 linear layers and precomputed position projections (bundle format version 2).</summary>
+/// <summary>
+/// A weight source that may also hold what conversion prepared for the int8 engine: packed int8 linear layers, float16
+/// lookup tables, and tensors an architecture precomputed from weights the file no longer holds (an int8 bundle).
+/// </summary>
 public interface IInt8WeightSource
 {
     /// <summary>
@@ -13,10 +16,12 @@ public interface IInt8WeightSource
     PackedInt8Matrix? FindInt8Linear(string prefix, int rows, int columns);
 
     /// <summary>
-    /// <c>edgeguard.rel_pos.{layer}.{kind}</c> (<paramref name="kind"/> <c>key</c> or <c>query</c>): a layer's
-    /// projection of LayerNorm(rel_embeddings), <c>[rows, hidden]</c>, or null when the file does not hold it.
+    /// The float32 tensor <paramref name="name"/> an architecture precomputed at conversion (named under the
+    /// architecture's own namespace, e.g. <c>deberta-v2.rel_pos.0.key</c>), <c>[rows, columns]</c>, or null when the
+    /// file does not hold it.
     /// </summary>
-    ReadOnlyMemory<float>? FindPositionProjection(int layer, string kind, int rows, int hidden);
+    /// <exception cref="ModelFileException">The tensor exists with another type or shape.</exception>
+    ReadOnlyMemory<float>? FindPrecomputed(string name, int rows, int columns);
 
     /// <summary>
     /// The tensor <paramref name="name"/> as stored float16 values when the file holds it so (int8 bundles store the

@@ -1,7 +1,7 @@
 using EdgeGuard.Kernels.Float32;
 using EdgeGuard.Kernels.Threading;
 
-namespace EdgeGuard.Models.Deberta;
+namespace EdgeGuard.Models.Layers;
 
 /// <summary><c>torch.nn.LayerNorm</c> over the hidden width: γ, β and ε.</summary>
 internal sealed class LayerNormWeights(ReadOnlyMemory<float> gamma, ReadOnlyMemory<float> beta, float epsilon)

@@ -1,6 +1,6 @@
 using EdgeGuard.ModelFiles;
 
-namespace EdgeGuard.Models.Deberta;
+namespace EdgeGuard.Models.Layers;
 
 /// <summary>
 /// Reads named float32 weights under a name prefix and checks each shape, so a module's loader states the
@@ -30,9 +30,9 @@ internal readonly struct WeightLoader(ITensorSource source, string prefix)
     private ReadOnlyMemory<float> Read(string name, long[] expected)
     {
         string fullName = Qualify(name);
-        if (source is SyntheticTensorSource synthetic)
+        if (source is ITensorFactory factory)
         {
-            return synthetic.Create(fullName, expected);
+            return factory.Create(fullName, expected);
         }
 
         string expectedText = "[" + string.Join(", ", expected) + "]";

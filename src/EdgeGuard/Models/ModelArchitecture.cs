@@ -1,0 +1,51 @@
+using EdgeGuard.Kernels.Threading;
+using EdgeGuard.ModelFiles;
+using EdgeGuard.Tokenization;
+
+namespace EdgeGuard.Models;
+
+/// <summary>
+/// One model family the runtime implements, keyed by <c>config.json</c>'s <c>model_type</c>: it parses and validates
+/// its config, loads its graph and names its tokenizer. Model files, the guard, the CLI and the daemon reach a model
+/// only through this; adding an architecture is a folder under <c>Models/</c> and a line in <see cref="ModelArchitectures"/>
+/// (docs/architectures.md).
+/// </summary>
+public abstract class ModelArchitecture
+{
+    /// <summary>The Hugging Face <c>model_type</c> this entry implements (also a bundle's <c>general.architecture</c>).</summary>
+    public abstract string ModelType { get; }
+
+    /// <summary>The kind of tokenizer (<see cref="TokenizerFiles"/>) a Hugging Face directory of this architecture carries.</summary>
+    public abstract string TokenizerKind { get; }
+
+    /// <summary>Parses <paramref name="json"/> and refuses, naming the field, any variant this engine does not implement.</summary>
+    /// <exception cref="ModelFileException">Not a config of this architecture, or an unsupported or inconsistent field.</exception>
+    public abstract IModelConfig ParseConfig(string json, string origin);
+
+    /// <summary>
+    /// Loads the sequence classifier of <paramref name="config"/> from <paramref name="weights"/> (validating every
+    /// tensor's name and shape), computing in <paramref name="precision"/>.
+    /// </summary>
+    /// <param name="int8WeightLimit">The largest |w| of int8 weights quantised at load (127 or 63); unused in float32.</param>
+    /// <exception cref="ModelFileException">A missing, misshapen or unexpected tensor.</exception>
+    public abstract EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit);
+
+    /// <summary>The model's tokenizer from its files; checks that it fits the config's vocabulary.</summary>
+    /// <exception cref="ModelFileException">The files are not a valid tokenizer, or it produces ids the model has no embedding for.</exception>
+    public virtual ITokenizer LoadTokenizer(TokenizerFiles files, IModelConfig config)
+    {
+        ITokenizer tokenizer = Tokenizers.Load(files);
+        if (tokenizer.VocabularySize > config.VocabSize)
+        {
+            throw new ModelFileException(
+                $"{files.Origin}: the tokenizer has {tokenizer.VocabularySize} tokens but the model's embedding table has only {config.VocabSize} rows (vocab_size); they do not belong together.");
+        }
+
+        return tokenizer;
+    }
+
+    /// <summary>A config of this architecture, checked to be one.</summary>
+    private protected static T Expect<T>(IModelConfig config)
+        where T : class, IModelConfig =>
+        config as T ?? throw new ArgumentException($"A {config.ModelType} config was given to the {typeof(T).Name} architecture.", nameof(config));
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using EdgeGuard.ModelFiles;
+using EdgeGuard.Models.Deberta;
+
+namespace EdgeGuard.Models;
+
+/// <summary>The architecture registry: every model family the runtime runs, by <c>model_type</c>.</summary>
+public static class ModelArchitectures
+{
+    private static readonly ModelArchitecture[] Registered =
+    [
+        new DebertaArchitecture(),
+    ];
+
+    /// <summary>Every registered architecture.</summary>
+    public static IReadOnlyList<ModelArchitecture> All => Registered;
+
+    /// <summary>The architecture of <paramref name="modelType"/>.</summary>
+    /// <exception cref="ModelFileException">No architecture implements it; the message lists those that exist.</exception>
+    public static ModelArchitecture Get(string? modelType, string origin)
+    {
+        foreach (ModelArchitecture architecture in Registered)
+        {
+            if (string.Equals(architecture.ModelType, modelType, StringComparison.Ordinal))
+            {
+                return architecture;
+            }
+        }
+
+        string shown = modelType is null ? "absent" : $"'{ModelFileException.Shorten(modelType)}'";
+        throw new ModelFileException(
+            $"{origin}: model_type is {shown}; this runtime implements {string.Join(", ", Registered.Select(a => a.ModelType))}.");
+    }
+
+    /// <summary>Reads <c>model_type</c> from <paramref name="json"/>, then parses and validates the config with its architecture.</summary>
+    /// <exception cref="ModelFileException">Not a JSON object, an unknown model_type, or an invalid config.</exception>
+    public static (ModelArchitecture Architecture, IModelConfig Config) ParseConfig(string json, string origin)
+    {
+        ModelArchitecture architecture = Get(ReadModelType(json, origin), origin);
+        return (architecture, architecture.ParseConfig(json, origin));
+    }
+
+    private static string? ReadModelType(string json, string origin)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(json);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ModelFileException($"{origin}: the config is a JSON {document.RootElement.ValueKind}, not an object.");
+            }
+
+            return document.RootElement.TryGetProperty("model_type", out JsonElement type) && type.ValueKind == JsonValueKind.String ? type.GetString() : null;
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFileException($"{origin}: not valid JSON ({ModelFileException.Shorten(e.Message)}).", e);
+        }
+    }
+}

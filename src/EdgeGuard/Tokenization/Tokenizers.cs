@@ -1,0 +1,22 @@
+using EdgeGuard.ModelFiles;
+
+namespace EdgeGuard.Tokenization;
+
+/// <summary>Makes the tokenizer a set of <see cref="TokenizerFiles"/> defines.</summary>
+public static class Tokenizers
+{
+    /// <summary>The tokenizer of <paramref name="files"/>, by its kind.</summary>
+    /// <exception cref="ModelFileException">A file the kind needs is missing, or a file is not valid.</exception>
+    public static ITokenizer Load(TokenizerFiles files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        return files.Kind switch
+        {
+            TokenizerFiles.SentencePieceUnigram => DebertaTokenizer.FromSentencePieceModel(Require(files, "spm.model").Span),
+            _ => throw new ModelFileException($"{files.Origin}: tokenizer kind '{files.Kind}' is not implemented by this runtime."),
+        };
+    }
+
+    private static ReadOnlyMemory<byte> Require(TokenizerFiles files, string name) =>
+        files.Find(name) ?? throw new ModelFileException($"{files.Origin}: the {files.Kind} tokenizer needs {name}, which is missing.");
+}
