@@ -1,6 +1,6 @@
 using EdgeGuard.ModelFiles;
 using EdgeGuard.ModelFiles.Bundle;
-using EdgeGuard.Models.Deberta;
+using EdgeGuard.Tooling;
 using EdgeGuard.Testing;
 
 [assembly: AssemblyFixture(typeof(EdgeGuard.Daemon.Tests.TinyModels))]
@@ -20,7 +20,7 @@ public sealed class TinyModels : IDisposable
     {
         Root = Directory.CreateTempSubdirectory("edgeguardd-tests-").FullName;
         HfDir = Path.Combine(Root, "hf");
-        SyntheticModel.Write(DebertaShape.Get("tiny"), Path.Combine(RepoPaths.Tokenizer("spm-unigram-2k"), "spm.model"), HfDir, vocabSize: null, seed: 7);
+        SyntheticModel.Write(ModelShape.Get("tiny"), Path.Combine(RepoPaths.Tokenizer("spm-unigram-2k"), "spm.model"), HfDir, vocabSize: null, seed: 7);
         BundlePath = Path.Combine(Root, "tiny.gguf");
         using (var hf = HuggingFaceDirectory.Open(HfDir))
         {

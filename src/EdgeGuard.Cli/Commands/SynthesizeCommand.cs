@@ -1,26 +1,26 @@
 using System.CommandLine;
-using EdgeGuard.Models.Deberta;
+using EdgeGuard.Tooling;
 
 namespace EdgeGuard.Cli.Commands;
 
-/// <summary><c>edgeguard synthesize</c>: a Hugging Face directory of a real DeBERTa-v3 shape with seeded random weights.</summary>
+/// <summary><c>edgeguard synthesize</c>: a Hugging Face directory of a real checkpoint shape with seeded random weights.</summary>
 internal static class SynthesizeCommand
 {
     private static readonly Option<string> Shape = new("--shape")
     {
-        Description = "Model shape: " + string.Join(", ", DebertaShape.All.Select(s => $"{s.Name} ({s.Layers}x{s.HiddenSize})")) + ".",
+        Description = "Model shape: " + string.Join(", ", ModelShape.All.Select(s => $"{s.Name} ({s.Architecture} {s.Layers}x{s.HiddenSize})")) + ".",
         Required = true,
     };
 
     private static readonly Option<string> Tokenizer = new("--tokenizer")
     {
-        Description = "SentencePiece model (spm.model) to ship with the model.",
+        Description = "The tokenizer to ship with the model: a file (spm.model for DeBERTa) or a directory holding the files of the architecture's tokenizer (vocab.txt for BERT; vocab.json and merges.txt, or tokenizer.json, for RoBERTa).",
         Required = true,
     };
 
     private static readonly Option<string> Output = new("--output", "-o")
     {
-        Description = "Directory to write (config.json, model.safetensors, spm.model).",
+        Description = "Directory to write (config.json, model.safetensors and the tokenizer files).",
         Required = true,
     };
 
@@ -37,7 +37,7 @@ internal static class SynthesizeCommand
 
     public static Command Create()
     {
-        var command = new Command("synthesize", "Write a Hugging Face DeBERTa-v3 classifier directory of a real shape with random weights (for speed and memory work; its verdicts mean nothing).")
+        var command = new Command("synthesize", "Write a Hugging Face classifier directory of a real checkpoint shape with random weights (for speed and memory work; its verdicts mean nothing).")
         {
             Shape, Tokenizer, Output, VocabSize, Seed,
         };
@@ -47,11 +47,11 @@ internal static class SynthesizeCommand
 
     private static int Run(ParseResult parsed, CancellationToken cancellationToken)
     {
-        var shape = DebertaShape.Get(parsed.GetValue(Shape)!);
+        var shape = ModelShape.Get(parsed.GetValue(Shape)!);
         string spmPath = parsed.GetValue(Tokenizer)!;
         string output = parsed.GetValue(Output)!;
         long parameters = SyntheticModel.Write(shape, spmPath, output, parsed.GetValue(VocabSize), parsed.GetValue(Seed), cancellationToken);
-        Console.Out.WriteLine($"wrote {output}: {shape.Name} ({shape.Layers} layers x {shape.HiddenSize}), {parameters / 1e6:F1}M parameters");
+        Console.Out.WriteLine($"wrote {output}: {shape.Name} ({shape.Architecture}, {shape.Layers} layers x {shape.HiddenSize}), {parameters / 1e6:F1}M parameters");
         return ExitCodes.Ok;
     }
 }

@@ -127,6 +127,9 @@ public abstract class EncoderClassifier
     public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, Span<float> pooledOutput, Span<float> lastHiddenState) =>
         Forward(inputIds, default, validLengths, batch, seqLen, logits, pooledOutput, lastHiddenState);
 
+    /// <summary>Whether rows longer than <see cref="MaxSequenceLength"/> are defined (relative positions saturate); absolute position tables end there.</summary>
+    private protected virtual bool AcceptsRowsBeyondMaxSequenceLength => false;
+
     /// <summary>A new workspace for this model's buffers.</summary>
     private protected abstract EncoderWorkspace CreateWorkspace();
 
@@ -232,6 +235,11 @@ public abstract class EncoderClassifier
             if (length < 1 || length > seqLen)
             {
                 throw new ArgumentException($"validLengths[{b}] = {length} is outside [1, {seqLen}].", nameof(validLengths));
+            }
+
+            if (length > MaxSequenceLength && !AcceptsRowsBeyondMaxSequenceLength)
+            {
+                throw new ArgumentException($"validLengths[{b}] = {length} exceeds the {MaxSequenceLength} positions the model has; split the input into windows.", nameof(validLengths));
             }
 
             tokens += length;

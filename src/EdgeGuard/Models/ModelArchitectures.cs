@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EdgeGuard.ModelFiles;
+using EdgeGuard.Models.Bert;
 using EdgeGuard.Models.Deberta;
 
 namespace EdgeGuard.Models;
@@ -10,6 +11,8 @@ public static class ModelArchitectures
     private static readonly ModelArchitecture[] Registered =
     [
         new DebertaArchitecture(),
+        new BertArchitecture(),
+        new RobertaArchitecture(),
     ];
 
     /// <summary>Every registered architecture.</summary>

@@ -1,4 +1,4 @@
-using EdgeGuard.Models.Deberta;
+using EdgeGuard.Tooling;
 using EdgeGuard.ModelFiles;
 using EdgeGuard.ModelFiles.Bundle;
 using EdgeGuard.Testing;
@@ -12,7 +12,7 @@ public sealed class TinyModelFixture : IDisposable
     {
         Root = Directory.CreateTempSubdirectory("edgeguard-guard-tests-").FullName;
         HfDir = Path.Combine(Root, "hf");
-        SyntheticModel.Write(DebertaShape.Get("tiny"), Path.Combine(RepoPaths.Tokenizer("spm-unigram-2k"), "spm.model"), HfDir, vocabSize: null, seed: 7);
+        SyntheticModel.Write(ModelShape.Get("tiny"), Path.Combine(RepoPaths.Tokenizer("spm-unigram-2k"), "spm.model"), HfDir, vocabSize: null, seed: 7);
         BundlePath = Path.Combine(Root, "tiny.gguf");
         using var hf = HuggingFaceDirectory.Open(HfDir);
         var contents = new BundleContents(

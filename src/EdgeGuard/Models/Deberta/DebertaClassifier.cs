@@ -160,6 +160,8 @@ public sealed class DebertaClassifier : EncoderClassifier
 
     private protected override string? DescribeInvalidTokenType(int tokenType) => null;
 
+    private protected override bool AcceptsRowsBeyondMaxSequenceLength => true;
+
     /// <summary>Weights that contradict the config are a wrong file pairing, not something to ignore.</summary>
     private static void RejectMismatchedWeights(DebertaConfig config, ITensorSource weights)
     {
