@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
-using EdgeGuard.Kernels.Int8;
+using EdgeGuard.Kernels;
 
 namespace EdgeGuard.Cli;
 
@@ -37,24 +37,7 @@ internal static class FirmwareProfileCheck
             return null;
         }
 
-        return Problem(profile, kernel, Int8Gemm.IsSupported);
-    }
-
-    /// <summary>A CPU with more than the profile needs (a Pi 5 running the Pi 4 build) is fine; one with less is not.</summary>
-    internal static string? Problem(string profile, string kernel, Func<Int8GemmVariant, bool> isSupported)
-    {
-        if (!Enum.TryParse(kernel, out Int8GemmVariant expected))
-        {
-            return $"this binary was built for firmware profile '{profile}' with an unknown int8 kernel '{kernel}'; rebuild it with make publish PROFILE={profile}.";
-        }
-
-        if (!isSupported(expected))
-        {
-            return $"this binary was built for firmware profile '{profile}', whose int8 kernel {expected} needs instructions this CPU lacks (it would run {Int8Gemm.Selected}). "
-                + "Use the build for this board's profile (firmware-profiles/*.json), or a plain `dotnet` build, which adapts to any CPU.";
-        }
-
-        return null;
+        return KernelSet.ProfileProblem(profile, kernel) is { } problem ? $"this binary's {problem}" : null;
     }
 
     private static string? Metadata(Assembly assembly, string key) =>

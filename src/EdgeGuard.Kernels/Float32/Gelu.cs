@@ -29,7 +29,7 @@ public static unsafe class Gelu
     private const float A6 = 0.0000430638f, A5 = 0.0002765672f, A4 = 0.0001520143f, A3 = 0.0092705272f, A2 = 0.0422820123f, A1 = 0.0705230784f;
 
     /// <summary>Whether <see cref="Apply(Span{float})"/> uses the vector variant (selected once).</summary>
-    internal static readonly bool UseVector = Vector.IsHardwareAccelerated;
+    internal static bool UseVector => KernelSet.VectorGelu;
 
     /// <summary>GELU of one value (the scalar twin of the vector variant).</summary>
     public static float Evaluate(float x)

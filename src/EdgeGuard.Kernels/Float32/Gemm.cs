@@ -20,11 +20,7 @@ public static unsafe partial class Gemm
     // Below this many multiply-adds a product is not worth waking the pool for.
     private const long ParallelThreshold = 1L << 17;
 
-    internal static readonly GemmVariant Selected =
-        Vector512.IsHardwareAccelerated ? GemmVariant.Vector512
-        : Vector256.IsHardwareAccelerated ? GemmVariant.Vector256
-        : Vector128.IsHardwareAccelerated ? GemmVariant.Vector128
-        : GemmVariant.Scalar;
+    internal static GemmVariant Selected => KernelSet.Float32Gemm;
 
     /// <summary>
     /// <c>y[i, j] = Σₖ x[i, k] · w[j, k] + bias[j]</c> for <c>i &lt; m</c>, <c>j &lt; n</c>: a linear layer with weights

@@ -12,7 +12,7 @@ namespace EdgeGuard.Kernels.Int8;
 /// </summary>
 internal static class ActivationQuantizer
 {
-    internal static readonly bool UseVector = Vector.IsHardwareAccelerated;
+    internal static bool UseVector => KernelSet.VectorActivationQuantizer;
 
     /// <summary>Reference twin. Returns the row's scale (0 for an all-zero row, whose values all quantise to 0).</summary>
     internal static float QuantizeRowScalar(ReadOnlySpan<float> row, Span<sbyte> q, int limit = 127, int offset = 0)

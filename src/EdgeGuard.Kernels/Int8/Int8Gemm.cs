@@ -28,8 +28,8 @@ public static unsafe partial class Int8Gemm
     private const int PanelsPerTask = 4;
     private const long ParallelThreshold = 1L << 17;
 
-    /// <summary>The variant this process uses.</summary>
-    public static readonly Int8GemmVariant Selected = Select();
+    /// <summary>The variant this process uses (<see cref="KernelSet.Int8"/>).</summary>
+    public static Int8GemmVariant Selected => KernelSet.Int8;
 
     /// <summary>Whether this CPU (or this NativeAOT build) can run <paramref name="variant"/>.</summary>
     public static bool IsSupported(Int8GemmVariant variant) => variant switch
@@ -69,14 +69,6 @@ public static unsafe partial class Int8Gemm
         Int8GemmVariant.AvxVnni => 128,
         _ => 0,
     };
-
-    private static Int8GemmVariant Select() =>
-        AvxVnni.IsSupported ? Int8GemmVariant.AvxVnni
-        : Avx512BW.IsSupported ? Int8GemmVariant.Avx512BW
-        : Avx2.IsSupported ? Int8GemmVariant.Avx2
-        : Dp.IsSupported ? Int8GemmVariant.AdvSimdDp
-        : AdvSimd.IsSupported ? Int8GemmVariant.AdvSimd
-        : Int8GemmVariant.Scalar;
 
     /// <summary>
     /// Multiplies the <see cref="QuantizedRows.Rows"/> rows of <paramref name="x"/> by <paramref name="w"/>ᵀ into

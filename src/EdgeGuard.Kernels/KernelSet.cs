@@ -1,0 +1,74 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using EdgeGuard.Kernels.Float32;
+using EdgeGuard.Kernels.Int8;
+
+namespace EdgeGuard.Kernels;
+
+/// <summary>
+/// The kernels this process computes with, chosen once at start-up from the CPU's features (under NativeAOT: from the
+/// instruction sets the build enables): the int8 GEMM, the float32 GEMM, and whether GELU and activation quantisation
+/// run their vector twins. Every kernel reads its choice from here, and the CLI and the daemon check a firmware
+/// profile against it, so there is one answer to "what runs on this board".
+/// </summary>
+/// <remarks>
+/// Static readonly fields, so the JIT folds each choice into a constant once the class is initialised; they are
+/// computed from the hardware intrinsics directly, never through the kernel classes, which read them.
+/// </remarks>
+public static class KernelSet
+{
+    /// <summary>The int8 GEMM variant.</summary>
+    public static readonly Int8GemmVariant Int8 = SelectInt8();
+
+    /// <summary>The float32 GEMM variant: the widest vector size with hardware support.</summary>
+    internal static readonly GemmVariant Float32Gemm =
+        Vector512.IsHardwareAccelerated ? GemmVariant.Vector512
+        : Vector256.IsHardwareAccelerated ? GemmVariant.Vector256
+        : Vector128.IsHardwareAccelerated ? GemmVariant.Vector128
+        : GemmVariant.Scalar;
+
+    /// <summary>Whether GELU runs its <see cref="Vector{T}"/> twin.</summary>
+    internal static readonly bool VectorGelu = Vector.IsHardwareAccelerated;
+
+    /// <summary>Whether activation quantisation runs its <see cref="Vector{T}"/> twin.</summary>
+    internal static readonly bool VectorActivationQuantizer = Vector.IsHardwareAccelerated;
+
+    /// <summary>One line for logs and <c>--version</c> style output: every choice and the vector width.</summary>
+    public static string Describe() =>
+        $"int8 GEMM {Int8}, float32 GEMM {Float32Gemm}, GELU {(VectorGelu ? "vector" : "scalar")}, quantiser {(VectorActivationQuantizer ? "vector" : "scalar")}, Vector<float> {Vector<float>.Count} lanes";
+
+    /// <summary>
+    /// Why this CPU cannot run a firmware profile whose int8 kernel is <paramref name="int8Kernel"/>, or null when it can.
+    /// A CPU with more than the profile needs (a Pi 5 running the Pi 4 build) is fine; one with less is not.
+    /// </summary>
+    /// <param name="profile">The profile's name, for the message.</param>
+    /// <param name="int8Kernel">The profile's <c>int8Kernel</c> (an <see cref="Int8GemmVariant"/> name).</param>
+    /// <param name="isSupported">Whether a variant runs here; <see cref="Int8Gemm.IsSupported"/> outside tests.</param>
+    public static string? ProfileProblem(string profile, string int8Kernel, Func<Int8GemmVariant, bool>? isSupported = null)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        ArgumentNullException.ThrowIfNull(int8Kernel);
+        if (!Enum.TryParse(int8Kernel, out Int8GemmVariant expected) || !Enum.IsDefined(expected))
+        {
+            return $"firmware profile '{profile}' names an unknown int8 kernel '{int8Kernel}' (known: {string.Join(", ", Enum.GetNames<Int8GemmVariant>())}).";
+        }
+
+        if (!(isSupported ?? Int8Gemm.IsSupported)(expected))
+        {
+            return $"firmware profile '{profile}' needs the int8 kernel {expected}, whose instructions this CPU lacks (it would run {Int8}). "
+                + "Use the build and profile for this board (firmware-profiles/*.json), or a plain `dotnet` build, which adapts to any CPU.";
+        }
+
+        return null;
+    }
+
+    private static Int8GemmVariant SelectInt8() =>
+        AvxVnni.IsSupported ? Int8GemmVariant.AvxVnni
+        : Avx512BW.IsSupported ? Int8GemmVariant.Avx512BW
+        : Avx2.IsSupported ? Int8GemmVariant.Avx2
+        : Dp.IsSupported ? Int8GemmVariant.AdvSimdDp
+        : AdvSimd.IsSupported ? Int8GemmVariant.AdvSimd
+        : Int8GemmVariant.Scalar;
+}
