@@ -2,6 +2,7 @@ using System.Buffers;
 using EdgeGuard.Backends;
 using EdgeGuard.LongInput;
 using EdgeGuard.ModelFiles;
+using EdgeGuard.Text;
 using EdgeGuard.Tokenization;
 
 namespace EdgeGuard;
@@ -141,14 +142,18 @@ public sealed class Guard : IDisposable
 
     private void PlanInput(BatchPlan plan, int index, GuardInput input)
     {
+        // Text enters the model here: sanitised first, whatever the tokenizer (Text/InputSanitizer.cs).
+        string prompt = _options.SanitizeInput ? InputSanitizer.Sanitize(input.Prompt) : input.Prompt;
+        string? response = _options.SanitizeInput && input.Response is not null ? InputSanitizer.Sanitize(input.Response) : input.Response;
+
         var tokenizer = _model.Tokenizer;
         var promptIds = new List<int>();
         var responseIds = new List<int>();
-        tokenizer.Encode(input.Prompt, promptIds);
-        bool hasResponse = input.Response is not null;
+        tokenizer.Encode(prompt, promptIds);
+        bool hasResponse = response is not null;
         if (hasResponse)
         {
-            tokenizer.Encode(input.Response, responseIds);
+            tokenizer.Encode(response, responseIds);
         }
 
         ref var acc = ref plan.Inputs[index];
