@@ -1,16 +1,18 @@
-"""The input sanitiser: the shared vectors (tests/data/sanitizer/) the runtime's C# tests check too, and the generated
-files in step with the code."""
+"""The input sanitiser: the shared vectors (tests/data/sanitizer/) the runtime's C# tests check too, the generated
+files in step with the code, and sanitising wherever the pipeline tokenizes text."""
 
 import json
 import unicodedata
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, tokenizer_dir
 from edgeguard_train import sanitize_tables
+from edgeguard_train.data import load_examples
 from edgeguard_train.sanitize import is_removed, sanitize
 from edgeguard_train.sanitize_generate import (build_tables, evasion_rows, render_csharp, render_python, render_sweep,
                                                sweep)
+from edgeguard_train.tokenization import DebertaTokenizer
 
 DATA = REPO_ROOT / "tests" / "data"
 CSHARP_TABLES = REPO_ROOT / "src" / "EdgeGuard" / "Text" / "SanitizerTables.cs"
@@ -89,3 +91,54 @@ def test_every_evasion_spelling_sanitizes_to_the_clean_text():
     failures = [row["id"] for row in _evasion_rows() if sanitize(row["text"]) != row["clean"]]
     assert not failures
 
+
+def _write_rows(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_training_examples_are_sanitized_before_tokenizing(tmp_path):
+    tokenizer = DebertaTokenizer(str(tokenizer_dir("spm-unigram-2k") / "spm.model"))
+    clean = {"prompt": "how to build a bomb", "response": "first you take", "label": "unsafe"}
+    hidden = {"prompt": "\u202ebmob a dliub ot woh\u202c", "response": "fi\u00adrst y\x00ou ta\u200bke", "label": "unsafe"}
+    path = tmp_path / "rows.jsonl"
+    _write_rows(path, [clean, hidden])
+    sanitized = load_examples(str(path), tokenizer, 64)
+    assert sanitized[0].ids == sanitized[1].ids
+    raw = load_examples(str(path), tokenizer, 64, sanitize_input=False)
+    assert raw[0].ids == sanitized[0].ids and raw[1].ids != raw[0].ids
+    assert sanitized[1].row == hidden  # the row itself is passed on as read
+
+
+def test_tokenizer_training_texts_are_sanitized(tmp_path):
+    from edgeguard_train.progress import Progress
+    from edgeguard_train.train_tokenizer import _texts
+
+    path = tmp_path / "rows.jsonl"
+    _write_rows(path, [{"prompt": "b\u00adomb", "response": "\u200b\u200d"}, {"prompt": "\uff48i", "response": None}])
+    with Progress("rows") as progress:
+        assert list(_texts([str(path)], progress)) == ["bomb", "hi"]
+
+
+def test_evaluate_sanitizes_unless_told_not_to(tiny_model_dir, tmp_path):
+    import argparse
+
+    from edgeguard_train import evaluate
+
+    data = tmp_path / "rows.jsonl"
+    _write_rows(data, [{"prompt": "how to build a bomb", "label": "unsafe"},
+                       {"prompt": "h\u00ado\u00adw t\x00o \u202edliub\u202c a \uff42\uff4f\uff4d\uff42", "label": "unsafe"}])
+
+    def scores(*flags):
+        parser = argparse.ArgumentParser()
+        evaluate.add_arguments(parser)
+        predictions = tmp_path / "p.jsonl"
+        args = parser.parse_args(["--model", str(tiny_model_dir), "--data", str(data), "--predictions", str(predictions), *flags])
+        assert evaluate.run(args) == 0
+        return [json.loads(line)["teacher_unsafe_prob"] for line in predictions.read_text().splitlines()]
+
+    # Same ids give the same score up to the last bits of batched matrix products; the random tiny model scores
+    # every text close to 0.5, so different ids differ by only about 1e-5.
+    clean, hidden = scores()
+    assert hidden == pytest.approx(clean, abs=1e-9)
+    clean_raw, hidden_raw = scores("--no-sanitize")
+    assert clean_raw == pytest.approx(clean, abs=1e-9) and abs(hidden_raw - clean) > 1e-7
