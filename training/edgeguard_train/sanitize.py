@@ -22,7 +22,6 @@ Text that needs none of this is returned as the same object.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import re
 from typing import List, Sequence, Tuple
@@ -40,7 +39,6 @@ REPLACEMENT_CHARACTER = 0xFFFD
 KEPT_CONTROLS = frozenset((0x09, 0x0A, 0x0B, 0x0C, 0x0D))
 
 _FOLD = dict(tables.FOLD)
-_IGNORABLE_STARTS = [start for start, _ in tables.DEFAULT_IGNORABLE]
 
 
 def _ranges_class(ranges: Sequence[Tuple[int, int]]) -> str:
@@ -70,8 +68,7 @@ def is_removed(cp: int) -> bool:
     """Whether sanitising deletes ``cp`` (a default-ignorable or a control other than TAB, LF, VT, FF, CR, NEL)."""
     if cp < 0x20 or 0x7F <= cp <= 0x9F:
         return cp not in KEPT_CONTROLS and cp != NEXT_LINE
-    i = bisect.bisect_right(_IGNORABLE_STARTS, cp) - 1
-    return i >= 0 and cp <= tables.DEFAULT_IGNORABLE[i][1]
+    return _in_ranges(cp, tables.DEFAULT_IGNORABLE)
 
 
 def _code_points(text: str) -> List[int]:
