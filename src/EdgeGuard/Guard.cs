@@ -123,7 +123,7 @@ public sealed class Guard : IDisposable
         for (int i = 0; i < inputs.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            PlanInput(plan, i, inputs[i]);
+            PlanInput(plan, i, Sanitized(inputs[i]));
         }
 
         RunWindows(plan, cancellationToken);
@@ -140,20 +140,24 @@ public sealed class Guard : IDisposable
         return verdicts;
     }
 
+    /// <summary>
+    /// Where text enters the model: sanitised first, whatever the tokenizer (<see cref="InputSanitizer"/>), unless
+    /// <see cref="GuardOptions.SanitizeInput"/> is off.
+    /// </summary>
+    private GuardInput Sanitized(GuardInput input) => _options.SanitizeInput
+        ? new GuardInput(InputSanitizer.Sanitize(input.Prompt), input.Response is null ? null : InputSanitizer.Sanitize(input.Response))
+        : input;
+
     private void PlanInput(BatchPlan plan, int index, GuardInput input)
     {
-        // Text enters the model here: sanitised first, whatever the tokenizer (Text/InputSanitizer.cs).
-        string prompt = _options.SanitizeInput ? InputSanitizer.Sanitize(input.Prompt) : input.Prompt;
-        string? response = _options.SanitizeInput && input.Response is not null ? InputSanitizer.Sanitize(input.Response) : input.Response;
-
         var tokenizer = _model.Tokenizer;
         var promptIds = new List<int>();
         var responseIds = new List<int>();
-        tokenizer.Encode(prompt, promptIds);
-        bool hasResponse = response is not null;
+        tokenizer.Encode(input.Prompt, promptIds);
+        bool hasResponse = input.Response is not null;
         if (hasResponse)
         {
-            tokenizer.Encode(response, responseIds);
+            tokenizer.Encode(input.Response, responseIds);
         }
 
         ref var acc = ref plan.Inputs[index];
