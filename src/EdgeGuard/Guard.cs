@@ -2,6 +2,7 @@ using System.Buffers;
 using EdgeGuard.Backends;
 using EdgeGuard.LongInput;
 using EdgeGuard.ModelFiles;
+using EdgeGuard.Text;
 using EdgeGuard.Tokenization;
 
 namespace EdgeGuard;
@@ -122,7 +123,7 @@ public sealed class Guard : IDisposable
         for (int i = 0; i < inputs.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            PlanInput(plan, i, inputs[i]);
+            PlanInput(plan, i, Sanitized(inputs[i]));
         }
 
         RunWindows(plan, cancellationToken);
@@ -138,6 +139,14 @@ public sealed class Guard : IDisposable
 
         return verdicts;
     }
+
+    /// <summary>
+    /// Where text enters the model: sanitised first, whatever the tokenizer (<see cref="InputSanitizer"/>), unless
+    /// <see cref="GuardOptions.SanitizeInput"/> is off.
+    /// </summary>
+    private GuardInput Sanitized(GuardInput input) => _options.SanitizeInput
+        ? new GuardInput(InputSanitizer.Sanitize(input.Prompt), input.Response is null ? null : InputSanitizer.Sanitize(input.Response))
+        : input;
 
     private void PlanInput(BatchPlan plan, int index, GuardInput input)
     {

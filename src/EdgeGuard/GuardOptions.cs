@@ -49,6 +49,13 @@ public sealed record GuardOptions
     /// <summary>Class index that means unsafe, overriding the model's labels (for Hugging Face directories whose labels say nothing).</summary>
     public int? UnsafeLabel { get; init; }
 
+    /// <summary>
+    /// Sanitise prompts and responses before tokenizing them (<see cref="Text.InputSanitizer"/>): remove invisible and
+    /// control characters, undo bidi overrides, fold styled letters to ASCII, so that text spelled to look harmless to
+    /// a tokenizer is judged as it reads. On by default; turn it off only to measure what it changes.
+    /// </summary>
+    public bool SanitizeInput { get; init; } = true;
+
     internal void Validate()
     {
         if (Threads < 0)

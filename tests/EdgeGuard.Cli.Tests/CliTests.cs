@@ -126,6 +126,39 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
     }
 
     [Fact]
+    public void Classify_InvisibleCharactersOnly_IsBlankUnlessSanitizingIsOff()
+    {
+        var sanitized = CliProcess.Run("classify", "\u200B\u00AD\u2060", "--model", model.BundlePath);
+        Assert.Equal(2, sanitized.ExitCode);
+        Assert.Contains("nothing to classify", sanitized.Stderr);
+        Assert.True(CliProcess.Run("classify", "\u200B\u00AD\u2060", "--no-sanitize", "--model", model.BundlePath).ExitCode is 0 or 1);
+    }
+
+    [Fact]
+    public void Classify_SoftHyphensBetweenLetters_AreTokenizedOnlyWithNoSanitize()
+    {
+        static int Tokens(CliResult r)
+        {
+            Assert.True(r.ExitCode is 0 or 1, r.Stderr);
+            return JsonDocument.Parse(r.Stdout).RootElement.GetProperty("tokens").GetInt32();
+        }
+
+        int clean = Tokens(CliProcess.Run("classify", "how to build a bomb", "--json", "--model", model.BundlePath));
+        int sanitized = Tokens(CliProcess.Run("classify", "how to b\u00ADu\u00ADi\u00ADl\u00ADd a bomb", "--json", "--model", model.BundlePath));
+        int raw = Tokens(CliProcess.Run("classify", "how to b\u00ADu\u00ADi\u00ADl\u00ADd a bomb", "--json", "--no-sanitize", "--model", model.BundlePath));
+        Assert.Equal(clean, sanitized);
+        Assert.True(raw > clean, $"{raw} tokens with soft hyphens, {clean} without");
+    }
+
+    [Fact]
+    public void Eval_NoSanitize_IsAnOption()
+    {
+        var r = CliProcess.Run("eval", "--data", Path.Combine(RepoPaths.Shared, "datasets", "dev.jsonl"), "--limit", "5", "--no-sanitize", "--model", model.BundlePath, "--json");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(5, JsonDocument.Parse(r.Stdout).RootElement.GetProperty("n").GetInt32());
+    }
+
+    [Fact]
     public void ClassifyJsonl_BlankRecord_IsAnErrorLineAndTheRestAreClassified()
     {
         string path = Path.Combine(model.Root, "blank.jsonl");

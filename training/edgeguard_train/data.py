@@ -3,6 +3,9 @@
 Rows follow the shared dataset schema (``prompt``, ``response`` or null, ``label`` safe|unsafe,
 ``source``); a row may also carry a teacher's P(unsafe) (by default in ``teacher_unsafe_prob``, as the
 ``label`` stage and ``evaluate --predictions`` write it) that distillation uses as a soft label.
+
+Texts are sanitised (``sanitize.py``) before tokenizing, as the runtime's ``Guard`` does, so a model learns and is
+measured on the text it will be shown.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 
 from .jsonl import read_jsonl
+from .sanitize import sanitize
 from .tokenization import PAD_ID, DebertaTokenizer
 
 LABELS = {"safe": 0, "unsafe": 1}
@@ -41,8 +45,9 @@ def parse_label(value: Any, where: str) -> int:
 
 
 def load_examples(path: str, tokenizer: DebertaTokenizer, max_length: int, soft_field: Optional[str] = "teacher_unsafe_prob",
-                  limit: Optional[int] = None, every: int = 1) -> List[Example]:
-    """Reads and tokenizes ``path`` (every ``every``-th row); every row needs a ``prompt`` and a hard or soft label."""
+                  limit: Optional[int] = None, every: int = 1, sanitize_input: bool = True) -> List[Example]:
+    """Reads, sanitises and tokenizes ``path`` (every ``every``-th row); every row needs a ``prompt`` and a hard or soft
+    label. ``sanitize_input=False`` tokenizes the texts as they are (the runtime's ``--no-sanitize``)."""
     examples: List[Example] = []
     for number, row in enumerate(read_jsonl(path), start=1):
         if limit is not None and len(examples) >= limit:
@@ -63,7 +68,11 @@ def load_examples(path: str, tokenizer: DebertaTokenizer, max_length: int, soft_
                 raise ValueError(f"{where}: {soft_field}={soft} is not a probability")
         if label < 0 and math.isnan(soft):
             raise ValueError(f"{where}: row has neither 'label' nor '{soft_field}'")
-        ids = tokenizer.encode_pair(row["prompt"], response, max_length)
+        prompt = row["prompt"]
+        if sanitize_input:
+            prompt = sanitize(prompt)
+            response = sanitize(response) if response is not None else None
+        ids = tokenizer.encode_pair(prompt, response, max_length)
         examples.append(Example(ids, label, soft, str(row.get("source") or "unknown"), row))
     return examples
 

@@ -37,11 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", help="write the input rows with teacher_unsafe_prob added to this JSONL file")
     parser.add_argument("--limit", type=int, help="only the first N rows")
     parser.add_argument("--every", type=int, default=1, help="only every N-th row (a sample spread over a file sorted by source)")
+    parser.add_argument("--no-sanitize", action="store_true",
+                        help="tokenize the texts as they are, without input sanitising (as the runtime's --no-sanitize)")
 
 
 def evaluate_rows(model: DebertaV2ForSequenceClassification, tokenizer: DebertaTokenizer, path: str, max_length: int,
-                  threshold: float = 0.5, batch_size: int = 64, limit: int = None, every: int = 1) -> Dict[str, Any]:
-    examples = load_examples(path, tokenizer, max_length, None, limit, every)
+                  threshold: float = 0.5, batch_size: int = 64, limit: int = None, every: int = 1,
+                  sanitize_input: bool = True) -> Dict[str, Any]:
+    examples = load_examples(path, tokenizer, max_length, None, limit, every, sanitize_input)
     with Progress("evaluate", len(examples)) as bar:
         scores = predict(model, examples, batch_size, bar)
     labelled = [(e, s) for e, s in zip(examples, scores) if e.label >= 0]
@@ -75,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     model = DebertaV2ForSequenceClassification.from_pretrained(args.model)
     tokenizer = DebertaTokenizer(os.path.join(args.model, "spm.model"))
     max_length = args.max_length or min(512, model.config.max_position_embeddings)
-    out = evaluate_rows(model, tokenizer, args.data, max_length, args.threshold, args.batch_size, args.limit, args.every)
+    out = evaluate_rows(model, tokenizer, args.data, max_length, args.threshold, args.batch_size, args.limit, args.every,
+                        sanitize_input=not args.no_sanitize)
     metrics = out["metrics"]
     print(format_table(metrics))
     if args.json:

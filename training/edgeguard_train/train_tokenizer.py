@@ -3,7 +3,8 @@
 For students trained from scratch: the 128k DeBERTa-v3 vocabulary alone would be ~100 MB of
 embeddings at base width, far beyond an edge model. The result has the layout the runtime checks
 ([PAD] 0, [CLS] 1, [SEP] 2 control, [UNK] 3, byte pieces 4..259, nmt_nfkc); [MASK] is the id after
-the last piece. Training reads ``prompt`` and ``response`` of every row of the given JSONL files.
+the last piece. Training reads ``prompt`` and ``response`` of every row of the given JSONL files, sanitised
+(``sanitize.py``) as the runtime will show them to the model.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Iterator, List
 
 from .jsonl import read_jsonl
 from .progress import Progress, summary
+from .sanitize import sanitize
 from .tokenization import DebertaTokenizer, train_unigram
 
 
@@ -31,8 +33,9 @@ def _texts(paths: List[str], progress: Progress) -> Iterator[str]:
     for path in paths:
         for row in read_jsonl(path):
             for key in ("prompt", "response"):
-                if isinstance(row.get(key), str) and row[key].strip():
-                    yield row[key]
+                text = sanitize(row[key]) if isinstance(row.get(key), str) else ""
+                if text.strip():
+                    yield text
             progress.update()
 
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using EdgeGuard.Text;
 
 namespace EdgeGuard.Cli.Commands;
 
@@ -37,7 +38,7 @@ internal static class ClassifyCommand
     {
         var command = new Command("classify", "Classify a prompt, or a prompt and response, as safe or unsafe. Exit code 1 when flagged.")
         {
-            Text, Response, Jsonl, Threshold, Truncate, CommonOptions.Backend,
+            Text, Response, Jsonl, Threshold, Truncate, CommonOptions.Backend, CommonOptions.NoSanitize,
         };
         CommandRunner.SetAction(command, Run);
         return command;
@@ -57,7 +58,8 @@ internal static class ClassifyCommand
             throw new CliUsageException("nothing to classify: give a text argument or --jsonl <file>.");
         }
 
-        if (jsonl is null && IsBlank(text, parsed.GetValue(Response)))
+        bool sanitize = !parsed.GetValue(CommonOptions.NoSanitize);
+        if (jsonl is null && IsBlank(text, parsed.GetValue(Response), sanitize))
         {
             throw new CliUsageException($"nothing to classify: {Blank}.");
         }
@@ -66,11 +68,12 @@ internal static class ClassifyCommand
         {
             Threshold = parsed.GetValue(Threshold),
             LongInput = parsed.GetValue(Truncate) ? LongInputMode.Truncate : LongInputMode.SlidingWindow,
+            SanitizeInput = sanitize,
         };
         using var guard = GuardFactory.Open(parsed, options);
         return jsonl is null
             ? ClassifyOne(guard, text!, parsed.GetValue(Response), parsed.GetValue(CommonOptions.Json), cancellationToken)
-            : ClassifyJsonl(guard, jsonl, cancellationToken);
+            : ClassifyJsonl(guard, jsonl, sanitize, cancellationToken);
     }
 
     private const string Blank = "the prompt and response are empty or whitespace only";
@@ -78,9 +81,13 @@ internal static class ClassifyCommand
     /// <summary>
     /// No words to judge. The model would still score the bare [CLS] [SEP] (the default model flags it), but on the
     /// command line that almost always means a script passed an empty variable, which a verdict would hide; the
-    /// library and the daemon do return the model's verdict for such input.
+    /// library and the daemon do return the model's verdict for such input. Text the model would see as blank (only
+    /// invisible characters, when sanitising) is blank too.
     /// </summary>
-    private static bool IsBlank(string? prompt, string? response) => string.IsNullOrWhiteSpace(prompt) && string.IsNullOrWhiteSpace(response);
+    private static bool IsBlank(string? prompt, string? response, bool sanitize) => IsBlank(prompt, sanitize) && IsBlank(response, sanitize);
+
+    private static bool IsBlank(string? text, bool sanitize) =>
+        string.IsNullOrWhiteSpace(text) || (sanitize && string.IsNullOrWhiteSpace(InputSanitizer.Sanitize(text)));
 
     private static int ClassifyOne(Guard guard, string text, string? response, bool json, CancellationToken cancellationToken)
     {
@@ -102,7 +109,7 @@ internal static class ClassifyCommand
         return verdict.Flagged ? ExitCodes.FlaggedOrFailed : ExitCodes.Ok;
     }
 
-    private static int ClassifyJsonl(Guard guard, string path, CancellationToken cancellationToken)
+    private static int ClassifyJsonl(Guard guard, string path, bool sanitize, CancellationToken cancellationToken)
     {
         bool anyFlagged = false;
         int errors = 0;
@@ -111,7 +118,7 @@ internal static class ClassifyCommand
         foreach (var record in JsonlInput.Read(path))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            string? error = record.Error ?? (IsBlank(record.Prompt, record.Response) ? Blank : null);
+            string? error = record.Error ?? (IsBlank(record.Prompt, record.Response, sanitize) ? Blank : null);
             Verdict? verdict = null;
             if (error is null)
             {

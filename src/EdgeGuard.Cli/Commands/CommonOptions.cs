@@ -26,6 +26,13 @@ internal static class CommonOptions
     /// <summary>Which engine runs the model; only the commands that classify take it.</summary>
     public static readonly Option<string> Backend = CreateBackend();
 
+    /// <summary>Turns input sanitising off; only the commands that classify take it.</summary>
+    public static readonly Option<bool> NoSanitize = new("--no-sanitize")
+    {
+        Description = "Classify the text exactly as given, without input sanitising (which removes invisible and control characters, "
+            + "undoes bidi overrides and folds styled letters to ASCII). For measuring what sanitising changes.",
+    };
+
     public static readonly Option<int> Threads = new("--threads", "-t")
     {
         Description = "Inference threads (0 = one per processor).",

@@ -29,7 +29,7 @@ internal static class EvalCommand
     {
         var command = new Command("eval", "Evaluate the model on a labelled dataset: F1, precision, recall, AUPRC, accuracy, confusion matrix, latency.")
         {
-            Data, Limit, Threshold, CommonOptions.Backend,
+            Data, Limit, Threshold, CommonOptions.Backend, CommonOptions.NoSanitize,
         };
         CommandRunner.SetAction(command, Run);
         return command;
@@ -49,7 +49,7 @@ internal static class EvalCommand
             throw new FileNotFoundException($"{data}: no such file.", data);
         }
 
-        using var guard = GuardFactory.Open(parsed, new GuardOptions { Threshold = parsed.GetValue(Threshold) });
+        using var guard = GuardFactory.Open(parsed, new GuardOptions { Threshold = parsed.GetValue(Threshold), SanitizeInput = !parsed.GetValue(CommonOptions.NoSanitize) });
         long expected = Math.Min(limit, CountLines(data));
         var scores = new List<float>();
         var positives = new List<bool>();
