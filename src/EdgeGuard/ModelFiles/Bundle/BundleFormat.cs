@@ -3,7 +3,7 @@ namespace EdgeGuard.ModelFiles.Bundle;
 /// <summary>
 /// Fixed facts of the EdgeGuard bundle: a GGUF v3 file with the metadata keys in <see cref="BundleKeys"/>.
 /// The design and its compatibility rules are in <c>docs/decisions/0001-bundle-format.md</c> and
-/// <c>docs/decisions/0009-model-agnostic-bundles.md</c>.
+/// <c>docs/decisions/0010-model-agnostic-bundles.md</c>.
 /// </summary>
 public static class BundleFormat
 {
