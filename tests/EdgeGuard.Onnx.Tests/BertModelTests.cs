@@ -115,7 +115,7 @@ public sealed class BertModelTests
         using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.BertTiny));
         var verdict = guard.Classify(text, text);
         Assert.InRange(verdict.UnsafeScore, 0f, 1f);
-        Assert.DoesNotContain(guard.Tokenizer.Encode(text), id => id == guard.Tokenizer.ClsId || id == guard.Tokenizer.SepId);
+        Assert.DoesNotContain(guard.Tokenizer.Encode(text), guard.Tokenizer.Template.Contains);
     }
 
     private static float UnsafeProbability(float[] logits)

@@ -54,7 +54,7 @@ public sealed class ParityTests
         var tokenizer = DebertaTokenizer.FromFile(hf.SpmModelPath!);
         using var onnx = OnnxSequenceClassifier.Open(
             TestModels.Model(TestModels.DefaultModel),
-            new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = hf.Config.MaxPositionEmbeddings, VocabularySize = hf.Config.VocabSize, SeparatorId = tokenizer.SepId });
+            new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = hf.Config.MaxPositionEmbeddings, VocabularySize = hf.Config.VocabSize });
 
         var windows = DevelopmentRecords(64)
             .Select(r => tokenizer.EncodePair(r.Prompt, r.Response, hf.Config.MaxPositionEmbeddings).Ids)
@@ -116,7 +116,7 @@ public sealed class ParityTests
         float[] expected = new float[batch * native.NumLabels];
         float[] actual = new float[batch * onnx.NumLabels];
         native.Forward(ids, lengths, batch, seqLen, expected);
-        onnx.Forward(ids, lengths, batch, seqLen, actual);
+        onnx.Forward(ids, new int[ids.Length], lengths, batch, seqLen, actual);
         return expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
     }
 

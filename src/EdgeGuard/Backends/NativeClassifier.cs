@@ -19,8 +19,16 @@ internal sealed class NativeClassifier(DebertaClassifier engine, ITensorSource w
 
     public int Threads => pool.DegreeOfParallelism;
 
-    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default) =>
+    /// <remarks>DeBERTa-v3 has no token type embeddings (type_vocab_size 0): <paramref name="tokenTypeIds"/> is checked for size only and ignored.</remarks>
+    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default)
+    {
+        if (tokenTypeIds.Length != inputIds.Length)
+        {
+            throw new ArgumentException($"tokenTypeIds has {tokenTypeIds.Length} values for {inputIds.Length} ids; they share the batch × seqLen layout.", nameof(tokenTypeIds));
+        }
+
         Engine.Forward(inputIds, validLengths, batch, seqLen, logits, cancellationToken);
+    }
 
     public void Dispose()
     {
