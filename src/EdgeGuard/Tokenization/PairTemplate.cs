@@ -10,7 +10,7 @@ namespace EdgeGuard.Tokenization;
 /// <item>BERT, MiniLM, DeBERTa-v3 (<see cref="Bert"/>): <c>[CLS] a [SEP]</c> and <c>[CLS] a [SEP] b [SEP]</c>, token types 0 then 1
 /// (DeBERTa-v3 has no token type embeddings and ignores them).</item>
 /// <item>RoBERTa (<see cref="Roberta"/>): <c>&lt;s&gt; a &lt;/s&gt;</c> and <c>&lt;s&gt; a &lt;/s&gt;&lt;/s&gt; b &lt;/s&gt;</c>, all token types 0.</item>
-/// <item>GPT-2 (<see cref="None"/>): no special tokens, the segments are concatenated.</item>
+/// <item>GPT-2 (<see cref="None"/>): no special tokens, the segments are concatenated (token types 0 then 1).</item>
 /// </list>
 /// </remarks>
 public sealed class PairTemplate
@@ -64,8 +64,11 @@ public sealed class PairTemplate
     /// <summary><c>&lt;s&gt; a &lt;/s&gt;</c> / <c>&lt;s&gt; a &lt;/s&gt;&lt;/s&gt; b &lt;/s&gt;</c>, all token types 0: RoBERTa.</summary>
     public static PairTemplate Roberta(int bosId, int eosId) => new([bosId], [eosId, eosId], [eosId], 0);
 
-    /// <summary>No special tokens: the segments are concatenated (GPT-2, whose tokenizer adds none).</summary>
-    public static PairTemplate None { get; } = new([], [], [], 0);
+    /// <summary>
+    /// No special tokens: the segments are concatenated (GPT-2, whose tokenizer adds none); the second segment has token
+    /// type 1, as Hugging Face marks a second sequence.
+    /// </summary>
+    public static PairTemplate None { get; } = new([], [], [], 1);
 
     /// <summary>Special tokens in a row with one segment or two.</summary>
     public int SpecialTokenCount(bool hasSecond) => hasSecond ? PairSpecialTokenCount : SingleSpecialTokenCount;

@@ -158,7 +158,8 @@ async function generate(dir, json, config, description) {
       decoded: ids.length === 0 ? "" : reference.decode(ids, { skip_special_tokens: false }),
       offsets: utf16Offsets(text, ro.getOffsets(), unit),
       single_ids: agree ? single.ids : Array.from(rs.getIds()),
-      single_token_type_ids: agree ? single.token_type_ids : Array.from(rs.getTypeIds()),
+      // transformers.js gives no token types for a template without special tokens (GPT-2); Rust's are all 0 there.
+      single_token_type_ids: agree && single.token_type_ids ? single.token_type_ids : Array.from(rs.getTypeIds()),
     });
   }
 
