@@ -101,7 +101,7 @@ class ByteLevelBpeTokenizer:
                 bos, eos = self.vocab["<s>"], self.vocab["</s>"]
                 template = ([bos], [eos, eos], [eos], 0)
             else:
-                template = ([], [], [], 0)
+                template = ([], [], [], 1)  # GPT-2: concatenation, the second sequence marked 1 as Hugging Face does
         self.template = template
 
     @classmethod
@@ -131,7 +131,7 @@ class ByteLevelBpeTokenizer:
             bos, eos = post["cls"][1], post["sep"][1]
             template = ([bos], [eos, eos], [eos], 0)
         elif post.get("type") in ("ByteLevel", None):
-            template = ([], [], [], 0)
+            template = ([], [], [], 1)
         return cls(tokens, merges, add_prefix_space=bool(pre.get("add_prefix_space", False)), special_tokens=specials,
                    template=template)
 
