@@ -11,10 +11,4 @@ public sealed record OnnxClassifierOptions
 
     /// <summary>Rows of the model's embedding table; ids at or above it are refused before they reach the graph.</summary>
     public required int VocabularySize { get; init; }
-
-    /// <summary>
-    /// The <c>[SEP]</c> id, for models that take <c>token_type_ids</c>: positions up to and including the first
-    /// <c>[SEP]</c> of a row are segment 0, later ones segment 1. Null feeds segment 0 everywhere.
-    /// </summary>
-    public int? SeparatorId { get; init; }
 }

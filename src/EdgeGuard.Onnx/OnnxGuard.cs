@@ -68,7 +68,6 @@ public static class OnnxGuard
             Threads = options.Threads,
             MaxSequenceLength = config.MaxPositionEmbeddings,
             VocabularySize = config.VocabSize,
-            SeparatorId = tokenizer.SepId,
         });
         try
         {

@@ -7,8 +7,9 @@ namespace EdgeGuard.Onnx;
 
 /// <summary>
 /// An ONNX sequence classifier run by ONNX Runtime on the CPU, as an <see cref="ISequenceClassifier"/>: int64
-/// <c>input_ids</c>, <c>attention_mask</c> and, when the graph has it, <c>token_type_ids</c> in, float32
-/// <c>logits</c> out. Thread-safe: concurrent calls share one session.
+/// <c>input_ids</c>, <c>attention_mask</c> and, when the graph has it, <c>token_type_ids</c> (the token types the caller
+/// passes, as the tokenizer's template wrote them) in, float32 <c>logits</c> out. Thread-safe: concurrent calls share one
+/// session.
 /// </summary>
 /// <remarks>
 /// Each call borrows a set of pinned input/output buffers and the <see cref="OrtValue"/>s over them; a set keeps its
@@ -22,7 +23,6 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
     private readonly string[] _outputNames = [OnnxGraphSignature.Logits];
     private readonly bool _feedsTokenTypes;
     private readonly int _vocabularySize;
-    private readonly int? _separatorId;
     private readonly Stack<RunBuffers> _idle = new();
     private bool _disposed;
 
@@ -34,7 +34,6 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
             ? [OnnxGraphSignature.InputIds, OnnxGraphSignature.AttentionMask, OnnxGraphSignature.TokenTypeIds]
             : [OnnxGraphSignature.InputIds, OnnxGraphSignature.AttentionMask];
         _vocabularySize = options.VocabularySize;
-        _separatorId = options.SeparatorId;
         MaxSequenceLength = options.MaxSequenceLength;
         Threads = threads;
         IsQuantized = operators.IsQuantized;
@@ -112,15 +111,16 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
     }
 
     /// <inheritdoc />
-    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default)
+    /// <remarks>Token types are fed when the graph has <c>token_type_ids</c> and must then be 0 or 1 at valid positions; otherwise they are not read.</remarks>
+    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default)
     {
-        CheckInputs(inputIds, validLengths, batch, seqLen, logits);
+        CheckInputs(inputIds, tokenTypeIds, validLengths, batch, seqLen, logits);
         cancellationToken.ThrowIfCancellationRequested();
         RunBuffers buffers = Rent();
         try
         {
             buffers.Shape(batch, seqLen, NumLabels, _feedsTokenTypes);
-            Fill(buffers, inputIds, validLengths, batch, seqLen);
+            Fill(buffers, inputIds, tokenTypeIds, validLengths, batch, seqLen);
             Run(buffers, cancellationToken);
             buffers.Logits.AsSpan(0, batch * NumLabels).CopyTo(logits);
         }
@@ -130,7 +130,7 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
         }
     }
 
-    private void Fill(RunBuffers buffers, ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen)
+    private void Fill(RunBuffers buffers, ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, ReadOnlySpan<int> validLengths, int batch, int seqLen)
     {
         Span<long> ids = buffers.Ids.AsSpan(0, batch * seqLen);
         Span<long> mask = buffers.Mask.AsSpan(0, batch * seqLen);
@@ -148,14 +148,12 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
             }
 
             mask.Slice(row, length).Fill(1);
-            if (_feedsTokenTypes && _separatorId is int sep)
+            if (_feedsTokenTypes)
             {
-                // Segment 1 starts after the first [SEP]: the tokenizer never produces [SEP] from text, so the first one
-                // is always the end of the prompt.
-                int firstSep = source.IndexOf(sep);
-                if (firstSep >= 0 && firstSep + 1 < length)
+                ReadOnlySpan<int> sourceTypes = tokenTypeIds.Slice(row, length);
+                for (int t = 0; t < length; t++)
                 {
-                    types.Slice(row + firstSep + 1, length - firstSep - 1).Fill(1);
+                    types[row + t] = sourceTypes[t];
                 }
             }
         }
@@ -221,7 +219,7 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
         }
     }
 
-    private void CheckInputs(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits)
+    private void CheckInputs(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (batch < 1 || seqLen < 1)
@@ -229,10 +227,10 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
             throw new ArgumentException($"batch ({batch}) and seqLen ({seqLen}) must be positive.");
         }
 
-        if (inputIds.Length != batch * seqLen || validLengths.Length != batch || logits.Length != batch * NumLabels)
+        if (inputIds.Length != batch * seqLen || tokenTypeIds.Length != batch * seqLen || validLengths.Length != batch || logits.Length != batch * NumLabels)
         {
             throw new ArgumentException(
-                $"Sizes disagree: {inputIds.Length} ids for {batch}×{seqLen}, {validLengths.Length} lengths for {batch} rows, {logits.Length} logits for {batch}×{NumLabels}.");
+                $"Sizes disagree: {inputIds.Length} ids and {tokenTypeIds.Length} token types for {batch}×{seqLen}, {validLengths.Length} lengths for {batch} rows, {logits.Length} logits for {batch}×{NumLabels}.");
         }
 
         for (int b = 0; b < batch; b++)
@@ -248,6 +246,13 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
             if (bad >= 0)
             {
                 throw new ArgumentException($"Token id {row[bad]} at row {b}, position {bad} is outside the vocabulary [0, {_vocabularySize}).", nameof(inputIds));
+            }
+
+            // BERT-family graphs have two token type embeddings; another value would read outside the table.
+            int badType = _feedsTokenTypes ? tokenTypeIds.Slice(b * seqLen, length).IndexOfAnyExceptInRange(0, 1) : -1;
+            if (badType >= 0)
+            {
+                throw new ArgumentException($"Token type {tokenTypeIds[(b * seqLen) + badType]} at row {b}, position {badType} is not 0 or 1.", nameof(tokenTypeIds));
             }
         }
     }

@@ -160,26 +160,23 @@ public sealed class Guard : IDisposable
             tokenizer.Encode(input.Response, responseIds);
         }
 
+        var template = tokenizer.Template;
         ref var acc = ref plan.Inputs[index];
-        acc.TokenCount = promptIds.Count + responseIds.Count + (hasResponse ? 3 : 2);
+        acc.TokenCount = template.RowLength(promptIds.Count, responseIds.Count, hasResponse);
         acc.MaxUnsafe = -1f;
+        var prompt = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(promptIds);
+        var response = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(responseIds);
 
         if (_options.LongInput == LongInputMode.Truncate)
         {
-            var pair = DebertaTokenizer.BuildPair(
-                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(promptIds),
-                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(responseIds),
-                hasResponse,
-                _windowTokens,
-                tokenizer.ClsId,
-                tokenizer.SepId);
+            var pair = template.Build(prompt, response, hasResponse, _windowTokens);
             acc.Truncated = pair.Truncated;
-            plan.Windows.Add(new PlannedWindow(index, plan.Windows.Count, pair.Ids));
+            plan.Windows.Add(new PlannedWindow(index, plan.Windows.Count, pair.Ids, pair.TokenTypeIds));
             acc.Windows = 1;
             return;
         }
 
-        long needed = SlidingWindows.Count(promptIds.Count, responseIds.Count, hasResponse, _windowTokens, _options.WindowStride);
+        long needed = SlidingWindows.Count(promptIds.Count, responseIds.Count, hasResponse, template, _windowTokens, _options.WindowStride);
         if (needed > _options.MaxWindows)
         {
             throw new ArgumentException(
@@ -187,23 +184,14 @@ public sealed class Guard : IDisposable
         }
 
         var windows = new List<TokenWindow>((int)needed);
-        SlidingWindows.Plan(promptIds.Count, responseIds.Count, hasResponse, _windowTokens, _options.WindowStride, windows);
+        SlidingWindows.Plan(promptIds.Count, responseIds.Count, hasResponse, template, _windowTokens, _options.WindowStride, windows);
         foreach (var w in windows)
         {
-            var ids = new int[w.TokenCount(hasResponse)];
-            int n = 0;
-            ids[n++] = tokenizer.ClsId;
-            promptIds.CopyTo(w.PromptStart, ids, n, w.PromptLength);
-            n += w.PromptLength;
-            ids[n++] = tokenizer.SepId;
-            if (hasResponse)
-            {
-                responseIds.CopyTo(w.ResponseStart, ids, n, w.ResponseLength);
-                n += w.ResponseLength;
-                ids[n++] = tokenizer.SepId;
-            }
-
-            plan.Windows.Add(new PlannedWindow(index, plan.Windows.Count, ids));
+            int length = w.TokenCount(template, hasResponse);
+            var ids = new int[length];
+            var types = new int[length];
+            template.WriteRow(prompt.Slice(w.PromptStart, w.PromptLength), response.Slice(w.ResponseStart, w.ResponseLength), hasResponse, ids, types);
+            plan.Windows.Add(new PlannedWindow(index, plan.Windows.Count, ids, types));
         }
 
         acc.Windows = windows.Count;
@@ -220,6 +208,7 @@ public sealed class Guard : IDisposable
         int maxBatch = _options.MaxBatch;
         int longest = plan.Windows.Count == 0 ? 0 : plan.Windows[^1].Ids.Length;
         int[] ids = ArrayPool<int>.Shared.Rent(maxBatch * longest);
+        int[] types = ArrayPool<int>.Shared.Rent(maxBatch * longest);
         int[] lengths = ArrayPool<int>.Shared.Rent(maxBatch);
         float[] logits = ArrayPool<float>.Shared.Rent(maxBatch * labelsCount);
         try
@@ -230,14 +219,17 @@ public sealed class Guard : IDisposable
                 int batch = Math.Min(maxBatch, plan.Windows.Count - first);
                 int seqLen = plan.Windows[first + batch - 1].Ids.Length;
                 Array.Clear(ids, 0, batch * seqLen);
+                Array.Clear(types, 0, batch * seqLen);
                 for (int b = 0; b < batch; b++)
                 {
-                    int[] w = plan.Windows[first + b].Ids;
-                    w.CopyTo(ids, b * seqLen);
-                    lengths[b] = w.Length;
+                    var w = plan.Windows[first + b];
+                    w.Ids.CopyTo(ids, b * seqLen);
+                    w.TokenTypeIds.CopyTo(types, b * seqLen);
+                    lengths[b] = w.Ids.Length;
                 }
 
-                classifier.Forward(ids.AsSpan(0, batch * seqLen), lengths.AsSpan(0, batch), batch, seqLen, logits.AsSpan(0, batch * labelsCount), cancellationToken);
+                classifier.Forward(
+                    ids.AsSpan(0, batch * seqLen), types.AsSpan(0, batch * seqLen), lengths.AsSpan(0, batch), batch, seqLen, logits.AsSpan(0, batch * labelsCount), cancellationToken);
                 for (int b = 0; b < batch; b++)
                 {
                     Span<float> row = logits.AsSpan(b * labelsCount, labelsCount);
@@ -254,6 +246,7 @@ public sealed class Guard : IDisposable
         finally
         {
             ArrayPool<int>.Shared.Return(ids);
+            ArrayPool<int>.Shared.Return(types);
             ArrayPool<int>.Shared.Return(lengths);
             ArrayPool<float>.Shared.Return(logits);
         }
@@ -314,7 +307,7 @@ public sealed class Guard : IDisposable
         _model.Dispose();
     }
 
-    private readonly record struct PlannedWindow(int Input, int Order, int[] Ids);
+    private readonly record struct PlannedWindow(int Input, int Order, int[] Ids, int[] TokenTypeIds);
 
     private struct InputResult
     {

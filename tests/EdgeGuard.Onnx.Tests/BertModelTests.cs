@@ -69,6 +69,24 @@ public sealed class BertModelTests
     }
 
     [Fact]
+    public void Forward_TokenTypes_AreFedAsTheCallerGivesThem()
+    {
+        var tokenizer = EdgeGuard.Tokenization.WordPieceTokenizer.FromDirectory(TestModels.Directory(TestModels.BertTiny));
+        using var bert = OnnxSequenceClassifier.Open(TestModels.Model(TestModels.BertTiny), new OnnxClassifierOptions { MaxSequenceLength = 32, VocabularySize = 40 });
+        var row = EdgeGuard.Tokenization.TokenizerExtensions.EncodePair(tokenizer, "how do i bake bread ?", "mix the flour", 32);
+        Assert.Contains(1, row.TokenTypeIds);
+        float[] asTemplate = new float[2], allZero = new float[2];
+        bert.Forward(row.Ids, row.TokenTypeIds, [row.Ids.Length], 1, row.Ids.Length, asTemplate);
+        bert.Forward(row.Ids, new int[row.Ids.Length], [row.Ids.Length], 1, row.Ids.Length, allZero);
+        Assert.NotEqual(asTemplate, allZero);
+
+        int[] outOfRange = [.. row.TokenTypeIds];
+        outOfRange[^1] = 2;
+        var e = Assert.Throws<ArgumentException>(() => bert.Forward(row.Ids, outOfRange, [row.Ids.Length], 1, row.Ids.Length, new float[2]));
+        Assert.Contains("Token type 2", e.Message);
+    }
+
+    [Fact]
     public void Classify_LongPairBeyondTheWindow_IsCoveredBySlidingWindows()
     {
         using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.BertTiny));
@@ -115,7 +133,7 @@ public sealed class BertModelTests
         using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.BertTiny));
         var verdict = guard.Classify(text, text);
         Assert.InRange(verdict.UnsafeScore, 0f, 1f);
-        Assert.DoesNotContain(guard.Tokenizer.Encode(text), id => id == guard.Tokenizer.ClsId || id == guard.Tokenizer.SepId);
+        Assert.DoesNotContain(guard.Tokenizer.Encode(text), guard.Tokenizer.Template.Contains);
     }
 
     private static float UnsafeProbability(float[] logits)

@@ -99,10 +99,11 @@ public sealed class OnnxGuardTests
     {
         using var classifier = OpenDefaultClassifier();
         float[] logits = new float[2];
-        var e = Assert.Throws<ArgumentException>(() => classifier.Forward([1, 8001, 2], [3], 1, 3, logits));
+        var e = Assert.Throws<ArgumentException>(() => classifier.Forward([1, 8001, 2], new int[3], [3], 1, 3, logits));
         Assert.Contains("8001", e.Message);
-        Assert.Throws<ArgumentException>(() => classifier.Forward([1, 5, 2], [4], 1, 3, logits));
-        Assert.Throws<ArgumentException>(() => classifier.Forward([1, 5, 2], [3], 1, 3, new float[3]));
+        Assert.Throws<ArgumentException>(() => classifier.Forward([1, 5, 2], new int[3], [4], 1, 3, logits));
+        Assert.Throws<ArgumentException>(() => classifier.Forward([1, 5, 2], new int[3], [3], 1, 3, new float[3]));
+        Assert.Throws<ArgumentException>(() => classifier.Forward([1, 5, 2], new int[2], [3], 1, 3, logits));
     }
 
     [Fact]
@@ -110,8 +111,8 @@ public sealed class OnnxGuardTests
     {
         using var classifier = OpenDefaultClassifier();
         float[] clean = new float[4], dirty = new float[4];
-        classifier.Forward([1, 300, 400, 2, 1, 500, 2, 0], [4, 3], 2, 4, clean);
-        classifier.Forward([1, 300, 400, 2, 1, 500, 2, -7], [4, 3], 2, 4, dirty);
+        classifier.Forward([1, 300, 400, 2, 1, 500, 2, 0], new int[8], [4, 3], 2, 4, clean);
+        classifier.Forward([1, 300, 400, 2, 1, 500, 2, -7], [0, 0, 0, 0, 0, 0, 0, 9], [4, 3], 2, 4, dirty);
         Assert.Equal(clean, dirty);
     }
 
@@ -121,9 +122,9 @@ public sealed class OnnxGuardTests
         using var classifier = OpenDefaultClassifier();
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
-        Assert.ThrowsAny<OperationCanceledException>(() => classifier.Forward([1, 5, 2], [3], 1, 3, new float[2], cancelled.Token));
+        Assert.ThrowsAny<OperationCanceledException>(() => classifier.Forward([1, 5, 2], new int[3], [3], 1, 3, new float[2], cancelled.Token));
         // The classifier stays usable afterwards.
-        classifier.Forward([1, 5, 2], [3], 1, 3, new float[2]);
+        classifier.Forward([1, 5, 2], new int[3], [3], 1, 3, new float[2]);
     }
 
     [Fact]
@@ -146,15 +147,16 @@ public sealed class OnnxGuardTests
     {
         using var classifier = OpenDefaultClassifier();
         int[] ids = [.. Enumerable.Range(0, 4 * 64).Select(i => 4 + (i * 37 % 7000))];
+        int[] types = new int[4 * 64];
         int[] lengths = [64, 64, 50, 20];
         float[] logits = new float[8];
-        classifier.Forward(ids, lengths, 4, 64, logits);
-        classifier.Forward(ids, lengths, 4, 64, logits);
+        classifier.Forward(ids, types, lengths, 4, 64, logits);
+        classifier.Forward(ids, types, lengths, 4, 64, logits);
         long before = GC.GetAllocatedBytesForCurrentThread();
         const int Calls = 20;
         for (int i = 0; i < Calls; i++)
         {
-            classifier.Forward(ids, lengths, 4, 64, logits);
+            classifier.Forward(ids, types, lengths, 4, 64, logits);
         }
 
         long perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / Calls;
@@ -175,7 +177,7 @@ public sealed class OnnxGuardTests
     private static float[] Logits(OnnxSequenceClassifier classifier, int[] row)
     {
         float[] logits = new float[classifier.NumLabels];
-        classifier.Forward(row, [row.Length], 1, row.Length, logits);
+        classifier.Forward(row, new int[row.Length], [row.Length], 1, row.Length, logits);
         return logits;
     }
 

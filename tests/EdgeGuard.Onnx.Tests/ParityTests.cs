@@ -55,7 +55,7 @@ public sealed class ParityTests
         var tokenizer = (DebertaTokenizer)model.LoadTokenizer();
         using var onnx = OnnxSequenceClassifier.Open(
             TestModels.Model(TestModels.DefaultModel),
-            new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = model.Config.MaxSequenceLength, VocabularySize = model.Config.VocabSize, SeparatorId = tokenizer.SepId });
+            new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = model.Config.MaxSequenceLength, VocabularySize = model.Config.VocabSize });
 
         var windows = DevelopmentRecords(64)
             .Select(r => tokenizer.EncodePair(r.Prompt, r.Response, model.Config.MaxSequenceLength).Ids)
@@ -117,7 +117,7 @@ public sealed class ParityTests
         float[] expected = new float[batch * native.NumLabels];
         float[] actual = new float[batch * onnx.NumLabels];
         native.Forward(ids, lengths, batch, seqLen, expected);
-        onnx.Forward(ids, lengths, batch, seqLen, actual);
+        onnx.Forward(ids, new int[ids.Length], lengths, batch, seqLen, actual);
         return expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
     }
 

@@ -4,20 +4,20 @@ namespace EdgeGuard.Cli.Benchmarking;
 /// The token rows <c>edgeguard bench</c> feeds an engine: ordinary pieces drawn with fixed seeds, so every run and every
 /// backend sees the same input. No special token appears inside a row.
 /// </summary>
-/// <param name="ClsId">Id of <c>[CLS]</c>, the first token of every row.</param>
-/// <param name="SepId">Id of <c>[SEP]</c>, the last token of every row.</param>
+/// <param name="Prefix">The template's ids that start every row (<c>[CLS]</c>).</param>
+/// <param name="Suffix">The template's ids that end every row (<c>[SEP]</c>).</param>
 /// <param name="EndDrawnId">Rows draw ids below this one.</param>
-internal sealed record BenchInputs(int ClsId, int SepId, int EndDrawnId)
+internal sealed record BenchInputs(int[] Prefix, int[] Suffix, int EndDrawnId)
 {
     /// <summary>Rows draw ids from this one up: below it DeBERTa-v3 keeps its control, unknown and byte-fallback pieces.</summary>
     public const int FirstDrawnId = 260;
 
     /// <summary>
-    /// The inputs for a tokenizer of <paramref name="vocabularySize"/> ids, whatever the backend: the last id is
-    /// DeBERTa-v3's appended <c>[MASK]</c>, so it is not drawn either.
+    /// The inputs for a tokenizer of <paramref name="vocabularySize"/> ids whose one-segment rows are framed by
+    /// <paramref name="template"/>, whatever the backend: the last id is DeBERTa-v3's appended <c>[MASK]</c>, so it is not drawn either.
     /// </summary>
     /// <exception cref="ArgumentException">The vocabulary has no ordinary ids to draw.</exception>
-    public static BenchInputs ForVocabulary(int clsId, int sepId, int vocabularySize)
+    public static BenchInputs ForVocabulary(EdgeGuard.Tokenization.PairTemplate template, int vocabularySize)
     {
         int end = vocabularySize - 1;
         if (end <= FirstDrawnId)
@@ -25,7 +25,7 @@ internal sealed record BenchInputs(int ClsId, int SepId, int EndDrawnId)
             throw new ArgumentException($"the model's vocabulary has {vocabularySize} ids; bench draws its input from ids {FirstDrawnId} and up.");
         }
 
-        return new BenchInputs(clsId, sepId, end);
+        return new BenchInputs(template.Prefix.ToArray(), template.Suffix.ToArray(), end);
     }
 
     private const int TimedSeed = 12345;
@@ -46,13 +46,14 @@ internal sealed record BenchInputs(int ClsId, int SepId, int EndDrawnId)
         for (int r = 0; r < rows; r++)
         {
             Span<int> row = ids.AsSpan(r * seq, seq);
-            row[0] = ClsId;
-            for (int t = 1; t < seq - 1; t++)
+            int prefix = Math.Min(Prefix.Length, seq), suffix = Math.Min(Suffix.Length, seq - prefix);
+            Prefix.AsSpan(0, prefix).CopyTo(row);
+            for (int t = prefix; t < seq - suffix; t++)
             {
                 row[t] = random.Next(FirstDrawnId, EndDrawnId);
             }
 
-            row[^1] = SepId;
+            Suffix.AsSpan(0, suffix).CopyTo(row[(seq - suffix)..]);
         }
 
         return ids;

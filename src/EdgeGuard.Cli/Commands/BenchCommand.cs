@@ -86,8 +86,10 @@ internal static class BenchCommand
             BenchReport.WriteEvent(Console.Out, "opened");
         }
 
-        var inputs = BenchInputs.ForVocabulary(guard.Tokenizer.ClsId, guard.Tokenizer.SepId, guard.Tokenizer.VocabularySize);
-        ForwardLogits forward = engine.Forward;
+        var inputs = BenchInputs.ForVocabulary(guard.Tokenizer.Template, guard.Tokenizer.VocabularySize);
+        // Every bench row is one segment: token type 0 throughout.
+        int[] tokenTypes = new int[plan.Batch * plan.Seq];
+        ForwardLogits forward = (ids, lengths, batch, seq, logits, token) => engine.Forward(ids, tokenTypes.AsSpan(0, ids.Length), lengths, batch, seq, logits, token);
         var measured = BenchLoop.Run(forward, engine.NumLabels, inputs, plan, () =>
         {
             if (events)

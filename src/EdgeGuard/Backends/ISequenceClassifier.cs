@@ -22,11 +22,15 @@ public interface ISequenceClassifier : IDisposable
 
     /// <summary>Classifies <paramref name="batch"/> rows of token ids.</summary>
     /// <param name="inputIds"><c>batch × seqLen</c> ids, row-major, each row right-padded; padding ids are not read.</param>
+    /// <param name="tokenTypeIds">The segment of each id, in the same <c>batch × seqLen</c> layout as <paramref name="inputIds"/>
+    /// (as the tokenizer's <see cref="Tokenization.PairTemplate"/> writes them: 0 for the first segment, 1 for the second
+    /// of a BERT-style pair); padding is not read. Engines without token type embeddings (DeBERTa-v3, RoBERTa) accept and
+    /// ignore them.</param>
     /// <param name="validLengths">Tokens per row, each in <c>[1, seqLen]</c>.</param>
     /// <param name="batch">Rows.</param>
     /// <param name="seqLen">Padded row length.</param>
     /// <param name="logits"><c>batch × NumLabels</c> outputs, row-major.</param>
     /// <param name="cancellationToken">Stops the call early with <see cref="OperationCanceledException"/>.</param>
-    /// <exception cref="ArgumentException">Inconsistent sizes, or a token id outside the vocabulary at a valid position.</exception>
-    void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default);
+    /// <exception cref="ArgumentException">Inconsistent sizes, or a token id outside the vocabulary (or a token type outside the model's) at a valid position.</exception>
+    void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default);
 }

@@ -18,8 +18,8 @@ internal sealed class NativeClassifier(EncoderClassifier engine, IDisposable fil
 
     public int Threads => pool.DegreeOfParallelism;
 
-    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default) =>
-        Engine.Forward(inputIds, default, validLengths, batch, seqLen, logits, cancellationToken);
+    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default) =>
+        Engine.Forward(inputIds, tokenTypeIds, validLengths, batch, seqLen, logits, cancellationToken);
 
     public void Dispose()
     {

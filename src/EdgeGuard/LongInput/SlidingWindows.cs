@@ -1,10 +1,12 @@
+using EdgeGuard.Tokenization;
+
 namespace EdgeGuard.LongInput;
 
 /// <summary>A model window: a slice of the prompt's tokens and a slice of the response's tokens.</summary>
 internal readonly record struct TokenWindow(int PromptStart, int PromptLength, int ResponseStart, int ResponseLength)
 {
-    /// <summary>Tokens of the window including <c>[CLS]</c> and one <c>[SEP]</c> per segment.</summary>
-    public int TokenCount(bool hasResponse) => PromptLength + ResponseLength + (hasResponse ? 3 : 2);
+    /// <summary>Tokens of the window's row, the special tokens of <paramref name="template"/> included.</summary>
+    public int TokenCount(PairTemplate template, bool hasResponse) => template.RowLength(PromptLength, ResponseLength, hasResponse);
 }
 
 /// <summary>
@@ -16,11 +18,12 @@ internal readonly record struct TokenWindow(int PromptStart, int PromptLength, i
 internal static class SlidingWindows
 {
     /// <summary>Adds the windows for the given segment lengths to <paramref name="windows"/>.</summary>
+    /// <param name="template">The rows' layout, which says how many special tokens each window holds.</param>
     /// <param name="windowTokens">Tokens per window, special tokens included.</param>
     /// <param name="stride">Tokens between window starts over one segment; null for half the segment's window.</param>
-    public static void Plan(int promptTokens, int responseTokens, bool hasResponse, int windowTokens, int? stride, List<TokenWindow> windows)
+    public static void Plan(int promptTokens, int responseTokens, bool hasResponse, PairTemplate template, int windowTokens, int? stride, List<TokenWindow> windows)
     {
-        int budget = windowTokens - (hasResponse ? 3 : 2);
+        int budget = windowTokens - template.SpecialTokenCount(hasResponse);
         if (budget < (hasResponse ? 2 : 1))
         {
             throw new ArgumentOutOfRangeException(nameof(windowTokens), windowTokens, "The window is too small to hold the special tokens and any text.");
@@ -54,9 +57,9 @@ internal static class SlidingWindows
     }
 
     /// <summary>Number of windows <see cref="Plan"/> would add, without listing them.</summary>
-    public static long Count(int promptTokens, int responseTokens, bool hasResponse, int windowTokens, int? stride)
+    public static long Count(int promptTokens, int responseTokens, bool hasResponse, PairTemplate template, int windowTokens, int? stride)
     {
-        int budget = windowTokens - (hasResponse ? 3 : 2);
+        int budget = windowTokens - template.SpecialTokenCount(hasResponse);
         if (promptTokens + responseTokens <= budget)
         {
             return 1;

@@ -6,8 +6,9 @@ namespace EdgeGuard.Tokenization;
 
 /// <summary>
 /// The DeBERTa-v3 tokenizer: SentencePiece Unigram encoding of a <c>spm.model</c>, reproducing the
-/// SentencePiece library id for id, plus the DeBERTa layout <c>[CLS] prompt [SEP] response [SEP]</c> with
-/// <c>[MASK]</c> appended after the last piece. Instances are immutable and safe to use from many threads.
+/// SentencePiece library id for id (and its offsets), plus the DeBERTa layout <c>[CLS] prompt [SEP] response [SEP]</c>
+/// (<see cref="PairTemplate.Bert"/>) with <c>[MASK]</c> appended after the last piece. Instances are immutable and safe
+/// to use from many threads.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -56,6 +57,7 @@ public sealed class DebertaTokenizer : ITokenizer
         SepId = FindSpecialPiece(model, SepPiece, SentencePieceType.Control);
         UnkId = FindSpecialPiece(model, UnkPiece, SentencePieceType.Unknown);
         NormalizerName = model.Normalizer.Name;
+        Template = PairTemplate.Bert(ClsId, SepId);
 
         _normalizer = new SentencePieceNormalizer(model.Normalizer, userDefined.Count > 0 ? PieceTrie.Build(userDefined) : null);
         _unigram = new UnigramModel(model);
@@ -67,6 +69,9 @@ public sealed class DebertaTokenizer : ITokenizer
 
     /// <summary>Size of the model's embedding vocabulary: <see cref="PieceCount"/> + 1 for the appended <c>[MASK]</c>.</summary>
     public int VocabularySize => PieceCount + 1;
+
+    /// <summary><c>[CLS] a [SEP]</c> and <c>[CLS] a [SEP] b [SEP]</c>; DeBERTa-v3 ignores the token types.</summary>
+    public PairTemplate Template { get; }
 
     /// <summary>Id of <c>[PAD]</c> (0 in DeBERTa-v3).</summary>
     public int PadId { get; }
@@ -170,6 +175,54 @@ public sealed class DebertaTokenizer : ITokenizer
     }
 
     /// <summary>
+    /// Appends the SentencePiece ids of <paramref name="text"/> (no special tokens) to <paramref name="ids"/> and their
+    /// ranges of <paramref name="text"/> to <paramref name="offsets"/>, as SentencePiece reports them: a piece covers the
+    /// characters its normalised bytes came from (a leading meta space that stands for no character is empty, a space
+    /// that whitespace collapsing kept covers the run it stands for), and of the byte pieces of one character only the
+    /// last covers it, the others are empty at its start.
+    /// </summary>
+    public void Encode(ReadOnlySpan<char> text, List<int> ids, List<TokenOffset> offsets)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentNullException.ThrowIfNull(offsets);
+        if (text.IsEmpty)
+        {
+            return;
+        }
+
+        int byteCount = Encoding.UTF8.GetByteCount(text);
+        byte[] utf8 = ArrayPool<byte>.Shared.Rent(byteCount);
+        int[] utf16At = ArrayPool<int>.Shared.Rent(byteCount + 1);
+        var normalized = new PooledBuffer<byte>(byteCount + byteCount / 4 + 8);
+        var normToOrig = new PooledBuffer<int>(byteCount + byteCount / 4 + 9);
+        var pieceIds = new PooledBuffer<int>(text.Length / 2 + 8);
+        var spans = new PooledBuffer<int>(text.Length + 16);
+        try
+        {
+            int written = Encoding.UTF8.GetBytes(text, utf8);
+            Utf16Positions.MapUtf8ToUtf16(text, utf16At.AsSpan(0, written + 1));
+            _normalizer.Normalize(utf8.AsSpan(0, written), ref normalized, ref normToOrig);
+            _unigram.Encode(normalized.Span, ref pieceIds, ref spans);
+            ids.AddRange(pieceIds.Span);
+            ReadOnlySpan<int> bounds = spans.Span, alignment = normToOrig.Span;
+            for (int i = 0; i < bounds.Length; i += 2)
+            {
+                int start = utf16At[alignment[bounds[i]]];
+                offsets.Add(new TokenOffset(start, utf16At[alignment[bounds[i + 1]]] - start));
+            }
+        }
+        finally
+        {
+            spans.Dispose();
+            pieceIds.Dispose();
+            normToOrig.Dispose();
+            normalized.Dispose();
+            ArrayPool<int>.Shared.Return(utf16At);
+            ArrayPool<byte>.Shared.Return(utf8);
+        }
+    }
+
+    /// <summary>
     /// Decodes ids as SentencePiece does: control pieces and <c>[MASK]</c> print nothing, <c>[UNK]</c> prints
     /// the model's unknown surface (" ⁇ " by default), byte pieces are reassembled into characters, ▁ prints a space
     /// and the leading meta space is dropped.
@@ -186,125 +239,6 @@ public sealed class DebertaTokenizer : ITokenizer
         }
 
         return _decoder.Decode(ids);
-    }
-
-    /// <summary>
-    /// Encodes a prompt, or a prompt and a response, as DeBERTa model input: <c>[CLS] prompt [SEP]</c> or
-    /// <c>[CLS] prompt [SEP] response [SEP]</c>, truncated longest-first to <paramref name="maxLength"/> tokens
-    /// (see <see cref="BuildPair"/>).
-    /// </summary>
-    /// <param name="prompt">The user prompt.</param>
-    /// <param name="response">The model's response, or null to classify the prompt alone. An empty response still gets its <c>[SEP]</c>.</param>
-    /// <param name="maxLength">The most tokens to return, special tokens included.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxLength"/> is below 3 with a response, or below 2 without.</exception>
-    public EncodedPair EncodePair(string prompt, string? response, int maxLength)
-    {
-        ArgumentNullException.ThrowIfNull(prompt);
-        bool hasResponse = response is not null;
-        ThrowIfMaxLengthTooSmall(maxLength, hasResponse);
-        var promptIds = new PooledBuffer<int>(prompt.Length / 2 + 8);
-        var responseIds = new PooledBuffer<int>(response is null ? 0 : response.Length / 2 + 8);
-        try
-        {
-            EncodeCore(prompt, ref promptIds);
-            if (response is not null)
-            {
-                EncodeCore(response, ref responseIds);
-            }
-
-            return BuildPair(promptIds.Span, responseIds.Span, hasResponse, maxLength, ClsId, SepId);
-        }
-        finally
-        {
-            responseIds.Dispose();
-            promptIds.Dispose();
-        }
-    }
-
-    /// <summary>
-    /// Assembles <c>[CLS] prompt [SEP]</c> or <c>[CLS] prompt [SEP] response [SEP]</c> from ids that are already
-    /// tokenized, truncating to <paramref name="maxLength"/> tokens including the special tokens.
-    /// </summary>
-    /// <remarks>
-    /// Truncation follows Hugging Face transformers' <c>TruncationStrategy.LONGEST_FIRST</c>: one token at a time
-    /// is removed from the end of the longer segment, and from the response when both are equally long. So the
-    /// longer segment is first cut down to the shorter one, and any remaining excess is split with the response
-    /// losing the odd token. (The Rust <c>tokenizers</c> fast path gives the odd token to the originally longer
-    /// segment instead; the two differ by one token only when both segments are cut.)
-    /// </remarks>
-    /// <param name="promptIds">The prompt's ids, without special tokens.</param>
-    /// <param name="responseIds">The response's ids, without special tokens; must be empty when <paramref name="hasResponse"/> is false.</param>
-    /// <param name="hasResponse">Whether to add the response segment and its <c>[SEP]</c>.</param>
-    /// <param name="maxLength">The most tokens to return, special tokens included.</param>
-    /// <param name="clsId">The id of <c>[CLS]</c>.</param>
-    /// <param name="sepId">The id of <c>[SEP]</c>.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxLength"/> is below 3 with a response, or below 2 without.</exception>
-    /// <exception cref="ArgumentException"><paramref name="responseIds"/> is not empty but <paramref name="hasResponse"/> is false.</exception>
-    public static EncodedPair BuildPair(
-        ReadOnlySpan<int> promptIds,
-        ReadOnlySpan<int> responseIds,
-        bool hasResponse,
-        int maxLength,
-        int clsId,
-        int sepId)
-    {
-        ThrowIfMaxLengthTooSmall(maxLength, hasResponse);
-        if (!hasResponse && !responseIds.IsEmpty)
-        {
-            throw new ArgumentException("Response ids were given but hasResponse is false.", nameof(responseIds));
-        }
-
-        int specialTokens = hasResponse ? 3 : 2;
-        (int keptPrompt, int keptResponse) = TruncateLongestFirst(promptIds.Length, responseIds.Length, maxLength - specialTokens);
-
-        var ids = new int[keptPrompt + keptResponse + specialTokens];
-        int at = 0;
-        ids[at++] = clsId;
-        promptIds[..keptPrompt].CopyTo(ids.AsSpan(at));
-        at += keptPrompt;
-        ids[at++] = sepId;
-        if (hasResponse)
-        {
-            responseIds[..keptResponse].CopyTo(ids.AsSpan(at));
-            at += keptResponse;
-            ids[at] = sepId;
-        }
-
-        bool truncated = keptPrompt < promptIds.Length || keptResponse < responseIds.Length;
-        return new EncodedPair(ids, keptPrompt, keptResponse, truncated);
-    }
-
-    /// <summary>How many prompt and response tokens longest-first truncation keeps within <paramref name="budget"/>.</summary>
-    private static (int Prompt, int Response) TruncateLongestFirst(int prompt, int response, int budget)
-    {
-        long excess = (long)prompt + response - budget;
-        if (excess <= 0)
-        {
-            return (prompt, response);
-        }
-
-        // Removing from the longer side until both are equal ...
-        long fromLonger = Math.Min(Math.Abs((long)prompt - response), excess);
-        long keptPrompt = prompt > response ? prompt - fromLonger : prompt;
-        long keptResponse = prompt > response ? response : response - fromLonger;
-        excess -= fromLonger;
-
-        // ... then alternating, response first, since ties are cut from the response.
-        keptResponse -= (excess + 1) / 2;
-        keptPrompt -= excess / 2;
-        return ((int)keptPrompt, (int)keptResponse);
-    }
-
-    private static void ThrowIfMaxLengthTooSmall(int maxLength, bool hasResponse)
-    {
-        int minimum = hasResponse ? 3 : 2;
-        if (maxLength < minimum)
-        {
-            throw new ArgumentOutOfRangeException(
-                nameof(maxLength),
-                maxLength,
-                $"maxLength must be at least {minimum} to hold the special tokens {(hasResponse ? "[CLS] [SEP] [SEP]" : "[CLS] [SEP]")}.");
-        }
     }
 
     private static int FindSpecialPiece(SentencePieceModel model, string text, SentencePieceType requiredType)

@@ -4,7 +4,8 @@ namespace EdgeGuard.Tokenization;
 
 /// <summary>
 /// A growable buffer over an array rented from <see cref="ArrayPool{T}.Shared"/>: the scratch space of one
-/// encode call. A mutable struct: pass it by <c>ref</c>, and <see cref="Dispose"/> it exactly once.
+/// encode call. A mutable struct: pass it by <c>ref</c>, and <see cref="Dispose"/> it exactly once (disposing the
+/// <c>default</c> value, which holds nothing, is allowed).
 /// </summary>
 internal struct PooledBuffer<T> : IDisposable
     where T : unmanaged
@@ -51,7 +52,7 @@ internal struct PooledBuffer<T> : IDisposable
         T[] array = _array;
         _array = [];
         _count = 0;
-        if (array.Length > 0)
+        if (array is { Length: > 0 })
         {
             ArrayPool<T>.Shared.Return(array);
         }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace EdgeGuard.Tokenization;
 
 /// <summary>
@@ -29,35 +31,59 @@ internal sealed class SentencePieceNormalizer
     /// <summary>Appends the normalised form of <paramref name="input"/> to <paramref name="output"/>.</summary>
     public void Normalize(ReadOnlySpan<byte> input, ref PooledBuffer<byte> output)
     {
+        var noAlignment = default(PooledBuffer<int>);
+        NormalizeCore(input, ref output, ref noAlignment, trackAlignment: false);
+    }
+
+    /// <summary>
+    /// Writes the normalised form of <paramref name="input"/> to the empty <paramref name="output"/> and, as SentencePiece's
+    /// <c>norm_to_orig</c>, for each output byte the input offset it came from, plus one entry for the end: a piece spanning
+    /// output bytes [b, e) came from input bytes [normToOrig[b], normToOrig[e]).
+    /// </summary>
+    public void Normalize(ReadOnlySpan<byte> input, ref PooledBuffer<byte> output, ref PooledBuffer<int> normToOrig)
+    {
+        Debug.Assert(output.Count == 0 && normToOrig.Count == 0, "alignment is kept for a whole output only");
+        NormalizeCore(input, ref output, ref normToOrig, trackAlignment: true);
+    }
+
+    private void NormalizeCore(ReadOnlySpan<byte> input, ref PooledBuffer<byte> output, ref PooledBuffer<int> normToOrig, bool trackAlignment)
+    {
+        int consumed = 0;
         if (_removeExtraWhitespaces)
         {
             while (!input.IsEmpty)
             {
-                var head = NormalizePrefix(input, out int consumed);
+                var head = NormalizePrefix(input, out int length);
                 if (!head.SequenceEqual(" "u8))
                 {
                     break;
                 }
 
-                input = input[consumed..];
+                input = input[length..];
+                consumed += length;
             }
         }
 
         if (input.IsEmpty)
         {
+            if (trackAlignment)
+            {
+                normToOrig.Add(consumed);
+            }
+
             return;
         }
 
         int start = output.Count;
         if (_addDummyPrefix)
         {
-            AppendSpace(ref output);
+            AppendSpace(ref output, ref normToOrig, trackAlignment, consumed);
         }
 
         bool isPrevSpace = _removeExtraWhitespaces;
         while (!input.IsEmpty)
         {
-            var piece = NormalizePrefix(input, out int consumed);
+            var piece = NormalizePrefix(input, out int length);
             if (isPrevSpace)
             {
                 int spaces = 0;
@@ -75,18 +101,23 @@ internal sealed class SentencePieceNormalizer
                 {
                     if (b == (byte)' ')
                     {
-                        AppendSpace(ref output);
+                        AppendSpace(ref output, ref normToOrig, trackAlignment, consumed);
                     }
                     else
                     {
                         output.Add(b);
+                        if (trackAlignment)
+                        {
+                            normToOrig.Add(consumed);
+                        }
                     }
                 }
 
                 isPrevSpace = piece[^1] == (byte)' ';
             }
 
-            input = input[consumed..];
+            input = input[length..];
+            consumed += length;
             if (!_removeExtraWhitespaces)
             {
                 isPrevSpace = false;
@@ -100,19 +131,31 @@ internal sealed class SentencePieceNormalizer
             while (output.Count - start >= space.Length && output.Span.EndsWith(space))
             {
                 output.Shrink(space.Length);
+                if (trackAlignment)
+                {
+                    // The text ends where the trimmed space began.
+                    consumed = normToOrig.Span[output.Count];
+                    normToOrig.Shrink(space.Length);
+                }
             }
+        }
+
+        if (trackAlignment)
+        {
+            normToOrig.Add(consumed);
         }
     }
 
-    private void AppendSpace(ref PooledBuffer<byte> output)
+    private void AppendSpace(ref PooledBuffer<byte> output, ref PooledBuffer<int> normToOrig, bool trackAlignment, int consumed)
     {
-        if (_escapeWhitespaces)
+        ReadOnlySpan<byte> space = _escapeWhitespaces ? SentencePieceUtf8.MetaSpace : " "u8;
+        output.AddRange(space);
+        if (trackAlignment)
         {
-            output.AddRange(SentencePieceUtf8.MetaSpace);
-        }
-        else
-        {
-            output.Add((byte)' ');
+            for (int i = 0; i < space.Length; i++)
+            {
+                normToOrig.Add(consumed);
+            }
         }
     }
 

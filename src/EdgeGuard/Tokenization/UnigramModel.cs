@@ -73,6 +73,20 @@ internal sealed class UnigramModel
     /// </remarks>
     public void Encode(ReadOnlySpan<byte> normalized, ref PooledBuffer<int> ids)
     {
+        var noSpans = default(PooledBuffer<int>);
+        EncodeCore(normalized, ref ids, ref noSpans, trackSpans: false);
+    }
+
+    /// <summary>
+    /// As <see cref="Encode(ReadOnlySpan{byte}, ref PooledBuffer{int})"/>, also appending each id's span of
+    /// <paramref name="normalized"/> to <paramref name="spans"/> as a (begin, end) pair. As in SentencePiece, the byte
+    /// pieces of an unknown character all start where it starts and only the last one ends where it ends.
+    /// </summary>
+    public void Encode(ReadOnlySpan<byte> normalized, ref PooledBuffer<int> ids, ref PooledBuffer<int> spans) =>
+        EncodeCore(normalized, ref ids, ref spans, trackSpans: true);
+
+    private void EncodeCore(ReadOnlySpan<byte> normalized, ref PooledBuffer<int> ids, ref PooledBuffer<int> spans, bool trackSpans)
+    {
         int size = normalized.Length;
         if (size == 0)
         {
@@ -96,23 +110,36 @@ internal sealed class UnigramModel
             for (int i = ends.Length - 1; i >= 0; i--)
             {
                 ref readonly BestPath node = ref bestPathEndingAt[ends[i]];
+                int begin = node.StartsAt, end = ends[i];
                 if (node.Id != _unknownId)
                 {
                     ids.Add(node.Id);
+                    AddSpan(ref spans, trackSpans, begin, end);
                     previousWasUnknown = false;
                     continue;
                 }
 
                 if (_byteIds is not null)
                 {
-                    foreach (byte b in normalized[node.StartsAt..ends[i]])
+                    foreach (byte b in normalized[begin..end])
                     {
                         ids.Add(_byteIds[b]);
+                        AddSpan(ref spans, trackSpans, begin, begin);
+                    }
+
+                    if (trackSpans)
+                    {
+                        spans.Span[^1] = end;
                     }
                 }
                 else if (!previousWasUnknown)
                 {
                     ids.Add(_unknownId);
+                    AddSpan(ref spans, trackSpans, begin, end);
+                }
+                else if (trackSpans)
+                {
+                    spans.Span[^1] = end;
                 }
 
                 previousWasUnknown = true;
@@ -122,6 +149,15 @@ internal sealed class UnigramModel
         {
             path.Dispose();
             ArrayPool<BestPath>.Shared.Return(bestPathEndingAt);
+        }
+    }
+
+    private static void AddSpan(ref PooledBuffer<int> spans, bool trackSpans, int begin, int end)
+    {
+        if (trackSpans)
+        {
+            spans.Add(begin);
+            spans.Add(end);
         }
     }
 

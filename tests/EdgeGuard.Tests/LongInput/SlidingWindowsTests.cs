@@ -1,14 +1,17 @@
 using EdgeGuard.LongInput;
+using EdgeGuard.Tokenization;
 
 namespace EdgeGuard.Tests.LongInput;
 
 public sealed class SlidingWindowsTests
 {
+    private static readonly PairTemplate Bert = PairTemplate.Bert(1, 2);
+
     [Fact]
     public void Plan_InputThatFits_IsOneWholeWindow()
     {
         var windows = new List<TokenWindow>();
-        SlidingWindows.Plan(100, 200, hasResponse: true, windowTokens: 512, stride: null, windows);
+        SlidingWindows.Plan(100, 200, hasResponse: true, Bert, windowTokens: 512, stride: null, windows);
         Assert.Equal([new TokenWindow(0, 100, 0, 200)], windows);
     }
 
@@ -24,14 +27,14 @@ public sealed class SlidingWindowsTests
     public void Plan_LongInput_CoversEveryTokenWithinTheWindowSize(int prompt, int response, bool hasResponse, int windowTokens, int? stride)
     {
         var windows = new List<TokenWindow>();
-        SlidingWindows.Plan(prompt, response, hasResponse, windowTokens, stride, windows);
+        SlidingWindows.Plan(prompt, response, hasResponse, Bert, windowTokens, stride, windows);
 
-        Assert.Equal(SlidingWindows.Count(prompt, response, hasResponse, windowTokens, stride), windows.Count);
+        Assert.Equal(SlidingWindows.Count(prompt, response, hasResponse, Bert, windowTokens, stride), windows.Count);
         var promptSeen = new bool[prompt];
         var responseSeen = new bool[response];
         foreach (var w in windows)
         {
-            Assert.True(w.TokenCount(hasResponse) <= windowTokens);
+            Assert.True(w.TokenCount(Bert, hasResponse) <= windowTokens);
             Assert.InRange(w.PromptStart, 0, prompt);
             Assert.InRange(w.PromptStart + w.PromptLength, 0, prompt);
             Assert.InRange(w.ResponseStart + w.ResponseLength, 0, response);
@@ -47,7 +50,7 @@ public sealed class SlidingWindowsTests
     public void Plan_LongPair_GivesTheResponseAtLeastHalfOfEachWindow()
     {
         var windows = new List<TokenWindow>();
-        SlidingWindows.Plan(2000, 2000, hasResponse: true, windowTokens: 512, stride: null, windows);
+        SlidingWindows.Plan(2000, 2000, hasResponse: true, Bert, windowTokens: 512, stride: null, windows);
         Assert.All(windows, w => Assert.True(w.ResponseLength >= (512 - 3) / 2));
     }
 
@@ -55,7 +58,7 @@ public sealed class SlidingWindowsTests
     public void Plan_ConsecutiveWindowsOverlapByTheStride()
     {
         var windows = new List<TokenWindow>();
-        SlidingWindows.Plan(1000, 0, hasResponse: false, windowTokens: 102, stride: 40, windows);
+        SlidingWindows.Plan(1000, 0, hasResponse: false, Bert, windowTokens: 102, stride: 40, windows);
         Assert.Equal([0, 40, 80, 120], windows.Take(4).Select(w => w.PromptStart));
         Assert.Equal(1000 - 100, windows[^1].PromptStart);
     }
@@ -63,6 +66,6 @@ public sealed class SlidingWindowsTests
     [Fact]
     public void Plan_WindowTooSmallForSpecialTokens_Throws()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => SlidingWindows.Plan(10, 10, true, 4, null, []));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SlidingWindows.Plan(10, 10, true, Bert, 4, null, []));
     }
 }

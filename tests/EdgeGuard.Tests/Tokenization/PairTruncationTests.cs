@@ -8,6 +8,8 @@ public sealed class PairTruncationTests
     private const int Cls = 1;
     private const int Sep = 2;
 
+    private static readonly PairTemplate Bert = PairTemplate.Bert(Cls, Sep);
+
     private static int[] Ids(int count, int first) => Enumerable.Range(first, count).ToArray();
 
     /// <summary>transformers' LONGEST_FIRST, one token at a time: the longer side loses it, the response on a tie.</summary>
@@ -38,7 +40,7 @@ public sealed class PairTruncationTests
             {
                 for (int maxLength = 3; maxLength <= 33; maxLength++)
                 {
-                    var pair = DebertaTokenizer.BuildPair(Ids(prompt, 100), Ids(response, 200), true, maxLength, Cls, Sep);
+                    var pair = Bert.Build(Ids(prompt, 100), Ids(response, 200), true, maxLength);
 
                     var (keptPrompt, keptResponse) = ReferenceTruncation(prompt, response, true, maxLength);
                     Assert.Equal(keptPrompt, pair.PromptTokens);
@@ -53,7 +55,7 @@ public sealed class PairTruncationTests
     [Fact]
     public void BuildPair_LongPromptShortResponse_CutsThePromptDownToTheResponseThenAlternates()
     {
-        var pair = DebertaTokenizer.BuildPair(Ids(10, 100), Ids(4, 200), true, 10, Cls, Sep);
+        var pair = Bert.Build(Ids(10, 100), Ids(4, 200), true, 10);
 
         Assert.Equal(4, pair.PromptTokens);
         Assert.Equal(3, pair.ResponseTokens);
@@ -64,7 +66,7 @@ public sealed class PairTruncationTests
     [Fact]
     public void BuildPair_EqualLengthsOddBudget_ResponseLosesTheOddToken()
     {
-        var pair = DebertaTokenizer.BuildPair(Ids(5, 100), Ids(5, 200), true, 10, Cls, Sep);
+        var pair = Bert.Build(Ids(5, 100), Ids(5, 200), true, 10);
 
         Assert.Equal(4, pair.PromptTokens);
         Assert.Equal(3, pair.ResponseTokens);
@@ -73,7 +75,7 @@ public sealed class PairTruncationTests
     [Fact]
     public void BuildPair_ShortPromptLongResponse_KeepsThePromptWhole()
     {
-        var pair = DebertaTokenizer.BuildPair(Ids(3, 100), Ids(50, 200), true, 16, Cls, Sep);
+        var pair = Bert.Build(Ids(3, 100), Ids(50, 200), true, 16);
 
         Assert.Equal(3, pair.PromptTokens);
         Assert.Equal(10, pair.ResponseTokens);
@@ -83,7 +85,7 @@ public sealed class PairTruncationTests
     [Fact]
     public void BuildPair_WithoutResponse_CutsThePromptEnd()
     {
-        var pair = DebertaTokenizer.BuildPair(Ids(10, 100), [], false, 5, Cls, Sep);
+        var pair = Bert.Build(Ids(10, 100), [], false, 5);
 
         Assert.Equal([Cls, 100, 101, 102, Sep], pair.Ids);
         Assert.Equal(3, pair.PromptTokens);
@@ -94,7 +96,7 @@ public sealed class PairTruncationTests
     [Fact]
     public void BuildPair_ExactFit_IsNotTruncated()
     {
-        var pair = DebertaTokenizer.BuildPair(Ids(4, 100), Ids(3, 200), true, 10, Cls, Sep);
+        var pair = Bert.Build(Ids(4, 100), Ids(3, 200), true, 10);
 
         Assert.Equal(10, pair.Ids.Length);
         Assert.False(pair.Truncated);
@@ -103,8 +105,8 @@ public sealed class PairTruncationTests
     [Fact]
     public void BuildPair_MaxLengthOnlyHoldsSpecials_KeepsOnlySpecials()
     {
-        Assert.Equal([Cls, Sep, Sep], DebertaTokenizer.BuildPair(Ids(5, 100), Ids(5, 200), true, 3, Cls, Sep).Ids);
-        Assert.Equal([Cls, Sep], DebertaTokenizer.BuildPair(Ids(5, 100), [], false, 2, Cls, Sep).Ids);
+        Assert.Equal([Cls, Sep, Sep], Bert.Build(Ids(5, 100), Ids(5, 200), true, 3).Ids);
+        Assert.Equal([Cls, Sep], Bert.Build(Ids(5, 100), [], false, 2).Ids);
     }
 
     [Theory]
@@ -114,13 +116,13 @@ public sealed class PairTruncationTests
     [InlineData(-5, false)]
     public void BuildPair_MaxLengthBelowSpecials_Throws(int maxLength, bool hasResponse)
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => DebertaTokenizer.BuildPair([], [], hasResponse, maxLength, Cls, Sep));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Bert.Build([], [], hasResponse, maxLength));
     }
 
     [Fact]
     public void BuildPair_ResponseIdsWithoutResponse_Throws()
     {
-        Assert.Throws<ArgumentException>(() => DebertaTokenizer.BuildPair(Ids(2, 100), Ids(1, 200), false, 10, Cls, Sep));
+        Assert.Throws<ArgumentException>(() => Bert.Build(Ids(2, 100), Ids(1, 200), false, 10));
     }
 
     [Theory]
