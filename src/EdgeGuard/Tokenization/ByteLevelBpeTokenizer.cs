@@ -119,13 +119,44 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     {
         ArgumentException.ThrowIfNullOrEmpty(vocabJsonPath);
         ArgumentException.ThrowIfNullOrEmpty(mergesPath);
+        return FromFiles(
+            TokenizerFileReader.Open(vocabJsonPath, "BPE vocabulary"),
+            TokenizerFileReader.Open(mergesPath, "BPE merges"),
+            tokenizerConfigPath is null ? null : TokenizerFileReader.Open(tokenizerConfigPath, "tokenizer config"),
+            specialTokensMapPath is null ? null : TokenizerFileReader.Open(specialTokensMapPath, "tokenizer config"));
+    }
+
+    /// <summary>
+    /// The tokenizer of a model's files as a directory or a bundle holds them: <c>tokenizer.json</c> when present (it has
+    /// the vocabulary, merges, special tokens and template in one file), else <c>vocab.json</c> + <c>merges.txt</c> with
+    /// <c>tokenizer_config.json</c> and <c>special_tokens_map.json</c>.
+    /// </summary>
+    /// <exception cref="ModelFileException">The files a byte-level BPE needs are missing, or a file is malformed.</exception>
+    internal static ByteLevelBpeTokenizer Load(TokenizerFiles files)
+    {
+        if (TokenizerFile.Find(files, "tokenizer.json") is { } json)
+        {
+            return FromTokenizerJson(json);
+        }
+
+        if (TokenizerFile.Find(files, "vocab.json") is not { } vocab || TokenizerFile.Find(files, "merges.txt") is not { } merges)
+        {
+            throw new ModelFileException($"{files.Origin}: a byte-level BPE tokenizer needs tokenizer.json, or vocab.json and merges.txt.");
+        }
+
+        return FromFiles(vocab, merges, TokenizerFile.Find(files, "tokenizer_config.json"), TokenizerFile.Find(files, "special_tokens_map.json"));
+    }
+
+    private static ByteLevelBpeTokenizer FromFiles(TokenizerFile vocabJson, TokenizerFile mergesFile, TokenizerFile? tokenizerConfig, TokenizerFile? specialTokensMap)
+    {
+        string vocabJsonPath = vocabJson.Origin;
         string[] tokens;
-        using (var vocab = TokenizerFileReader.ReadObject(vocabJsonPath, "BPE vocabulary"))
+        using (var vocab = TokenizerFileReader.ReadObject(vocabJson, "BPE vocabulary"))
         {
             tokens = TokenizerFileReader.VocabularyInIdOrder(vocab.RootElement, vocabJsonPath);
         }
 
-        var merges = ParseMerges(TokenizerFileReader.ReadLines(mergesPath, "BPE merges"), mergesPath);
+        var merges = ParseMerges(TokenizerFileReader.ReadLines(mergesFile), mergesFile.Origin);
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int id = 0; id < tokens.Length; id++)
         {
@@ -134,14 +165,15 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
 
         var names = new List<string>();
         bool addPrefixSpace = false;
-        foreach (string? path in new[] { specialTokensMapPath, tokenizerConfigPath })
+        foreach (TokenizerFile? file in new[] { specialTokensMap, tokenizerConfig })
         {
-            if (path is null)
+            if (file is not { } config)
             {
                 continue;
             }
 
-            using var document = TokenizerFileReader.ReadObject(path, "tokenizer config");
+            string path = config.Origin;
+            using var document = TokenizerFileReader.ReadObject(config, "tokenizer config");
             var root = document.RootElement;
             foreach (string field in new[] { "bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token" })
             {
@@ -181,8 +213,13 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     public static ByteLevelBpeTokenizer FromTokenizerJson(string tokenizerJsonPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(tokenizerJsonPath);
-        string path = tokenizerJsonPath;
-        using var document = TokenizerFileReader.ReadObject(path, "tokenizer.json");
+        return FromTokenizerJson(TokenizerFileReader.Open(tokenizerJsonPath, "tokenizer.json"));
+    }
+
+    private static ByteLevelBpeTokenizer FromTokenizerJson(TokenizerFile file)
+    {
+        string path = file.Origin;
+        using var document = TokenizerFileReader.ReadObject(file, "tokenizer.json");
         var root = document.RootElement;
         var model = TokenizerFileReader.Model(root, "BPE", path);
         if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null)

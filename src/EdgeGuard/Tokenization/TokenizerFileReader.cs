@@ -27,10 +27,16 @@ internal static class TokenizerFileReader
         }
     }
 
+    /// <summary>The file at <paramref name="path"/>, read whole.</summary>
+    public static TokenizerFile Open(string path, string what) => new(path, ReadBytes(path, what));
+
     /// <summary>The lines of a UTF-8 text file (CR LF or LF), without a final empty line.</summary>
-    public static List<string> ReadLines(string path, string what)
+    public static List<string> ReadLines(string path, string what) => ReadLines(Open(path, what));
+
+    /// <summary>The lines of a UTF-8 text file already read (CR LF or LF), without a final empty line.</summary>
+    public static List<string> ReadLines(TokenizerFile file)
     {
-        using var reader = new StreamReader(new MemoryStream(ReadBytes(path, what)), System.Text.Encoding.UTF8);
+        using var reader = new StreamReader(new MemoryStream(file.Bytes.ToArray(), writable: false), System.Text.Encoding.UTF8);
         var lines = new List<string>();
         while (reader.ReadLine() is { } line)
         {
@@ -42,13 +48,17 @@ internal static class TokenizerFileReader
 
     /// <summary>Parses <paramref name="path"/> as a JSON object.</summary>
     /// <exception cref="ModelFileException">Unreadable, not JSON, or not an object.</exception>
-    public static JsonDocument ReadObject(string path, string what)
+    public static JsonDocument ReadObject(string path, string what) => ReadObject(Open(path, what), what);
+
+    /// <summary>Parses a file already read as a JSON object.</summary>
+    /// <exception cref="ModelFileException">Not JSON, or not an object.</exception>
+    public static JsonDocument ReadObject(TokenizerFile file, string what)
     {
-        byte[] bytes = ReadBytes(path, what);
+        string path = file.Origin;
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+            document = JsonDocument.Parse(file.Bytes, new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
@@ -208,4 +218,12 @@ internal static class TokenizerFileReader
 
         return tokens;
     }
+}
+
+/// <summary>A tokenizer file's contents and where they came from (a path, or a bundle and a file name), for messages.</summary>
+internal readonly record struct TokenizerFile(string Origin, ReadOnlyMemory<byte> Bytes)
+{
+    /// <summary>The file <paramref name="name"/> of <paramref name="files"/>, or null when it has none.</summary>
+    public static TokenizerFile? Find(TokenizerFiles files, string name) =>
+        files.Find(name) is { } bytes ? new TokenizerFile($"{files.Origin} ({name})", bytes) : null;
 }

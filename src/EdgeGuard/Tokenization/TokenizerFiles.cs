@@ -97,7 +97,7 @@ public sealed class TokenizerFiles
     }
 
     /// <summary>The contents of <paramref name="name"/>, or null when the tokenizer has no such file.</summary>
-    public ReadOnlyMemory<byte>? Find(string name) => Files.TryGetValue(name, out ReadOnlyMemory<byte> bytes) ? bytes : null;
+    public ReadOnlyMemory<byte>? Find(string name) => Files.TryGetValue(name, out ReadOnlyMemory<byte> bytes) ? bytes : (ReadOnlyMemory<byte>?)null;
 
     private static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
 }

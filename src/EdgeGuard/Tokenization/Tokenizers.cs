@@ -13,6 +13,8 @@ public static class Tokenizers
         return files.Kind switch
         {
             TokenizerFiles.SentencePieceUnigram => DebertaTokenizer.FromSentencePieceModel(Require(files, "spm.model").Span),
+            TokenizerFiles.WordPiece => WordPieceTokenizer.Load(files),
+            TokenizerFiles.ByteLevelBpe => ByteLevelBpeTokenizer.Load(files),
             _ => throw new ModelFileException($"{files.Origin}: tokenizer kind '{files.Kind}' is not implemented by this runtime."),
         };
     }

@@ -96,23 +96,13 @@ public sealed class WordPieceTokenizer : ITokenizer
     /// <summary>
     /// Reads a model directory: <c>vocab.txt</c> with the normaliser settings of <c>tokenizer.json</c> when it is there, else
     /// of <c>tokenizer_config.json</c> when that is there, else <c>BertTokenizer</c>'s defaults (uncased). A directory with only
-    /// <c>tokenizer.json</c> is read by <see cref="FromTokenizerJson"/>.
+    /// <c>tokenizer.json</c> is read by <see cref="FromTokenizerJson(string)"/>.
     /// </summary>
     /// <exception cref="ModelFileException">No vocabulary, or a file is unreadable, malformed or lacks a special token.</exception>
     public static WordPieceTokenizer FromDirectory(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        string vocab = Path.Combine(directory, "vocab.txt");
-        string tokenizerJson = Path.Combine(directory, "tokenizer.json");
-        string tokenizerConfig = Path.Combine(directory, "tokenizer_config.json");
-        if (!File.Exists(vocab))
-        {
-            return File.Exists(tokenizerJson)
-                ? FromTokenizerJson(tokenizerJson)
-                : throw new ModelFileException($"{directory}: no vocab.txt or tokenizer.json; a WordPiece model needs its vocabulary.");
-        }
-
-        return FromFiles(vocab, File.Exists(tokenizerConfig) ? tokenizerConfig : null, File.Exists(tokenizerJson) ? tokenizerJson : null);
+        return Load(TokenizerFiles.FromDirectory(directory, TokenizerFiles.WordPiece));
     }
 
     /// <summary>
@@ -124,20 +114,10 @@ public sealed class WordPieceTokenizer : ITokenizer
     public static WordPieceTokenizer FromFiles(string vocabPath, string? tokenizerConfigPath = null, string? tokenizerJsonPath = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(vocabPath);
-        var settings = new WordPieceSettings();
-        if (tokenizerConfigPath is not null)
-        {
-            settings = ReadTokenizerConfig(tokenizerConfigPath, settings);
-        }
-
-        if (tokenizerJsonPath is not null)
-        {
-            using var document = TokenizerFileReader.ReadObject(tokenizerJsonPath, "tokenizer.json");
-            settings = ReadTokenizerJsonSettings(document.RootElement, tokenizerJsonPath, settings);
-        }
-
-        var tokens = TokenizerFileReader.ReadLines(vocabPath, VocabularyWhat);
-        return new WordPieceTokenizer([.. tokens], settings, vocabPath);
+        return FromFiles(
+            TokenizerFileReader.Open(vocabPath, VocabularyWhat),
+            tokenizerConfigPath is null ? null : TokenizerFileReader.Open(tokenizerConfigPath, "tokenizer config"),
+            tokenizerJsonPath is null ? null : TokenizerFileReader.Open(tokenizerJsonPath, "tokenizer.json"));
     }
 
     /// <summary>Reads a <c>tokenizer.json</c> whose model is WordPiece (vocabulary inside) and its <c>BertNormalizer</c> options.</summary>
@@ -145,7 +125,48 @@ public sealed class WordPieceTokenizer : ITokenizer
     public static WordPieceTokenizer FromTokenizerJson(string tokenizerJsonPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(tokenizerJsonPath);
-        using var document = TokenizerFileReader.ReadObject(tokenizerJsonPath, "tokenizer.json");
+        return FromTokenizerJson(TokenizerFileReader.Open(tokenizerJsonPath, "tokenizer.json"));
+    }
+
+    /// <summary>
+    /// The tokenizer of a model's files as a directory or a bundle holds them: <c>vocab.txt</c> with the settings of
+    /// <c>tokenizer.json</c> and <c>tokenizer_config.json</c> when present, or <c>tokenizer.json</c> alone.
+    /// </summary>
+    /// <exception cref="ModelFileException">No vocabulary, or a file is malformed or lacks a special token.</exception>
+    internal static WordPieceTokenizer Load(TokenizerFiles files)
+    {
+        if (TokenizerFile.Find(files, "vocab.txt") is not { } vocab)
+        {
+            return TokenizerFile.Find(files, "tokenizer.json") is { } json
+                ? FromTokenizerJson(json)
+                : throw new ModelFileException($"{files.Origin}: no vocab.txt or tokenizer.json; a WordPiece model needs its vocabulary.");
+        }
+
+        return FromFiles(vocab, TokenizerFile.Find(files, "tokenizer_config.json"), TokenizerFile.Find(files, "tokenizer.json"));
+    }
+
+    private static WordPieceTokenizer FromFiles(TokenizerFile vocab, TokenizerFile? tokenizerConfig, TokenizerFile? tokenizerJson)
+    {
+        var settings = new WordPieceSettings();
+        if (tokenizerConfig is { } config)
+        {
+            settings = ReadTokenizerConfig(config, settings);
+        }
+
+        if (tokenizerJson is { } json)
+        {
+            using var document = TokenizerFileReader.ReadObject(json, "tokenizer.json");
+            settings = ReadTokenizerJsonSettings(document.RootElement, json.Origin, settings);
+        }
+
+        var tokens = TokenizerFileReader.ReadLines(vocab);
+        return new WordPieceTokenizer([.. tokens], settings, vocab.Origin);
+    }
+
+    private static WordPieceTokenizer FromTokenizerJson(TokenizerFile file)
+    {
+        string tokenizerJsonPath = file.Origin;
+        using var document = TokenizerFileReader.ReadObject(file, "tokenizer.json");
         var root = document.RootElement;
         var model = TokenizerFileReader.Model(root, "WordPiece", tokenizerJsonPath);
         if (!model.TryGetProperty("vocab", out var vocab))
@@ -501,9 +522,10 @@ public sealed class WordPieceTokenizer : ITokenizer
             ? id
             : throw new ModelFileException($"{source}: the vocabulary has no '{token}' token, which a BERT-style model needs.");
 
-    private static WordPieceSettings ReadTokenizerConfig(string path, WordPieceSettings settings)
+    private static WordPieceSettings ReadTokenizerConfig(TokenizerFile file, WordPieceSettings settings)
     {
-        using var document = TokenizerFileReader.ReadObject(path, "tokenizer config");
+        string path = file.Origin;
+        using var document = TokenizerFileReader.ReadObject(file, "tokenizer config");
         var root = document.RootElement;
         return settings with
         {
