@@ -40,6 +40,15 @@ internal static class NativeBackend
         try
         {
             var config = DebertaConfig.Parse(bundle.ConfigJson, path);
+            config.Validate();
+            config.ValidateAgainst(bundle);
+
+            // The label array is the bundle's own; it must name the classifier's outputs before anything reads it.
+            if (bundle.Labels.Count != config.NumLabels)
+            {
+                throw new ModelFileException($"{path}: {bundle.Labels.Count} labels are named but the classifier has {config.NumLabels} outputs.");
+            }
+
             var tokenizer = DebertaTokenizer.FromSentencePieceModel(bundle.TokenizerModel.Span);
             var labels = ModelLabels.Resolve(bundle.Labels, options.UnsafeLabel ?? bundle.UnsafeLabel, path);
             return Create(path, "bundle", bundle.Precision, bundle.Name, config, bundle, tokenizer, labels, bundle.Threshold, pool);
@@ -62,6 +71,8 @@ internal static class NativeBackend
             }
 
             var tokenizer = DebertaTokenizer.FromFile(hf.SpmModelPath);
+
+            // Opening the directory checked num_labels against the classifier's weights: the names are as many as its outputs.
             var labels = ModelLabels.Resolve(hf.Config.Labels, options.UnsafeLabel, path);
             return Create(path, "huggingface", "f32", null, hf.Config, hf.Weights, tokenizer, labels, 0.5f, pool);
         }
@@ -80,11 +91,6 @@ internal static class NativeBackend
         {
             throw new ModelFileException(
                 $"{path}: the tokenizer has {tokenizer.VocabularySize} tokens but the model's embedding table has only {config.VocabSize} rows (vocab_size); they do not belong together.");
-        }
-
-        if (labels.Names.Count != config.NumLabels)
-        {
-            throw new ModelFileException($"{path}: {labels.Names.Count} labels are named but the classifier has {config.NumLabels} outputs.");
         }
 
         var classifier = DebertaClassifier.Load(config, weights, pool);

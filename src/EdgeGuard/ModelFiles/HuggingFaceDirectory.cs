@@ -22,7 +22,7 @@ public sealed class HuggingFaceDirectory : IDisposable
     /// <summary>The directory.</summary>
     public string DirectoryPath { get; }
 
-    /// <summary>The parsed and validated config.</summary>
+    /// <summary>The parsed config, validated on its own and against the weights' shapes (<see cref="DebertaConfig.ValidateAgainst"/>).</summary>
     public DebertaConfig Config { get; }
 
     /// <summary>The memory-mapped weights; valid until this object is disposed.</summary>
@@ -31,7 +31,10 @@ public sealed class HuggingFaceDirectory : IDisposable
     /// <summary>Full path of <c>spm.model</c>, or null when the directory has none.</summary>
     public string? SpmModelPath { get; }
 
-    /// <summary>Opens <paramref name="directory"/>: reads and validates the config, maps and validates the weights.</summary>
+    /// <summary>
+    /// Opens <paramref name="directory"/>: reads and validates the config, maps and validates the weights, and checks every
+    /// size the weights fix (labels, vocabulary, hidden size, buckets, layers) against the config.
+    /// </summary>
     /// <exception cref="ModelFileException">The directory or a required file is missing, or a file is invalid or of an unsupported variant.</exception>
     public static HuggingFaceDirectory Open(string directory)
     {
@@ -63,6 +66,17 @@ public sealed class HuggingFaceDirectory : IDisposable
         config.Validate();
         string spmPath = Path.Combine(path, SpmFileName);
         SafetensorsFile weights = SafetensorsFile.Open(weightsPath);
+        try
+        {
+            // Before anyone sizes anything (labels, layers, tables) by the config.
+            config.ValidateAgainst(weights);
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+
         return new HuggingFaceDirectory(path, config, weights, File.Exists(spmPath) ? spmPath : null);
     }
 

@@ -107,7 +107,7 @@ public sealed class DebertaClassifier
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(pool);
         config.Validate();
-        RejectMismatchedWeights(config, weights);
+        config.ValidateAgainst(weights);
 
         int hidden = config.HiddenSize;
         float eps = (float)config.LayerNormEps;
@@ -314,28 +314,6 @@ public sealed class DebertaClassifier
         lock (_idleWorkspaces)
         {
             _idleWorkspaces.Push(workspace);
-        }
-    }
-
-    /// <summary>Weights that contradict the config are a wrong file pairing, not something to ignore.</summary>
-    private static void RejectMismatchedWeights(DebertaConfig config, ITensorSource weights)
-    {
-        const string layerPrefix = "deberta.encoder.layer.";
-        foreach (TensorInfo tensor in weights.Tensors)
-        {
-            string name = tensor.Name;
-            if (name.StartsWith(layerPrefix, StringComparison.Ordinal))
-            {
-                int end = name.IndexOf('.', layerPrefix.Length);
-                if (end > layerPrefix.Length && int.TryParse(name.AsSpan(layerPrefix.Length, end - layerPrefix.Length), out int layer) && layer >= config.NumHiddenLayers)
-                {
-                    throw new ModelFileException($"{weights.Origin}: tensor '{name}' belongs to layer {layer}, but {config.Origin} has num_hidden_layers={config.NumHiddenLayers}.");
-                }
-            }
-            else if (name.StartsWith("deberta.encoder.conv.", StringComparison.Ordinal))
-            {
-                throw new ModelFileException($"{weights.Origin}: tensor '{name}' is a convolution layer weight, but {config.Origin} has no conv_kernel_size.");
-            }
         }
     }
 }
