@@ -33,7 +33,7 @@ public sealed class HostileConfigTests(TinyModelFixture model) : IClassFixture<T
 
         // Layers: the tiny model has 2.
         { """{"num_hidden_layers": 2147483647}""", "num_hidden_layers=2147483647 does not match the weights" },
-        { """{"num_hidden_layers": 3}""", "no tensors for layer 2" },
+        { """{"num_hidden_layers": 3}""", "has tensors for 2 layers and none for layer 2" },
         { """{"num_hidden_layers": 1}""", "belongs to layer 1, but" },
         { """{"num_hidden_layers": -1}""", "num_hidden_layers=-1 must be positive" },
         { """{"num_hidden_layers": 0}""", "num_hidden_layers=0 must be positive" },
