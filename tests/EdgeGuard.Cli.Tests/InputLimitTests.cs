@@ -30,6 +30,18 @@ public sealed class InputLimitTests
     }
 
     [Fact]
+    public void Error_QuotingAHugePath_IsOneLineOfBoundedLength()
+    {
+        string path = "/nonexistent/" + string.Concat(Enumerable.Repeat("very-long-directory-name/", 400)) + "data.jsonl";
+        var r = CliProcess.Run("eval", "--data", path, "--model", DefaultModel);
+        Assert.Equal(2, r.ExitCode);
+        string line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.InRange(line.Length, 100, "edgeguard: error: ".Length + 1024);
+        Assert.StartsWith("edgeguard: error: /nonexistent/very-long-directory-name/", line);
+        Assert.EndsWith("very-long-directory-name/data.jsonl: no such file.", line);
+    }
+
+    [Fact]
     public void ClassifyJsonl_OverLongNulAndInvalidUtf8Lines_AreErrorLinesAndTheStreamGoesOn()
     {
         var input = new MemoryStream();
