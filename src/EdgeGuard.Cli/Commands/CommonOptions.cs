@@ -8,7 +8,7 @@ internal static class CommonOptions
 {
     public static readonly Option<string?> Model = new("--model", "-m")
     {
-        Description = "Model: an EdgeGuard bundle (.gguf) or a Hugging Face directory (with --backend onnx: a .onnx file or its directory). Default: $EDGEGUARD_MODEL, else models/edgeguard-default.",
+        Description = "Model: an EdgeGuard bundle (.gguf) or a Hugging Face directory (with --backend onnx: a .onnx file or its directory). Default: $EDGEGUARD_MODEL, else the installation's models/edgeguard-default (never the working directory's).",
         Recursive = true,
     };
 
