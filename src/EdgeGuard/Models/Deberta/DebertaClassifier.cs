@@ -79,7 +79,7 @@ public sealed class DebertaClassifier
     /// <param name="config">The model config; validated here.</param>
     /// <param name="weights">The weights under Hugging Face names; must outlive the classifier.</param>
     /// <param name="pool">The threads every forward runs on.</param>
-    /// <exception cref="ModelFileException">An unsupported config, or a missing, unreadable or misshapen tensor (named with expected and actual shape), or weights for more layers than the config has.</exception>
+    /// <exception cref="ModelFileException">An unsupported config, or a missing, unreadable or misshapen tensor (named with expected and actual shape), or weights whose sizes contradict the config (<see cref="DebertaConfig.ValidateAgainst"/>).</exception>
     public static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool) =>
         Load(config, weights, pool, RelativePositionRule.HuggingFace);
 
