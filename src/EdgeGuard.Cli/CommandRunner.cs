@@ -51,7 +51,8 @@ internal static class CommandRunner
     private static bool IsUserError(Exception e) =>
         e is ModelFileException or CliUsageException or ArgumentException or IOException or UnauthorizedAccessException or JsonException or InvalidDataException;
 
-    private static string OneLine(string message) => message.ReplaceLineEndings(" ");
+    /// <summary>One line of bounded length, whatever the message quotes (a path, a file's content).</summary>
+    private static string OneLine(string message) => ErrorText.OneBoundedLine(message);
 }
 
 /// <summary>A command was used wrongly in a way the parser cannot see (e.g. two inputs given at once).</summary>

@@ -5,37 +5,63 @@ namespace EdgeGuard.Cli;
 /// <summary>One non-blank line of a JSONL input in the dataset schema, or why it could not be read.</summary>
 /// <param name="Line">1-based line number.</param>
 /// <param name="Id">The record's <c>id</c> as raw JSON (string or number), passed through to the output.</param>
-internal sealed record JsonlRecord(int Line, string? Prompt, string? Response, string? Label, string? Id, string? Error);
+internal sealed record JsonlRecord(long Line, string? Prompt, string? Response, string? Label, string? Id, string? Error);
 
 /// <summary>
-/// Reads JSONL records (<c>prompt</c>, optional <c>response</c>, <c>label</c>, <c>id</c>) as a stream. A line that is not
-/// valid UTF-8 or not a JSON object with a string <c>prompt</c> becomes a record with an error; reading goes on.
+/// Reads JSONL records (<c>prompt</c>, optional <c>response</c>, <c>label</c>, <c>id</c>) as a stream. A line that is
+/// longer than <see cref="MaxLineBytes"/>, not valid UTF-8 (NUL bytes included) or not a JSON object with a string
+/// <c>prompt</c> becomes a record with an error; reading goes on with the next line.
 /// </summary>
 internal static class JsonlInput
 {
+    /// <summary>
+    /// Longest line read, in bytes (16 MiB): thousands of times a guard model's window, and a bound on what one line can
+    /// make this process hold. The rest of a longer line is skipped without being kept.
+    /// </summary>
+    public const int MaxLineBytes = 16 * 1024 * 1024;
+
+    /// <summary>The error of a line longer than <see cref="MaxLineBytes"/>.</summary>
+    public const string TooLongError = "line is longer than 16 MiB (16777216 bytes), the longest line read; skipped";
+
     /// <summary>Records of <paramref name="path"/>, or of standard input when it is <c>-</c>.</summary>
     public static IEnumerable<JsonlRecord> Read(string path)
     {
-        Stream stream = path == "-" ? Console.OpenStandardInput() : OpenFile(path);
-        using (stream)
+        using Stream stream = Open(path);
+        foreach (JsonlRecord record in Read(stream))
         {
-            int lineNumber = 0;
-            foreach (byte[] line in Lines(stream))
+            yield return record;
+        }
+    }
+
+    /// <summary><paramref name="path"/> opened for reading, or standard input when it is <c>-</c>.</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    public static Stream Open(string path) => path == "-" ? Console.OpenStandardInput() : OpenFile(path);
+
+    /// <summary>Records of <paramref name="stream"/> from its current position; the caller keeps and disposes it.</summary>
+    public static IEnumerable<JsonlRecord> Read(Stream stream)
+    {
+        long lineNumber = 0;
+        foreach (byte[]? line in Lines(stream))
+        {
+            lineNumber++;
+            if (line is null)
             {
-                lineNumber++;
-                ReadOnlySpan<byte> bytes = line;
-                if (lineNumber == 1 && bytes.StartsWith("\uFEFF"u8))
-                {
-                    bytes = bytes[3..];
-                }
-
-                if (bytes.Trim(" \t\r"u8).IsEmpty)
-                {
-                    continue;
-                }
-
-                yield return Parse(lineNumber, bytes);
+                yield return Failed(lineNumber, TooLongError);
+                continue;
             }
+
+            ReadOnlySpan<byte> bytes = line;
+            if (lineNumber == 1 && bytes.StartsWith("\uFEFF"u8))
+            {
+                bytes = bytes[3..];
+            }
+
+            if (bytes.Trim(" \t\r"u8).IsEmpty)
+            {
+                continue;
+            }
+
+            yield return Parse(lineNumber, bytes);
         }
     }
 
@@ -49,7 +75,7 @@ internal static class JsonlInput
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
     }
 
-    private static JsonlRecord Parse(int lineNumber, ReadOnlySpan<byte> bytes)
+    private static JsonlRecord Parse(long lineNumber, ReadOnlySpan<byte> bytes)
     {
         if (!System.Text.Unicode.Utf8.IsValid(bytes))
         {
@@ -154,31 +180,57 @@ internal static class JsonlInput
         return new string(chars);
     }
 
-    private static JsonlRecord Failed(int line, string error) => new(line, null, null, null, null, error);
+    private static JsonlRecord Failed(long line, string error) => new(line, null, null, null, null, error);
 
-    private static IEnumerable<byte[]> Lines(Stream stream)
+    /// <summary>
+    /// The lines of <paramref name="stream"/> without their <c>\n</c>, each as a new array; null for a line longer than
+    /// <see cref="MaxLineBytes"/>, as soon as it is, whose remaining bytes are then dropped as they arrive.
+    /// </summary>
+    private static IEnumerable<byte[]?> Lines(Stream stream)
     {
         var buffer = new byte[1 << 16];
         var line = new MemoryStream();
+        bool tooLong = false;
         int read;
         while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
         {
             int start = 0;
-            for (int i = 0; i < read; i++)
+            while (true)
             {
-                if (buffer[i] == (byte)'\n')
+                int newline = buffer.AsSpan(start, read - start).IndexOf((byte)'\n');
+                int end = newline < 0 ? read : start + newline;
+                if (!tooLong)
                 {
-                    line.Write(buffer, start, i - start);
-                    yield return line.ToArray();
-                    line.SetLength(0);
-                    start = i + 1;
+                    if (line.Length + (end - start) > MaxLineBytes)
+                    {
+                        // Reported now, not at the line's end, which may never come (/dev/zero).
+                        tooLong = true;
+                        line.SetLength(0);
+                        yield return null;
+                    }
+                    else
+                    {
+                        line.Write(buffer, start, end - start);
+                    }
                 }
-            }
 
-            line.Write(buffer, start, read - start);
+                if (newline < 0)
+                {
+                    break;
+                }
+
+                if (!tooLong)
+                {
+                    yield return line.ToArray();
+                }
+
+                line.SetLength(0);
+                tooLong = false;
+                start = end + 1;
+            }
         }
 
-        if (line.Length > 0)
+        if (!tooLong && line.Length > 0)
         {
             yield return line.ToArray();
         }

@@ -8,5 +8,5 @@ internal static class ModelLocator
     public static string Resolve(string? explicitModel) =>
         DefaultModel.Find(explicitModel)
         ?? throw new ModelFileException(
-            $"no model given and no default model found (models/{DefaultModel.DirectoryName} is not there). Pass --model <bundle.gguf or Hugging Face directory>, or set {DefaultModel.EnvironmentVariable}.");
+            $"no model given and no default model found ({DefaultModel.ExpectedPath} is not there; the working directory is not searched). Pass --model <bundle.gguf or Hugging Face directory>, or set {DefaultModel.EnvironmentVariable}.");
 }

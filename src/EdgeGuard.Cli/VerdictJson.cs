@@ -2,10 +2,16 @@ using System.Text.Json;
 
 namespace EdgeGuard.Cli;
 
-/// <summary>The JSON shape of a verdict on the command line (one object, or one line of JSONL).</summary>
+/// <summary>
+/// The JSON shape of a verdict on the command line (one object, or one line of JSONL). Every object names the model
+/// that judged (<c>model</c>, its full path), so a result can be traced to the model that produced it.
+/// </summary>
 internal static class VerdictJson
 {
-    public static void Write(Utf8JsonWriter writer, Verdict verdict, float threshold, int? line, string? rawId)
+    /// <summary>The <c>model</c> field: the full path of what was opened.</summary>
+    public static string ModelPath(Guard guard) => Path.GetFullPath(guard.Model.Path);
+
+    public static void Write(Utf8JsonWriter writer, Verdict verdict, float threshold, long? line, string? rawId, string model)
     {
         writer.WriteStartObject();
         if (rawId is not null)
@@ -26,10 +32,11 @@ internal static class VerdictJson
         writer.WriteNumber("tokens", verdict.TokenCount);
         writer.WriteNumber("windows", verdict.Windows);
         writer.WriteBoolean("truncated", verdict.Truncated);
+        writer.WriteString("model", model);
         writer.WriteEndObject();
     }
 
-    public static void WriteError(Utf8JsonWriter writer, int line, string? rawId, string error)
+    public static void WriteError(Utf8JsonWriter writer, long line, string? rawId, string error, string model)
     {
         writer.WriteStartObject();
         if (rawId is not null)
@@ -40,6 +47,7 @@ internal static class VerdictJson
 
         writer.WriteNumber("line", line);
         writer.WriteString("error", error);
+        writer.WriteString("model", model);
         writer.WriteEndObject();
     }
 }

@@ -71,8 +71,14 @@ public static class OnnxGuard
         });
         try
         {
+            // Checked before any names are made: num_labels is free to inflate, the graph's logits are not.
+            if (config.NumLabels is int declared && declared != classifier.NumLabels)
+            {
+                throw new ModelFileException($"{configPath}: num_labels={declared} does not match the model: its '{OnnxGraphSignature.Logits}' has {classifier.NumLabels} columns.");
+            }
+
             IReadOnlyList<string> names = config.Labels
-                ?? [.. Enumerable.Range(0, config.NumLabels ?? classifier.NumLabels).Select(i => "LABEL_" + i.ToString(CultureInfo.InvariantCulture))];
+                ?? [.. Enumerable.Range(0, classifier.NumLabels).Select(i => "LABEL_" + i.ToString(CultureInfo.InvariantCulture))];
             if (names.Count != classifier.NumLabels)
             {
                 throw new ModelFileException($"{configPath}: {names.Count} labels are named but the model's '{OnnxGraphSignature.Logits}' has {classifier.NumLabels} columns.");

@@ -40,7 +40,7 @@ public sealed record ModelLabels(IReadOnlyList<string> Names, int UnsafeIndex)
             {
                 if (found >= 0)
                 {
-                    throw new ModelFileException($"{origin}: labels '{names[found]}' and '{names[i]}' both look unsafe; choose one with the unsafe label option.");
+                    throw new ModelFileException($"{origin}: labels {ErrorText.Quote(names[found])} and {ErrorText.Quote(names[i])} both look unsafe; choose one with the unsafe label option.");
                 }
 
                 found = i;
@@ -57,6 +57,6 @@ public sealed record ModelLabels(IReadOnlyList<string> Names, int UnsafeIndex)
             return new ModelLabels(names, 1);
         }
 
-        throw new ModelFileException($"{origin}: none of the labels [{string.Join(", ", names)}] names the unsafe class; choose one with the unsafe label option.");
+        throw new ModelFileException($"{origin}: none of the {names.Count} labels {ErrorText.QuoteList(names)} names the unsafe class; choose one with the unsafe label option.");
     }
 }

@@ -37,6 +37,38 @@ public sealed class BackendOptionTests
     }
 
     [Fact]
+    public void Classify_BackendOnnx_InflatedNumLabels_IsRefusedWithoutMakingTheLabels()
+    {
+        string dir = Directory.CreateTempSubdirectory("edgeguard-cli-onnx-labels-").FullName;
+        try
+        {
+            string exported = Path.GetDirectoryName(OnnxModel)!;
+            foreach (string file in Directory.GetFiles(exported))
+            {
+                File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+            }
+
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
+            config.Remove("id2label");
+            config.Remove("label2id");
+            config["num_labels"] = 20_000_000;
+            File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+
+            // 20 million label names would not fit a 256 MiB heap.
+            var heapLimit = new Dictionary<string, string?> { ["DOTNET_GCHeapHardLimit"] = "0x10000000" };
+            var r = CliProcess.Run(["classify", "hi", "--backend", "onnx", "--model", dir], null, null, heapLimit);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal(
+                $"edgeguard: error: {Path.Combine(dir, "config.json")}: num_labels=20000000 does not match the model: its 'logits' has 2 columns.\n",
+                r.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Bench_BackendOnnx_PrintsWhatTheNativeBenchPrints()
     {
         string[] bench = ["bench", "--seq", "32", "--batch", "2", "--iters", "2", "--warmup", "1", "--threads", "1"];

@@ -95,7 +95,7 @@ internal static class ClassifyCommand
         if (json)
         {
             using var writer = new Utf8JsonWriter(Console.OpenStandardOutput());
-            VerdictJson.Write(writer, verdict, guard.Threshold, null, null);
+            VerdictJson.Write(writer, verdict, guard.Threshold, null, null, VerdictJson.ModelPath(guard));
             writer.Flush();
             Console.Out.WriteLine();
         }
@@ -113,6 +113,7 @@ internal static class ClassifyCommand
     {
         bool anyFlagged = false;
         int errors = 0;
+        string model = VerdictJson.ModelPath(guard);
         using var stdout = Console.OpenStandardOutput();
         using var writer = new Utf8JsonWriter(stdout);
         foreach (var record in JsonlInput.Read(path))
@@ -136,12 +137,12 @@ internal static class ClassifyCommand
             {
                 errors++;
                 Console.Error.WriteLine($"edgeguard: {path}:{record.Line}: {error}");
-                VerdictJson.WriteError(writer, record.Line, record.Id, error!);
+                VerdictJson.WriteError(writer, record.Line, record.Id, error!, model);
             }
             else
             {
                 anyFlagged |= verdict.Flagged;
-                VerdictJson.Write(writer, verdict, guard.Threshold, record.Line, record.Id);
+                VerdictJson.Write(writer, verdict, guard.Threshold, record.Line, record.Id, model);
             }
 
             writer.Flush();

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 
 namespace EdgeGuard.Cli.Commands;
 
@@ -7,7 +8,7 @@ internal static class CommonOptions
 {
     public static readonly Option<string?> Model = new("--model", "-m")
     {
-        Description = "Model: an EdgeGuard bundle (.gguf) or a Hugging Face directory (with --backend onnx: a .onnx file or its directory). Default: $EDGEGUARD_MODEL, else models/edgeguard-default.",
+        Description = "Model: an EdgeGuard bundle (.gguf) or a Hugging Face directory (with --backend onnx: a .onnx file or its directory). Default: $EDGEGUARD_MODEL, else the installation's models/edgeguard-default (never the working directory's).",
         Recursive = true,
     };
 
@@ -33,12 +34,34 @@ internal static class CommonOptions
             + "undoes bidi overrides and folds styled letters to ASCII). For measuring what sanitising changes.",
     };
 
-    public static readonly Option<int> Threads = new("--threads", "-t")
+    /// <summary>
+    /// Most inference threads <c>--threads</c> accepts. A fixed number, so a script that runs on one board runs on every
+    /// other: far above the cores of any board EdgeGuard targets, and low enough that the pool starts in milliseconds
+    /// (a pool of 100,000 threads takes the process down before it can report an error).
+    /// </summary>
+    public const int MaxThreads = 256;
+
+    public static readonly Option<int> Threads = CreateThreads();
+
+    private static Option<int> CreateThreads()
     {
-        Description = "Inference threads (0 = one per processor).",
-        Recursive = true,
-        DefaultValueFactory = _ => 0,
-    };
+        var option = new Option<int>("--threads", "-t")
+        {
+            Description = $"Inference threads, 1 to {MaxThreads} (0 = one per processor).",
+            Recursive = true,
+            DefaultValueFactory = _ => 0,
+        };
+        option.Validators.Add(result =>
+        {
+            // A value that is not a number is the parser's error already; only a number can be out of range.
+            if (result.Tokens.Count == 1 && int.TryParse(result.Tokens[0].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int threads)
+                && threads is < 0 or > MaxThreads)
+            {
+                result.AddError($"--threads {threads} is out of range: give 1 to {MaxThreads} threads, or 0 for one per processor.");
+            }
+        });
+        return option;
+    }
 
     private static Option<string> CreateBackend()
     {

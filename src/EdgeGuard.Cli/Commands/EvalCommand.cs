@@ -50,14 +50,15 @@ internal static class EvalCommand
         }
 
         using var guard = GuardFactory.Open(parsed, new GuardOptions { Threshold = parsed.GetValue(Threshold), SanitizeInput = !parsed.GetValue(CommonOptions.NoSanitize) });
-        long expected = Math.Min(limit, CountLines(data));
+        using Stream input = JsonlInput.Open(data);
+        long expected = Math.Min(limit, CountLines(input));
         var scores = new List<float>();
         var positives = new List<bool>();
         var latencies = new List<double>();
         int errors = 0;
         using (var progress = new ProgressBar("eval", expected))
         {
-            foreach (var record in JsonlInput.Read(data))
+            foreach (var record in JsonlInput.Read(input))
             {
                 if (scores.Count + errors >= limit)
                 {
@@ -117,6 +118,7 @@ internal static class EvalCommand
             WriteNumberOrNull(writer, "p95", p95);
             writer.WriteEndObject();
             writer.WriteNumber("errors", errors);
+            writer.WriteString("model", VerdictJson.ModelPath(guard));
             writer.WriteEndObject();
             writer.Flush();
             Console.Out.WriteLine();
@@ -151,17 +153,28 @@ internal static class EvalCommand
         }
     }
 
-    private static long CountLines(string path)
+    /// <summary>
+    /// Lines of <paramref name="input"/>, for the progress bar, read from and rewound to its start; 0 (unknown) for a pipe,
+    /// which can be read only once (by the evaluation), and for a device such as /dev/zero, whose length is 0.
+    /// </summary>
+    private static long CountLines(Stream input)
     {
-        long lines = 0;
-        using var stream = File.OpenRead(path);
-        Span<byte> buffer = stackalloc byte[1 << 14];
-        int read;
-        while ((read = stream.Read(buffer)) > 0)
+        if (!input.CanSeek)
         {
-            lines += buffer[..read].Count((byte)'\n');
+            return 0;
         }
 
+        long lines = 0;
+        long remaining = input.Length;
+        Span<byte> buffer = stackalloc byte[1 << 14];
+        int read;
+        while (remaining > 0 && (read = input.Read(buffer[..(int)Math.Min(buffer.Length, remaining)])) > 0)
+        {
+            lines += buffer[..read].Count((byte)'\n');
+            remaining -= read;
+        }
+
+        input.Position = 0;
         return lines;
     }
 }

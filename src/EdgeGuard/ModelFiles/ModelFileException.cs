@@ -2,24 +2,21 @@ namespace EdgeGuard.ModelFiles;
 
 /// <summary>
 /// A model file or directory is missing, corrupt, truncated, inconsistent or of an unsupported variant.
-/// The message names the file and the problem in one line.
+/// The message names the file and the problem in one line of at most <see cref="MaxMessageLength"/> characters,
+/// whatever the file holds: a message that quotes the file is cut, never as long as the file.
 /// </summary>
 public sealed class ModelFileException : Exception
 {
+    /// <summary>Longest message, in characters.</summary>
+    public const int MaxMessageLength = ErrorText.MaxMessageLength;
+
     public ModelFileException(string message)
-        : base(message)
+        : base(ErrorText.OneBoundedLine(message))
     {
     }
 
     public ModelFileException(string message, Exception inner)
-        : base(message, inner)
+        : base(ErrorText.OneBoundedLine(message), inner)
     {
     }
-
-    /// <summary>
-    /// <paramref name="text"/> (a value quoted from a model file) cut to <paramref name="maxLength"/> characters with an
-    /// ellipsis, so a hostile file cannot make an error message huge.
-    /// </summary>
-    public static string Shorten(string text, int maxLength = 80) =>
-        text.Length <= maxLength ? text : string.Concat(text.AsSpan(0, maxLength), "…");
 }

@@ -23,6 +23,14 @@ public abstract class ModelArchitecture
     public abstract IModelConfig ParseConfig(string json, string origin);
 
     /// <summary>
+    /// Checks every size of <paramref name="config"/> that a tensor fixes (labels, vocabulary, widths, layers) against
+    /// <paramref name="weights"/>, before anything is sized by the config: a config is text and costs nothing to inflate,
+    /// a tensor is backed by the file's bytes.
+    /// </summary>
+    /// <exception cref="ModelFileException">A size disagrees with the weights; the message names the field and the tensor.</exception>
+    public abstract void CheckWeights(IModelConfig config, ITensorSource weights);
+
+    /// <summary>
     /// Loads the sequence classifier of <paramref name="config"/> from <paramref name="weights"/> (validating every
     /// tensor's name and shape), computing in <paramref name="precision"/>.
     /// </summary>

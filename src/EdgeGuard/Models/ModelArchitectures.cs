@@ -30,9 +30,10 @@ public static class ModelArchitectures
             }
         }
 
-        string shown = modelType is null ? "absent" : $"'{ModelFileException.Shorten(modelType)}'";
-        throw new ModelFileException(
-            $"{origin}: model_type is {shown}; this runtime implements {string.Join(", ", Registered.Select(a => a.ModelType))}.");
+        string known = string.Join(", ", Registered.Select(a => a.ModelType));
+        throw new ModelFileException(modelType is null
+            ? $"{origin}: model_type is missing; this runtime implements {known}."
+            : $"{origin}: model_type={ErrorText.Quote(modelType)} is not implemented by this runtime ({known}).");
     }
 
     /// <summary>Reads <c>model_type</c> from <paramref name="json"/>, then parses and validates the config with its architecture.</summary>
@@ -53,11 +54,18 @@ public static class ModelArchitectures
                 throw new ModelFileException($"{origin}: the config is a JSON {document.RootElement.ValueKind}, not an object.");
             }
 
-            return document.RootElement.TryGetProperty("model_type", out JsonElement type) && type.ValueKind == JsonValueKind.String ? type.GetString() : null;
+            if (!document.RootElement.TryGetProperty("model_type", out JsonElement type))
+            {
+                return null;
+            }
+
+            return type.ValueKind == JsonValueKind.String
+                ? type.GetString()
+                : throw new ModelFileException($"{origin}: $.model_type is a JSON {type.ValueKind}; it must be a string naming the architecture.");
         }
         catch (JsonException e)
         {
-            throw new ModelFileException($"{origin}: not valid JSON ({ModelFileException.Shorten(e.Message)}).", e);
+            throw new ModelFileException($"{origin}: not valid JSON ({ErrorText.Quote(e.Message)}).", e);
         }
     }
 }

@@ -121,6 +121,9 @@ public sealed class ModelSource : IDisposable
         try
         {
             (ModelArchitecture architecture, IModelConfig config) = ModelArchitectures.ParseConfig(hf.ConfigJson, hf.ConfigPath);
+
+            // Before anyone sizes anything (labels, layers, tables) by the config.
+            architecture.CheckWeights(config, hf.Weights);
             return new ModelSource(
                 path, HuggingFaceFormatName, architecture, config, hf.Weights, () => TokenizerFiles.FromDirectory(hf.DirectoryPath, architecture.TokenizerKind), hf);
         }
@@ -140,7 +143,13 @@ public sealed class ModelSource : IDisposable
             IModelConfig config = architecture.ParseConfig(bundle.ConfigJson, $"{path} ({BundleKeys.ConfigJson})");
             if (config.ModelType != bundle.Architecture)
             {
-                throw new ModelFileException($"{path}: general.architecture is '{bundle.Architecture}' but the config's model_type is '{ModelFileException.Shorten(config.ModelType)}'.");
+                throw new ModelFileException($"{path}: general.architecture is '{bundle.Architecture}' but the config's model_type is {ErrorText.Quote(config.ModelType)}.");
+            }
+
+            architecture.CheckWeights(config, bundle);
+            if (bundle.Labels is { } labels && labels.Count != config.NumLabels)
+            {
+                throw new ModelFileException($"{path}: {labels.Count} labels are named but the classifier has {config.NumLabels} outputs.");
             }
 
             var tokenizerFiles = new TokenizerFiles(bundle.TokenizerKind, bundle.TokenizerFiles, path);

@@ -36,7 +36,7 @@ public sealed class TokenizerFiles
         ArgumentNullException.ThrowIfNull(files);
         if (!FileNamesByKind.ContainsKey(kind))
         {
-            throw new ModelFileException($"{origin}: tokenizer kind '{Truncate(kind)}' is not supported ({string.Join(", ", Kinds)}).");
+            throw new ModelFileException($"{origin}: tokenizer kind {ErrorText.Quote(kind)} is not supported ({string.Join(", ", Kinds)}).");
         }
 
         Kind = kind;
@@ -98,6 +98,4 @@ public sealed class TokenizerFiles
 
     /// <summary>The contents of <paramref name="name"/>, or null when the tokenizer has no such file.</summary>
     public ReadOnlyMemory<byte>? Find(string name) => Files.TryGetValue(name, out ReadOnlyMemory<byte> bytes) ? bytes : (ReadOnlyMemory<byte>?)null;
-
-    private static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
 }

@@ -116,11 +116,11 @@ public sealed class BundleValidationTests : IDisposable
 
     [Fact]
     public void Open_UnknownPrecision_Fails() =>
-        AssertRefused(BundleForge.With(BundleKeys.Precision, GgufValue.FromString("int8")), "precision 'int8' is not supported");
+        AssertRefused(BundleForge.With(BundleKeys.Precision, GgufValue.FromString("int8")), "precision \"int8\" is not supported");
 
     [Fact]
     public void Open_OtherArchitecture_Fails() =>
-        AssertRefused(BundleForge.With(BundleKeys.Architecture, GgufValue.FromString("llama")), "architecture 'llama' is not valid in bundle format version 1");
+        AssertRefused(BundleForge.With(BundleKeys.Architecture, GgufValue.FromString("llama")), "architecture \"llama\" is not valid in bundle format version 1");
 
     [Fact]
     public void Open_Int8TensorInVersionOneBundle_IsRefusedAsNeedingANewerRuntime()

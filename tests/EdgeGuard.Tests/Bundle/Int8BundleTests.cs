@@ -169,7 +169,7 @@ public sealed class Int8BundleTests
         string path = temp.File("forged.gguf");
         BundleForge.Write(path, metadata);
         var e = Assert.Throws<ModelFileException>(() => ModelBundle.Open(path));
-        Assert.Contains("layout 'panels-16x4'", e.Message);
+        Assert.Contains("layout \"panels-16x4\"", e.Message);
     }
 
     [Fact]
@@ -180,7 +180,7 @@ public sealed class Int8BundleTests
         string path = temp.File("forged.gguf");
         BundleForge.Write(path, metadata);
         var e = Assert.Throws<ModelFileException>(() => ModelBundle.Open(path));
-        Assert.Contains("precision 'f32' is not supported by bundle format version 2", e.Message);
+        Assert.Contains("precision \"f32\" is not supported by bundle format version 2", e.Message);
     }
 
     [Fact]

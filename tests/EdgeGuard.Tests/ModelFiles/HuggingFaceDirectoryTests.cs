@@ -69,12 +69,27 @@ public sealed class HuggingFaceDirectoryTests
         Assert.Contains("share_att_key=false", error.Message);
     }
 
-    /// <summary>The tiny fixture's config plus a one-tensor weights file (enough to open, not to load a model).</summary>
+    [Fact]
+    public void Open_ConfigSizeTheWeightsContradict_IsRefusedBeforeAnythingIsSizedByIt()
+    {
+        using var dir = WriteModelDirectory();
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("config.json")))!.AsObject();
+        config.Remove("id2label");
+        config.Remove("label2id");
+        config["num_labels"] = 20_000_000;
+        File.WriteAllText(dir.File("config.json"), config.ToJsonString());
+        var error = Assert.Throws<ModelFileException>(() => ModelSource.Open(dir.Path));
+        Assert.Equal(
+            $"{dir.File("config.json")}: num_labels=20000000 does not match the weights: tensor 'classifier.weight' of {dir.File("model.safetensors")} has shape [2, 32], so num_labels=2.",
+            error.Message);
+    }
+
+    /// <summary>A copy of the tiny fixture's config and weights, without a tokenizer.</summary>
     private static TempDirectory WriteModelDirectory()
     {
         var dir = new TempDirectory();
         File.Copy(Path.Combine(RepoPaths.Fixture("tiny-buckets"), "config.json"), dir.File("config.json"));
-        new SafetensorsTestWriter().AddF32("classifier.bias", [2], [0.5f, -0.5f]).Write(dir.File("model.safetensors"));
+        File.Copy(Path.Combine(RepoPaths.Fixture("tiny-buckets"), "model.safetensors"), dir.File("model.safetensors"));
         return dir;
     }
 }

@@ -205,9 +205,9 @@ public sealed class DebertaClassifierTests
     public void Load_MisshapenTensor_NamesItWithExpectedAndActualShape()
     {
         HuggingFaceDirectory directory = SharedModels.Directory(Xsmall);
-        var weights = new EditedTensorSource(directory.Weights).Set("deberta.encoder.rel_embeddings.weight", [511, 384]);
+        var weights = new EditedTensorSource(directory.Weights).Set("deberta.encoder.rel_embeddings.weight", [512, 383]);
         var error = Assert.Throws<ModelFileException>(() => DebertaClassifier.Load(directory.Config, weights, SharedModels.Pool));
-        Assert.Contains("'deberta.encoder.rel_embeddings.weight' has shape [511, 384], expected [512, 384]", error.Message);
+        Assert.Contains("'deberta.encoder.rel_embeddings.weight' has shape [512, 383], expected [512, 384]", error.Message);
     }
 
     [Fact]

@@ -75,7 +75,7 @@ public sealed class DebertaConfigTests
         { "pooler_hidden_size", "16", "pooler_hidden_size=16" },
         { "layer_norm_eps", "0", "layer_norm_eps=0" },
         { "max_relative_positions", "5", "max_relative_positions=5" },
-        { "id2label", "{\"0\": \"safe\", \"2\": \"unsafe\"}", "id2label=" },
+        { "id2label", "{\"0\": \"safe\", \"2\": \"unsafe\"}", "id2label has the keys [\"0\", \"2\"] but must have the keys 0..1 (no \"1\")" },
     };
 
     [Theory]

@@ -199,7 +199,7 @@ public static class BundleWriter
         {
             if (!BundleNames.IsTokenizerFileName(name))
             {
-                return $"tokenizer file name '{ModelFileException.Shorten(name)}' is not a plain file name of 1 to {BundleFormat.MaxNameLength} characters";
+                return $"tokenizer file name {ErrorText.Quote(name)} is not a plain file name of 1 to {BundleFormat.MaxNameLength} characters";
             }
 
             if (bytes is null || bytes.Length == 0)

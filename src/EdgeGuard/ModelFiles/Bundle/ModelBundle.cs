@@ -43,15 +43,15 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
         if (legacy ? Architecture != BundleFormat.LegacyArchitecture : Architecture.Length is 0 or > BundleFormat.MaxNameLength)
         {
             Fail(legacy
-                ? $"architecture '{ModelFileException.Shorten(Architecture)}' is not valid in bundle format version {FormatVersion} (only '{BundleFormat.LegacyArchitecture}')"
-                : $"architecture '{ModelFileException.Shorten(Architecture)}' is not a model_type of 1 to {BundleFormat.MaxNameLength} characters");
+                ? $"architecture {ErrorText.Quote(Architecture)} is not valid in bundle format version {FormatVersion} (only '{BundleFormat.LegacyArchitecture}')"
+                : $"architecture {ErrorText.Quote(Architecture)} is not a model_type of 1 to {BundleFormat.MaxNameLength} characters");
         }
 
         Precision = RequireValue(BundleKeys.Precision, GgufValueType.String).AsString();
         string? expectedPrecision = !legacy ? null : FormatVersion >= BundleFormat.Int8Version ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32;
         if (expectedPrecision is not null ? Precision != expectedPrecision : Precision is not BundleFormat.PrecisionF32 and not BundleFormat.PrecisionInt8)
         {
-            Fail($"precision '{ModelFileException.Shorten(Precision)}' is not supported by bundle format version {FormatVersion} (expected {(expectedPrecision is null ? $"'{BundleFormat.PrecisionF32}' or '{BundleFormat.PrecisionInt8}'" : $"'{expectedPrecision}'")})");
+            Fail($"precision {ErrorText.Quote(Precision)} is not supported by bundle format version {FormatVersion} (expected {(expectedPrecision is null ? $"'{BundleFormat.PrecisionF32}' or '{BundleFormat.PrecisionInt8}'" : $"'{expectedPrecision}'")})");
         }
 
         if (Precision == BundleFormat.PrecisionInt8)
@@ -59,7 +59,7 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
             string layout = RequireValue(BundleKeys.Int8Layout, GgufValueType.String).AsString();
             if (layout != PackedInt8Matrix.LayoutKey)
             {
-                Fail($"int8 weights are packed in layout '{ModelFileException.Shorten(layout)}', which this runtime's kernels do not read (they read '{PackedInt8Matrix.LayoutKey}'); convert the model again with this EdgeGuard");
+                Fail($"int8 weights are packed in layout {ErrorText.Quote(layout)}, which this runtime's kernels do not read (they read '{PackedInt8Matrix.LayoutKey}'); convert the model again with this EdgeGuard");
             }
 
             if (_file.FindMetadata(BundleKeys.Int8WeightLimit) is not null)
@@ -367,7 +367,7 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
         string kind = RequireValue(BundleKeys.TokenizerKind, GgufValueType.String).AsString();
         if (kind.Length is 0 or > BundleFormat.MaxNameLength)
         {
-            Fail($"{BundleKeys.TokenizerKind} '{ModelFileException.Shorten(kind)}' is not a tokenizer kind of 1 to {BundleFormat.MaxNameLength} characters");
+            Fail($"{BundleKeys.TokenizerKind} {ErrorText.Quote(kind)} is not a tokenizer kind of 1 to {BundleFormat.MaxNameLength} characters");
         }
 
         GgufArray names = RequireValue(BundleKeys.TokenizerFiles, GgufValueType.Array).AsArray();
@@ -381,7 +381,7 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
         {
             if (!BundleNames.IsTokenizerFileName(name) || files.ContainsKey(name))
             {
-                Fail($"{BundleKeys.TokenizerFiles} holds '{ModelFileException.Shorten(name)}', which is not a plain file name of 1 to {BundleFormat.MaxNameLength} characters or is listed twice");
+                Fail($"{BundleKeys.TokenizerFiles} holds {ErrorText.Quote(name)}, which is not a plain file name of 1 to {BundleFormat.MaxNameLength} characters or is listed twice");
             }
 
             files.Add(name, ReadBytes(BundleKeys.TokenizerFilePrefix + name));

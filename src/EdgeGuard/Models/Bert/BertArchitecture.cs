@@ -25,6 +25,9 @@ public sealed class BertArchitecture : ModelArchitecture
     }
 
     /// <inheritdoc />
+    public override void CheckWeights(IModelConfig config, ITensorSource weights) => Expect<BertConfig>(config).ValidateAgainst(weights);
+
+    /// <inheritdoc />
     public override EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit) =>
         BertClassifier.Load(Expect<BertConfig>(config), weights, pool, precision, int8WeightLimit);
 }
@@ -48,6 +51,9 @@ public sealed class RobertaArchitecture : ModelArchitecture
         config.Validate();
         return config;
     }
+
+    /// <inheritdoc />
+    public override void CheckWeights(IModelConfig config, ITensorSource weights) => Expect<RobertaConfig>(config).ValidateAgainst(weights);
 
     /// <inheritdoc />
     public override EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit) =>

@@ -47,7 +47,7 @@ public sealed class BertClassifier : EncoderClassifier
         config.Validate();
         bool roberta = config is RobertaConfig;
         string prefix = roberta ? "roberta" : "bert";
-        RejectMismatchedLayers(config, weights, prefix + ".encoder.layer.");
+        config.ValidateAgainst(weights);
 
         int hidden = config.HiddenSize;
         float eps = (float)config.LayerNormEps;
@@ -97,37 +97,4 @@ public sealed class BertClassifier : EncoderClassifier
 
     private protected override string? DescribeInvalidTokenType(int tokenType) =>
         (uint)tokenType < (uint)_config.TypeVocabSize ? null : $"the model has {_config.TypeVocabSize} token types (type_vocab_size)";
-
-    /// <summary>
-    /// Weights that contradict the config are a wrong file pairing; checked before anything is sized by the config, so
-    /// a hostile <c>num_hidden_layers</c> is refused by the tensors actually present instead of by an allocation.
-    /// </summary>
-    private static void RejectMismatchedLayers(BertConfig config, ITensorSource weights, string layerPrefix)
-    {
-        int layersPresent = 0;
-        foreach (TensorInfo tensor in weights.Tensors)
-        {
-            string name = tensor.Name;
-            if (!name.StartsWith(layerPrefix, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            int end = name.IndexOf('.', layerPrefix.Length);
-            if (end > layerPrefix.Length && int.TryParse(name.AsSpan(layerPrefix.Length, end - layerPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int layer))
-            {
-                if (layer >= config.NumHiddenLayers)
-                {
-                    throw new ModelFileException($"{weights.Origin}: tensor '{ModelFileException.Shorten(name)}' belongs to layer {layer}, but {config.Origin} has num_hidden_layers={config.NumHiddenLayers}.");
-                }
-
-                layersPresent = Math.Max(layersPresent, layer + 1);
-            }
-        }
-
-        if (layersPresent < config.NumHiddenLayers && weights is not ITensorFactory)
-        {
-            throw new ModelFileException($"{config.Origin}: num_hidden_layers={config.NumHiddenLayers}, but {weights.Origin} holds tensors of {layersPresent} layers.");
-        }
-    }
 }

@@ -146,7 +146,7 @@ public class BertConfig : IModelConfig
         catch (JsonException e)
         {
             string where = e.Path is null ? string.Empty : $" at {e.Path}";
-            throw new ModelFileException($"{origin}: not a valid config{where} ({ModelFileException.Shorten(e.Message, 160)}).", e);
+            throw new ModelFileException($"{origin}: not a valid config{where} ({ErrorText.Quote(e.Message)}).", e);
         }
 
         if (config is null)
@@ -240,6 +240,36 @@ public class BertConfig : IModelConfig
         }
     }
 
+    /// <summary>
+    /// Checks every size a tensor fixes against the weights (<see cref="TensorBounds"/>): num_labels, vocab_size,
+    /// hidden_size, max_position_embeddings, type_vocab_size, num_hidden_layers, intermediate_size — before anything is
+    /// sized by them. Weights made on request (<see cref="ITensorFactory"/>) follow the config and are not checked.
+    /// </summary>
+    /// <exception cref="ModelFileException">A size disagrees with the weights, or a tensor that fixes one is missing.</exception>
+    public void ValidateAgainst(ITensorSource weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (weights is ITensorFactory)
+        {
+            return;
+        }
+
+        bool roberta = this is RobertaConfig;
+        string prefix = roberta ? "roberta" : "bert";
+        var bounds = new TensorBounds(weights, Origin);
+        bounds.RequireDimension("num_labels", NumLabels, roberta ? "classifier.out_proj.weight" : "classifier.weight", 0);
+        bounds.RequireDimension("vocab_size", VocabSize, prefix + ".embeddings.word_embeddings.weight", 0);
+        bounds.RequireDimension("hidden_size", HiddenSize, prefix + ".embeddings.word_embeddings.weight", 1);
+        bounds.RequireDimension("max_position_embeddings", MaxPositionEmbeddings, prefix + ".embeddings.position_embeddings.weight", 0);
+        if (TypeVocabSize > 0)
+        {
+            bounds.RequireDimension("type_vocab_size", TypeVocabSize, prefix + ".embeddings.token_type_embeddings.weight", 0);
+        }
+
+        bounds.RequireNumberedBlocks("num_hidden_layers", NumHiddenLayers, prefix + ".encoder.layer.", "layer");
+        bounds.RequireDimension("intermediate_size", IntermediateSize, prefix + ".encoder.layer.0.intermediate.dense.bias", 0);
+    }
+
     private protected void Fail(string problem) => throw new ModelFileException($"{Origin}: {problem}.");
 
     private void RequireInRange(long value, string field, long min, long max)
@@ -250,7 +280,7 @@ public class BertConfig : IModelConfig
         }
     }
 
-    private static string Show(string? value) => value is null ? "null" : $"\"{ModelFileException.Shorten(value)}\"";
+    private static string Show(string? value) => ErrorText.Quote(value);
 }
 
 /// <summary>

@@ -25,6 +25,9 @@ public sealed class DebertaArchitecture : ModelArchitecture
     }
 
     /// <inheritdoc />
+    public override void CheckWeights(IModelConfig config, ITensorSource weights) => Expect<DebertaConfig>(config).ValidateAgainst(weights);
+
+    /// <inheritdoc />
     public override EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit) =>
         DebertaClassifier.Load(Expect<DebertaConfig>(config), weights, pool, precision, int8WeightLimit);
 }

@@ -74,7 +74,7 @@ public sealed class DebertaClassifier : EncoderClassifier
     /// <param name="config">The model config; validated here.</param>
     /// <param name="weights">The weights under Hugging Face names; must outlive the classifier.</param>
     /// <param name="pool">The threads every forward runs on.</param>
-    /// <exception cref="ModelFileException">An unsupported config, or a missing, unreadable or misshapen tensor (named with expected and actual shape), or weights for more layers than the config has.</exception>
+    /// <exception cref="ModelFileException">An unsupported config, or a missing, unreadable or misshapen tensor (named with expected and actual shape), or weights whose sizes contradict the config (<see cref="DebertaConfig.ValidateAgainst"/>).</exception>
     public static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool) =>
         Load(config, weights, pool, RelativePositionRule.HuggingFace);
 
@@ -102,7 +102,7 @@ public sealed class DebertaClassifier : EncoderClassifier
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(pool);
         config.Validate();
-        RejectMismatchedWeights(config, weights);
+        config.ValidateAgainst(weights);
 
         int hidden = config.HiddenSize;
         float eps = (float)config.LayerNormEps;
@@ -161,26 +161,4 @@ public sealed class DebertaClassifier : EncoderClassifier
     private protected override string? DescribeInvalidTokenType(int tokenType) => null;
 
     private protected override bool AcceptsRowsBeyondMaxSequenceLength => true;
-
-    /// <summary>Weights that contradict the config are a wrong file pairing, not something to ignore.</summary>
-    private static void RejectMismatchedWeights(DebertaConfig config, ITensorSource weights)
-    {
-        const string layerPrefix = "deberta.encoder.layer.";
-        foreach (TensorInfo tensor in weights.Tensors)
-        {
-            string name = tensor.Name;
-            if (name.StartsWith(layerPrefix, StringComparison.Ordinal))
-            {
-                int end = name.IndexOf('.', layerPrefix.Length);
-                if (end > layerPrefix.Length && int.TryParse(name.AsSpan(layerPrefix.Length, end - layerPrefix.Length), out int layer) && layer >= config.NumHiddenLayers)
-                {
-                    throw new ModelFileException($"{weights.Origin}: tensor '{name}' belongs to layer {layer}, but {config.Origin} has num_hidden_layers={config.NumHiddenLayers}.");
-                }
-            }
-            else if (name.StartsWith("deberta.encoder.conv.", StringComparison.Ordinal))
-            {
-                throw new ModelFileException($"{weights.Origin}: tensor '{name}' is a convolution layer weight, but {config.Origin} has no conv_kernel_size.");
-            }
-        }
-    }
 }

@@ -201,6 +201,12 @@ public sealed class DebertaConfig : IModelConfig
     public string ToJson() => JsonSerializer.Serialize(this, DebertaConfigJsonContext.Default.DebertaConfig);
 
     /// <summary>
+    /// The smallest <c>max_position_embeddings</c> a model may have: a window must hold a prompt and response pair of one
+    /// token each, <c>[CLS] p [SEP] r [SEP]</c>. A smaller model would open and then fail every pair (and, below 3, every prompt).
+    /// </summary>
+    public const int MinMaxPositionEmbeddings = 5;
+
+    /// <summary>
     /// Refuses, with a message naming the field and its value, every variant the engine does not implement:
     /// the engine is DeBERTa-v3 (relative attention with log buckets, shared c2p/p2c projections, normalised
     /// relative embeddings, no absolute positions, no token types, no convolution, GELU).
@@ -234,9 +240,11 @@ public sealed class DebertaConfig : IModelConfig
             Fail($"embedding_size={embeddingSize} is not supported (embedding projection; only embedding_size = hidden_size)");
         }
 
-        if (!double.IsFinite(LayerNormEps) || LayerNormEps <= 0)
+        // LayerNorm adds eps in float32: a value float32 rounds to 0 or infinity would divide by zero or erase the input.
+        float eps = (float)LayerNormEps;
+        if (!(eps > 0 && float.IsFinite(eps)))
         {
-            Fail($"layer_norm_eps={LayerNormEps.ToString(CultureInfo.InvariantCulture)} must be a positive number");
+            Fail($"layer_norm_eps={LayerNormEps.ToString(CultureInfo.InvariantCulture)} must be a positive number float32 can hold (it is added in float32)");
         }
 
         if (HiddenAct != "gelu")
@@ -247,6 +255,11 @@ public sealed class DebertaConfig : IModelConfig
         if (!RelativeAttention)
         {
             Fail("relative_attention=false is not supported (DeBERTa-v3 disentangled attention expected)");
+        }
+
+        if (MaxPositionEmbeddings < MinMaxPositionEmbeddings)
+        {
+            Fail($"max_position_embeddings={MaxPositionEmbeddings} is too small: a window must hold at least [CLS] prompt [SEP] response [SEP], {MinMaxPositionEmbeddings} tokens");
         }
 
         if (PositionBuckets <= 0)
@@ -332,13 +345,88 @@ public sealed class DebertaConfig : IModelConfig
             {
                 if (!Id2Label.ContainsKey(i.ToString(CultureInfo.InvariantCulture)))
                 {
-                    Fail($"id2label={{{string.Join(", ", Id2Label.Keys.Select(k => $"\"{k}\""))}}} must have the keys 0..{Id2Label.Count - 1}");
+                    Fail($"id2label has the keys {ErrorText.QuoteList(Id2Label.Keys)} but must have the keys 0..{Id2Label.Count - 1} (no \"{i}\")");
                 }
             }
         }
 
         // label2id is kept for round-tripping only: fine-tunes often carry a stale one, and id2label is what
         // Hugging Face uses to name outputs.
+    }
+
+    /// <summary>
+    /// Checks every size the weights fix against them, before anything is sized by this config: num_labels (the classifier),
+    /// vocab_size and hidden_size (the word embeddings), position_buckets (rel_embeddings), num_hidden_layers (the numbered
+    /// layers present), intermediate_size (layer 0's feed-forward), that there is no convolution layer, and that a window of
+    /// max_position_embeddings tokens fits the attention buffers of the head size the weights confirm. A config is
+    /// text anyone can edit; a size is believed only when tensors of that size are there, so a wrong one is one clear
+    /// error instead of an allocation of whatever the config says. Call after <see cref="Validate"/>.
+    /// </summary>
+    /// <remarks>
+    /// The tensor names are the loader's (<see cref="DebertaClassifier"/>): these are the tensors whose shapes fix the
+    /// sizes, checked here by name before the loader reads them, so that nothing is allocated on the config's word.
+    /// </remarks>
+    /// <param name="weights">The weights under Hugging Face names.</param>
+    /// <exception cref="ModelFileException">The first size the weights contradict, naming the field, its value and what the weights hold.</exception>
+    public void ValidateAgainst(ITensorSource weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (weights is ITensorFactory)
+        {
+            // It makes whatever tensors the config asks for.
+            RequireWindowFitsScratch();
+            return;
+        }
+
+        var bounds = new TensorBounds(weights, Origin);
+        bounds.RequireDimension("num_labels", NumLabels, "classifier.weight", 0);
+        bounds.RequireDimension("vocab_size", VocabSize, "deberta.embeddings.word_embeddings.weight", 0);
+        bounds.RequireDimension("hidden_size", HiddenSize, "deberta.embeddings.word_embeddings.weight", 1);
+        bounds.RequireDimension("position_buckets", PositionBuckets, "deberta.encoder.rel_embeddings.weight", 0, perUnit: 2);
+        bounds.RequireNumberedBlocks("num_hidden_layers", NumHiddenLayers, "deberta.encoder.layer.", "layer");
+        bounds.RequireDimension("intermediate_size", IntermediateSize, "deberta.encoder.layer.0.intermediate.dense.bias", 0);
+        foreach (TensorInfo tensor in weights.Tensors)
+        {
+            if (tensor.Name.StartsWith("deberta.encoder.conv.", StringComparison.Ordinal))
+            {
+                throw new ModelFileException($"{weights.Origin}: tensor '{tensor.Name}' is a convolution layer weight, but {Origin} has no conv_kernel_size.");
+            }
+        }
+
+        RequireWindowFitsScratch();
+    }
+
+    /// <summary>
+    /// A window of max_position_embeddings tokens must fit the attention scratch, or the model would advertise windows it
+    /// cannot run. Checked once the weights have confirmed the head size it depends on.
+    /// </summary>
+    private void RequireWindowFitsScratch()
+    {
+        // The square alone rules out long windows first, so ScratchFor only sees lengths it computes without overflow.
+        if ((long)MaxPositionEmbeddings * MaxPositionEmbeddings > Array.MaxLength || DebertaWorkspace.ScratchFor(MaxPositionEmbeddings, PositionBuckets, HeadSize) > Array.MaxLength)
+        {
+            Fail($"max_position_embeddings={MaxPositionEmbeddings} is too large: the attention scores of one window that long do not fit in one buffer (at most {LongestWindow(PositionBuckets, HeadSize)} tokens with this position_buckets and head size)");
+        }
+    }
+
+    /// <summary>The longest window whose attention scratch fits one array (<see cref="DebertaWorkspace.ScratchFor"/>).</summary>
+    private static int LongestWindow(int positionBuckets, int headSize)
+    {
+        int low = 1, high = (int)Math.Sqrt(Array.MaxLength);
+        while (low < high)
+        {
+            int mid = low + ((high - low + 1) / 2);
+            if (DebertaWorkspace.ScratchFor(mid, positionBuckets, headSize) <= Array.MaxLength)
+            {
+                low = mid;
+            }
+            else
+            {
+                high = mid - 1;
+            }
+        }
+
+        return low;
     }
 
     private void RequirePositive(int value, string field)
@@ -351,9 +439,9 @@ public sealed class DebertaConfig : IModelConfig
 
     private void Fail(string problem) => throw new ModelFileException($"{Origin}: {problem}.");
 
-    private static string Show(string? value) => value is null ? "null" : $"\"{value}\"";
+    private static string Show(string? value) => ErrorText.Quote(value);
 
-    private static string ShowList(IReadOnlyList<string>? values) => values is null ? "null" : "[" + string.Join(", ", values.Select(v => $"\"{v}\"")) + "]";
+    private static string ShowList(IReadOnlyList<string>? values) => ErrorText.QuoteList(values);
 }
 
 /// <summary>
