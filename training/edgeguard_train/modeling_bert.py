@@ -199,8 +199,11 @@ class Embeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
-        if self.config.is_roberta:
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor,
+                position_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if position_ids is not None:
+            positions = position_ids
+        elif self.config.is_roberta:
             positions = roberta_position_ids(input_ids, self.config.pad_token_id)
         else:
             positions = torch.arange(input_ids.shape[1], dtype=torch.long, device=input_ids.device).unsqueeze(0)
@@ -335,9 +338,10 @@ class BertModel(nn.Module):
         self.pooler = Pooler(config) if add_pooling_layer else None
 
     def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
-                token_type_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+                token_type_ids: Optional[torch.Tensor] = None, position_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``position_ids`` overrides the family's numbering (as in ``transformers``); leave it None to get it."""
         attention_mask, token_type_ids = _default_inputs(input_ids, attention_mask, token_type_ids)
-        return self.encoder(self.embeddings(input_ids, token_type_ids), attention_mask)
+        return self.encoder(self.embeddings(input_ids, token_type_ids, position_ids), attention_mask)
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
                token_type_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -402,9 +406,9 @@ class _SequenceClassifier(nn.Module):
         return getattr(self, self.prefix.rstrip("."))
 
     def encode(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
-               token_type_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+               token_type_ids: Optional[torch.Tensor] = None, position_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
         """The last hidden state ``[B, L, hidden]``."""
-        return self.encoder_model(input_ids, attention_mask, token_type_ids)
+        return self.encoder_model(input_ids, attention_mask, token_type_ids, position_ids)
 
     def pool(self, hidden: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
