@@ -353,24 +353,28 @@ def parity_inputs(config, seed: int = 0) -> Dict[str, np.ndarray]:
     return {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64), "token_type_ids": types.astype(np.int64)}
 
 
-def parity(graph, directory: str) -> float:
-    """Max |last hidden state| difference: the reference on the imported directory vs the numpy-evaluated original graph."""
+def parity(graph, directory: str) -> Tuple[str, float]:
+    """Max |difference| between the reference on the imported directory and the numpy-evaluated original graph.
+
+    Compares the last hidden state when the graph outputs one (``[batch, sequence, hidden]``), else its logits.
+    """
     import torch
 
-    from .modeling_bert import BertModel
+    from .modeling_bert import BertModel, load_classifier
     from .onnx_numpy import run_model
 
     model = BertModel.from_pretrained(directory)
     feeds = parity_inputs(model.config)
     feeds = {name: value for name, value in feeds.items() if name in {i.name for i in graph.graph.input}}
     outputs = run_model(graph, feeds)
+    inputs = [torch.from_numpy(feeds[n]) if n in feeds else None for n in ("input_ids", "attention_mask", "token_type_ids")]
     hidden = next((v for v in outputs.values() if v.ndim == 3), None)
-    if hidden is None:
-        raise GraphImportError("the graph has no [batch, sequence, hidden] output to compare")
     with torch.no_grad():
-        expected = model(*(torch.from_numpy(feeds[n]) if n in feeds else None
-                           for n in ("input_ids", "attention_mask", "token_type_ids"))).numpy()
-    return float(np.max(np.abs(hidden - expected)))
+        if hidden is not None:
+            return "hidden", float(np.max(np.abs(hidden - model(*inputs).numpy())))
+        if "logits" in outputs:
+            return "logit", float(np.max(np.abs(outputs["logits"] - load_classifier(directory)(*inputs).numpy())))
+    raise GraphImportError("the graph has neither a [batch, sequence, hidden] output nor logits to compare")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -414,8 +418,8 @@ def run(args: argparse.Namespace) -> int:
         if args.no_parity:
             fields["parity"] = "skipped"
         else:
-            worst = parity(graph, staging)
-            fields["max_abs_hidden_diff"] = worst
+            compared, worst = parity(graph, staging)
+            fields[f"max_abs_{compared}_diff"] = worst
             if worst > args.parity_tolerance:
                 print(summary("import-onnx-bert", **fields, status="PARITY-FAILED"))
                 return 1

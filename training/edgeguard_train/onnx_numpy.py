@@ -2,7 +2,7 @@
 
 ONNX Runtime is not packaged for Debian, and parity is what an export must prove. This covers the
 operators (and attributes) of a traced DeBERTa-v3 classifier at opset 14, of BERT and RoBERTa
-graphs (``Tanh``, ``CumSum``), plus the integer operators of dynamic int8 quantization (``DynamicQuantizeLinear``, ``MatMulInteger``); any other
+graphs (``Tanh``, ``CumSum``, ``Relu``), plus the integer operators of dynamic int8 quantization (``DynamicQuantizeLinear``, ``MatMulInteger``); any other
 operator is an error naming it, never a silent skip.
 """
 
@@ -166,6 +166,7 @@ OPS: Dict[str, Callable] = {
     "Not": lambda x: np.logical_not(x),
     "Pow": lambda a, b: np.power(a, b).astype(a.dtype),
     "Range": lambda start, limit, delta: np.arange(start, limit, delta, dtype=np.asarray(start).dtype),
+    "Relu": lambda x: np.maximum(x, np.zeros((), dtype=x.dtype)),
     "ReduceMean": lambda x, axes=None, keepdims=1: np.mean(x, axis=tuple(axes) if axes is not None else None, keepdims=bool(keepdims)),
     "Reshape": _reshape,
     "Shape": lambda x: np.array(x.shape, dtype=np.int64),
