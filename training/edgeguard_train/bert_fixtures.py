@@ -20,12 +20,12 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from .modeling_bert import BertConfig, classifier_class, save_pretrained
+from .modeling_bert import ARCHITECTURES, BertConfig, classifier_class, save_pretrained
 from .progress import summary
 
 HIDDEN_STATE_POSITIONS = 4
@@ -92,8 +92,6 @@ def fixture_config(spec: FixtureSpec) -> BertConfig:
     values = dict(spec.config)
     values["id2label"] = dict(spec.id2label)
     config = BertConfig.from_dict(values)
-    from .modeling_bert import ARCHITECTURES
-
     config.architectures = [ARCHITECTURES[config.model_type]]
     config.validate()
     return config

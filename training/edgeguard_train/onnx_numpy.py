@@ -2,8 +2,9 @@
 
 ONNX Runtime is not packaged for Debian, and parity is what an export must prove. This covers the
 operators (and attributes) of a traced DeBERTa-v3 classifier at opset 14, of BERT and RoBERTa
-graphs (``Tanh``, ``CumSum``, ``Relu``), plus the integer operators of dynamic int8 quantization (``DynamicQuantizeLinear``, ``MatMulInteger``); any other
-operator is an error naming it, never a silent skip.
+graphs (``Tanh``, ``CumSum``, ``Relu``), plus the integer operators of dynamic int8 quantization
+(``DynamicQuantizeLinear``, ``MatMulInteger``); any other operator is an error naming it, never a
+silent skip.
 """
 
 from __future__ import annotations
