@@ -92,22 +92,11 @@ internal static class ConvertCommand
         }
 
         int weightLimit = parsed.GetValue(WeightBits) == 7 ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
-        var contents = new BundleContents(
-            model.Config.ModelType, model.Config.ToJson(), model.ToBundleTokenizer(), new BundleClassifier(labels.Names, labels.UnsafeIndex, threshold),
-            int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, Path.GetFileName(Path.GetFullPath(source)));
         using (var progress = new ProgressBar("convert", 100))
         {
-            var report = new Progress<double>(p => progress.Report((long)(p * 100)));
-            if (int8)
-            {
-                using var pool = new WorkerPool();
-                EncoderClassifier quantized = model.LoadClassifier(pool, ModelPrecision.Int8, weightLimit);
-                BundleWriter.WriteInt8(output, contents, model.Weights, quantized.ToInt8Conversion(), report);
-            }
-            else
-            {
-                BundleWriter.Write(output, contents, model.Weights, report);
-            }
+            BundleConversion.Write(
+                model, output, new BundleClassifier(labels.Names, labels.UnsafeIndex, threshold), int8, weightLimit, name,
+                Path.GetFileName(Path.GetFullPath(source)), new Progress<double>(p => progress.Report((long)(p * 100))));
         }
 
         using var bundle = ModelBundle.Open(output);

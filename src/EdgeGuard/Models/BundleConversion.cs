@@ -1,0 +1,37 @@
+using EdgeGuard.Kernels.Int8;
+using EdgeGuard.Kernels.Threading;
+using EdgeGuard.ModelFiles.Bundle;
+
+namespace EdgeGuard.Models;
+
+/// <summary>
+/// A model of any registered architecture into one bundle: config, tokenizer files, classifier metadata and weights,
+/// float32 or int8 (the architecture quantises and precomputes; <see cref="BundleWriter"/> only writes).
+/// </summary>
+public static class BundleConversion
+{
+    /// <summary>Writes <paramref name="model"/> to <paramref name="output"/> atomically (see <see cref="BundleWriter"/>).</summary>
+    /// <param name="classifier">Labels, unsafe class and threshold to store.</param>
+    /// <param name="int8">Store the architecture's linear layers as packed int8 (per-channel, ±<paramref name="weightLimit"/>).</param>
+    /// <param name="weightLimit"><see cref="PackedInt8Matrix.FullWeightLimit"/> (8-bit) or <see cref="PackedInt8Matrix.SevenBitWeightLimit"/> (7-bit).</param>
+    /// <exception cref="ModelFiles.ModelFileException">The model's weights or tokenizer cannot be read or stored.</exception>
+    public static void Write(
+        ModelSource model, string output, BundleClassifier classifier, bool int8, int weightLimit = PackedInt8Matrix.FullWeightLimit,
+        string? name = null, string? source = null, IProgress<double>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(classifier);
+        var contents = new BundleContents(
+            model.Config.ModelType, model.Config.ToJson(), model.ToBundleTokenizer(), classifier,
+            int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, source);
+        if (!int8)
+        {
+            BundleWriter.Write(output, contents, model.Weights, progress);
+            return;
+        }
+
+        using var pool = new WorkerPool();
+        EncoderClassifier quantized = model.LoadClassifier(pool, ModelPrecision.Int8, weightLimit);
+        BundleWriter.WriteInt8(output, contents, model.Weights, quantized.ToInt8Conversion(), progress);
+    }
+}
