@@ -53,14 +53,12 @@ public static class OnnxGuard
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
         var (modelPath, directory, configPath) = OnnxModelFiles.LocateModel(path);
         var config = ClassifierConfig.Load(configPath);
-        var (kind, tokenizerPath, tokenizerConfigPath) = OnnxModelFiles.LocateTokenizer(directory, config.ModelType);
-        ITokenizer tokenizer = kind == TokenizerKind.SentencePiece
-            ? DebertaTokenizer.FromFile(tokenizerPath)
-            : WordPieceTokenizer.FromFiles(tokenizerPath, tokenizerConfigPath);
+        TokenizerFiles tokenizerFiles = OnnxModelFiles.LocateTokenizer(directory, config.ModelType);
+        ITokenizer tokenizer = Tokenizers.Load(tokenizerFiles);
         if (tokenizer.VocabularySize > config.VocabSize)
         {
             throw new ModelFileException(
-                $"{tokenizerPath}: the tokenizer has {tokenizer.VocabularySize} tokens but {configPath} gives vocab_size {config.VocabSize}; they do not belong together.");
+                $"{tokenizerFiles.Origin}: the tokenizer has {tokenizer.VocabularySize} tokens but {configPath} gives vocab_size {config.VocabSize}; they do not belong together.");
         }
 
         var classifier = OnnxSequenceClassifier.Open(modelPath, new OnnxClassifierOptions

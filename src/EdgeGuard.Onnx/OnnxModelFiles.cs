@@ -1,16 +1,8 @@
 using EdgeGuard.ModelFiles;
+using EdgeGuard.Models;
+using EdgeGuard.Tokenization;
 
 namespace EdgeGuard.Onnx;
-
-/// <summary>Which tokenizer file a model directory brings.</summary>
-internal enum TokenizerKind
-{
-    /// <summary><c>spm.model</c>: DeBERTa-v3's SentencePiece Unigram model.</summary>
-    SentencePiece,
-
-    /// <summary><c>vocab.txt</c> (+ optional <c>tokenizer_config.json</c>): the BERT family's WordPiece.</summary>
-    WordPiece,
-}
 
 /// <summary>
 /// The files of an ONNX classifier as exporters lay them out: the <c>.onnx</c> graph and the Hugging Face files that
@@ -22,7 +14,7 @@ internal static class OnnxModelFiles
     /// <summary>The model file looked for when a directory is given.</summary>
     public const string ModelFileName = "model.onnx";
 
-    private const string ConfigFileName = "config.json", SpmFileName = "spm.model", VocabFileName = "vocab.txt", TokenizerConfigFileName = "tokenizer_config.json";
+    private const string ConfigFileName = "config.json";
     private const string HuggingFaceSubdirectory = "hf";
 
     // Hugging Face model types whose tokenizer is WordPiece over vocab.txt.
@@ -74,39 +66,18 @@ internal static class OnnxModelFiles
             + "the model type and the tokenizer from the Hugging Face files that describe the model.");
     }
 
-    /// <summary>Finds the tokenizer <paramref name="modelType"/> needs in <paramref name="directory"/>.</summary>
-    /// <exception cref="ModelFileException">The tokenizer file is missing; the message names the file the model type needs.</exception>
-    public static (TokenizerKind Kind, string Path, string? ConfigPath) LocateTokenizer(string directory, string modelType)
+    /// <summary>
+    /// The tokenizer files <paramref name="modelType"/> needs in <paramref name="directory"/>: the registered architecture's
+    /// tokenizer kind, WordPiece for the other BERT relatives, else the kind the directory's files show.
+    /// </summary>
+    /// <exception cref="ModelFileException">The tokenizer's files are missing; the message names the file the model type needs.</exception>
+    public static TokenizerFiles LocateTokenizer(string directory, string modelType)
     {
-        string spm = Path.Combine(directory, SpmFileName);
-        string vocab = Path.Combine(directory, VocabFileName);
-        string tokenizerConfig = Path.Combine(directory, TokenizerConfigFileName);
-        string? tokenizerConfigPath = File.Exists(tokenizerConfig) ? tokenizerConfig : null;
-        if (modelType == "deberta-v2")
-        {
-            return File.Exists(spm)
-                ? (TokenizerKind.SentencePiece, spm, null)
-                : throw new ModelFileException($"{directory}: {SpmFileName} is missing; a DeBERTa-v3 model (model_type deberta-v2) needs its SentencePiece model.");
-        }
-
-        if (WordPieceModelTypes.Contains(modelType))
-        {
-            return File.Exists(vocab)
-                ? (TokenizerKind.WordPiece, vocab, tokenizerConfigPath)
-                : throw new ModelFileException($"{directory}: {VocabFileName} is missing; a {modelType} model needs its WordPiece vocabulary.");
-        }
-
-        if (File.Exists(spm))
-        {
-            return (TokenizerKind.SentencePiece, spm, null);
-        }
-
-        if (File.Exists(vocab))
-        {
-            return (TokenizerKind.WordPiece, vocab, tokenizerConfigPath);
-        }
-
-        throw new ModelFileException(
-            $"{directory}: no tokenizer for model_type '{modelType}': expected {SpmFileName} (DeBERTa-v3 SentencePiece) or {VocabFileName} (BERT-family WordPiece) next to the model.");
+        string? kind = ModelArchitectures.Find(modelType)?.TokenizerKind
+            ?? (WordPieceModelTypes.Contains(modelType) ? TokenizerFiles.WordPiece : TokenizerFiles.KindInDirectory(directory));
+        return kind is not null
+            ? TokenizerFiles.FromDirectory(directory, kind)
+            : throw new ModelFileException(
+                $"{directory}: no tokenizer for model_type '{modelType}': expected spm.model (SentencePiece), vocab.txt (WordPiece), or vocab.json with merges.txt or tokenizer.json (byte-level BPE) next to the model.");
     }
 }

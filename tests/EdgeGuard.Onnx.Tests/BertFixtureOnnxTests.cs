@@ -12,7 +12,6 @@ namespace EdgeGuard.Onnx.Tests;
 public sealed class BertFixtureOnnxTests
 {
     private const float LogitTolerance = 1e-4f;
-    private const int BertSeparatorId = 3;
 
     private static readonly string[] Fixtures =
         ["bert/four-layer", "bert/head-dim-5", "bert/tiny-odd-heads", "roberta/tiny-odd-heads", "roberta/xlmr-head-dim-5"];
@@ -38,11 +37,9 @@ public sealed class BertFixtureOnnxTests
         };
         string[] parts = fixture.Split('/');
         string model = TestModels.BertFixtureModel(parts[0], parts[1]);
-        using var unsegmented = OnnxSequenceClassifier.Open(model, options);
-        // BERT graphs take token_type_ids; with a separator id the backend sets type 1 after the first [SEP].
-        using var segmented = roberta ? null : OnnxSequenceClassifier.Open(model, options with { SeparatorId = BertSeparatorId });
-        Assert.Equal(labels, unsegmented.NumLabels);
-        Assert.Equal(!roberta, unsegmented.FeedsTokenTypeIds);
+        using var classifier = OnnxSequenceClassifier.Open(model, options);
+        Assert.Equal(labels, classifier.NumLabels);
+        Assert.Equal(!roberta, classifier.FeedsTokenTypeIds);
 
         float worst = 0f;
         int rows = 0;
@@ -52,20 +49,9 @@ public sealed class BertFixtureOnnxTests
             int[][] ids = Rows(testCase.GetProperty("input_ids"));
             int[][] types = Rows(testCase.GetProperty("token_type_ids"));
             int[] lengths = [.. testCase.GetProperty("valid_lengths").EnumerateArray().Select(v => v.GetInt32())];
-            bool typed = types.Any(row => row.Any(t => t != 0));
-            if (typed)
-            {
-                // The backend derives the types; the case is only a test of them if they are what it derives.
-                for (int b = 0; b < ids.Length; b++)
-                {
-                    Assert.Equal(SegmentAfterFirstSeparator(ids[b], lengths[b]), types[b]);
-                }
-            }
-
-            var classifier = typed ? segmented! : unsegmented;
             int batch = ids.Length, seqLen = ids[0].Length;
             float[] logits = new float[batch * labels];
-            classifier.Forward([.. ids.SelectMany(r => r)], lengths, batch, seqLen, logits);
+            classifier.Forward([.. ids.SelectMany(r => r)], [.. types.SelectMany(r => r)], lengths, batch, seqLen, logits);
             double[][] expected = [.. testCase.GetProperty("expected_logits").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetDouble()).ToArray())];
             for (int b = 0; b < batch; b++)
             {
@@ -94,18 +80,6 @@ public sealed class BertFixtureOnnxTests
     }
 
     private static string FixtureDirectory(string fixture) => Path.Combine(RepoPaths.RepoRoot, "tests", "fixtures", fixture);
-
-    private static int[] SegmentAfterFirstSeparator(int[] ids, int length)
-    {
-        int[] types = new int[ids.Length];
-        int first = Array.IndexOf(ids, BertSeparatorId, 0, length);
-        for (int t = first + 1; first >= 0 && t < length; t++)
-        {
-            types[t] = 1;
-        }
-
-        return types;
-    }
 
     private static int[][] Rows(JsonElement array) =>
         [.. array.EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt32()).ToArray())];

@@ -149,7 +149,7 @@ public sealed class ModelFileErrorTests : IDisposable
         File.Copy(TestModels.Model(TestModels.BertTiny), Path.Combine(_directory, "model.onnx"));
         File.Copy(Path.Combine(TestModels.Directory(TestModels.BertTiny), "config.json"), Path.Combine(_directory, "config.json"));
         var e = Assert.Throws<ModelFileException>(() => OnnxGuard.Open(_directory));
-        Assert.Contains("vocab.txt is missing", e.Message);
+        Assert.Contains("vocab.txt (or tokenizer.json) is missing", e.Message);
     }
 
     [Fact]

@@ -18,16 +18,17 @@ public static class ModelArchitectures
     /// <summary>Every registered architecture.</summary>
     public static IReadOnlyList<ModelArchitecture> All => Registered;
 
+    /// <summary>The architecture of <paramref name="modelType"/>, or null when none is registered.</summary>
+    public static ModelArchitecture? Find(string? modelType) =>
+        Array.Find(Registered, a => string.Equals(a.ModelType, modelType, StringComparison.Ordinal));
+
     /// <summary>The architecture of <paramref name="modelType"/>.</summary>
     /// <exception cref="ModelFileException">No architecture implements it; the message lists those that exist.</exception>
     public static ModelArchitecture Get(string? modelType, string origin)
     {
-        foreach (ModelArchitecture architecture in Registered)
+        if (Find(modelType) is { } architecture)
         {
-            if (string.Equals(architecture.ModelType, modelType, StringComparison.Ordinal))
-            {
-                return architecture;
-            }
+            return architecture;
         }
 
         string known = string.Join(", ", Registered.Select(a => a.ModelType));

@@ -59,6 +59,25 @@ public sealed class TokenizerFiles
     /// <summary>The names of the files a tokenizer of <paramref name="kind"/> may be made from, in order of preference.</summary>
     public static IReadOnlyList<string> FileNames(string kind) => FileNamesByKind.TryGetValue(kind, out string[]? names) ? names : [];
 
+    /// <summary>What a tokenizer of <paramref name="kind"/> cannot do without, for messages.</summary>
+    public static string RequiredFiles(string kind) => kind switch
+    {
+        SentencePieceUnigram => "spm.model",
+        WordPiece => "vocab.txt (or tokenizer.json)",
+        ByteLevelBpe => "vocab.json with merges.txt (or tokenizer.json)",
+        _ => string.Join(" or ", FileNames(kind)),
+    };
+
+    /// <summary>
+    /// The kind of tokenizer <paramref name="directory"/> holds, judged by its files, for model types the registry does not
+    /// know: <c>spm.model</c>, else <c>vocab.txt</c>, else <c>vocab.json</c> or a <c>tokenizer.json</c>; null when none is there.
+    /// </summary>
+    public static string? KindInDirectory(string directory) =>
+        File.Exists(Path.Combine(directory, "spm.model")) ? SentencePieceUnigram
+        : File.Exists(Path.Combine(directory, "vocab.txt")) ? WordPiece
+        : File.Exists(Path.Combine(directory, "vocab.json")) || File.Exists(Path.Combine(directory, "tokenizer.json")) ? ByteLevelBpe
+        : null;
+
     /// <summary>Reads the files of a <paramref name="kind"/> tokenizer that <paramref name="directory"/> holds.</summary>
     /// <exception cref="ModelFileException">None of them is there, or one cannot be read.</exception>
     public static TokenizerFiles FromDirectory(string directory, string kind)
@@ -90,7 +109,7 @@ public sealed class TokenizerFiles
 
         if (files.Count == 0)
         {
-            throw new ModelFileException($"{directory}: no tokenizer files; a {kind} tokenizer needs {string.Join(" or ", FileNames(kind))}.");
+            throw new ModelFileException($"{directory}: {RequiredFiles(kind)} is missing; a {kind} tokenizer is made from it.");
         }
 
         return new TokenizerFiles(kind, files, directory);
