@@ -11,8 +11,8 @@ public static class ModelArchitectures
     private static readonly ModelArchitecture[] Registered =
     [
         new DebertaArchitecture(),
-        new BertArchitecture(),
-        new RobertaArchitecture(),
+        BertArchitecture.Bert,
+        BertArchitecture.Roberta,
     ];
 
     /// <summary>Every registered architecture.</summary>

@@ -107,12 +107,11 @@ public class BertConfig : IModelConfig
 
     /// <summary>Number of classifier outputs: <c>num_labels</c>, else the size of <c>id2label</c>, else 2 (the Hugging Face default).</summary>
     [JsonIgnore]
-    public int NumLabels => NumLabelsField ?? Id2Label?.Count ?? 2;
+    public int NumLabels => ClassifierLabelFields.Count(NumLabelsField, Id2Label);
 
     /// <summary>Label names by index, <c>LABEL_i</c> where the config names none. <see cref="Validate"/> bounds their number first.</summary>
     [JsonIgnore]
-    public IReadOnlyList<string> Labels =>
-        [.. Enumerable.Range(0, NumLabels).Select(i => Id2Label?.GetValueOrDefault(i.ToString(CultureInfo.InvariantCulture)) ?? "LABEL_" + i)];
+    public IReadOnlyList<string> Labels => ClassifierLabelFields.Names(NumLabels, Id2Label);
 
     /// <summary>Width of one attention head.</summary>
     [JsonIgnore]
@@ -223,20 +222,9 @@ public class BertConfig : IModelConfig
             Fail($"problem_type={Show(ProblemType)} is not supported (single_label_classification: one softmax over the labels)");
         }
 
-        if (Id2Label is not null)
+        if (ClassifierLabelFields.Problem(NumLabelsField, Id2Label) is { } problem)
         {
-            if (NumLabelsField is int declared && declared != Id2Label.Count)
-            {
-                Fail($"num_labels={declared} disagrees with id2label, which has {Id2Label.Count} entries");
-            }
-
-            for (int i = 0; i < Id2Label.Count; i++)
-            {
-                if (!Id2Label.ContainsKey(i.ToString(CultureInfo.InvariantCulture)))
-                {
-                    Fail($"id2label must have the keys 0..{Id2Label.Count - 1} (key \"{i}\" is missing)");
-                }
-            }
+            Fail(problem);
         }
     }
 

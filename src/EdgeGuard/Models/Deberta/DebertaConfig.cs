@@ -131,12 +131,11 @@ public sealed class DebertaConfig : IModelConfig
 
     /// <summary>Number of classifier outputs: <c>num_labels</c>, else the size of <c>id2label</c>, else 2 (the Hugging Face default).</summary>
     [JsonIgnore]
-    public int NumLabels => NumLabelsField ?? Id2Label?.Count ?? 2;
+    public int NumLabels => ClassifierLabelFields.Count(NumLabelsField, Id2Label);
 
     /// <summary>Label names by index, <c>LABEL_i</c> where the config names none.</summary>
     [JsonIgnore]
-    public IReadOnlyList<string> Labels =>
-        [.. Enumerable.Range(0, NumLabels).Select(i => Id2Label?.GetValueOrDefault(i.ToString(CultureInfo.InvariantCulture)) ?? "LABEL_" + i)];
+    public IReadOnlyList<string> Labels => ClassifierLabelFields.Names(NumLabels, Id2Label);
 
     [JsonIgnore]
     string IModelConfig.ModelType => ModelType ?? DebertaArchitecture.ModelTypeName;
@@ -329,29 +328,10 @@ public sealed class DebertaConfig : IModelConfig
 
     private void ValidateLabels()
     {
-        if (NumLabelsField is int declared && declared < 1)
+        if (ClassifierLabelFields.Problem(NumLabelsField, Id2Label) is { } problem)
         {
-            Fail($"num_labels={declared} must be at least 1");
+            Fail(problem);
         }
-
-        if (Id2Label is not null)
-        {
-            if (NumLabelsField is int count && count != Id2Label.Count)
-            {
-                Fail($"num_labels={count} disagrees with id2label, which has {Id2Label.Count} entries");
-            }
-
-            for (int i = 0; i < Id2Label.Count; i++)
-            {
-                if (!Id2Label.ContainsKey(i.ToString(CultureInfo.InvariantCulture)))
-                {
-                    Fail($"id2label has the keys {ErrorText.QuoteList(Id2Label.Keys)} but must have the keys 0..{Id2Label.Count - 1} (no \"{i}\")");
-                }
-            }
-        }
-
-        // label2id is kept for round-tripping only: fine-tunes often carry a stale one, and id2label is what
-        // Hugging Face uses to name outputs.
     }
 
     /// <summary>
