@@ -10,7 +10,10 @@ namespace EdgeGuard.Daemon;
 /// <summary>Builds the daemon: configuration, listeners, services and routes. Tests build it in-process the same way.</summary>
 internal static class DaemonApp
 {
-    public static WebApplication Build(string[] args, Action<ILoggingBuilder>? configureLogging = null)
+    /// <param name="args">The command line.</param>
+    /// <param name="configureLogging">Replaces the log providers (tests record the lines).</param>
+    /// <param name="openModel">Opens model files; <see cref="Guard.Open(string, GuardOptions?)"/> unless a test substitutes a misbehaving model.</param>
+    public static WebApplication Build(string[] args, Action<ILoggingBuilder>? configureLogging = null, ModelOpener? openModel = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -59,7 +62,8 @@ internal static class DaemonApp
                 // Windows per forward pass follow the same limit, so the profile sizes both the batches and their passes.
                 MaxBatch = settings.MaxBatch,
             },
-            sp.GetRequiredService<ILogger<ModelHost>>()));
+            sp.GetRequiredService<ILogger<ModelHost>>(),
+            openModel));
         services.AddSingleton(sp => CreateLamp(settings, sp.GetRequiredService<ILogger<FlagLamp>>()));
         services.AddSingleton(sp => new MicroBatcher(
             settings.MaxBatch,

@@ -41,6 +41,8 @@ catch (DaemonConfigurationException e)
     return 2;
 }
 
+// Read before the run: a failed start disposes the host, and its lifetime's tokens with it.
+var stopping = app.Lifetime.ApplicationStopping;
 try
 {
     await app.RunAsync();
@@ -50,6 +52,10 @@ catch (IOException e)
     // Kestrel cannot bind: the port or socket is taken or not ours.
     Console.Error.WriteLine("edgeguardd: " + e.Message);
     return 2;
+}
+catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+{
+    // SIGTERM while the model was still loading: stopped as asked.
 }
 
 return 0;
