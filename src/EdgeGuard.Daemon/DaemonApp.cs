@@ -29,6 +29,13 @@ internal static class DaemonApp
 
         builder.Services.AddSystemd();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(settings.DrainSeconds));
+        // Listeners are tried here, where a failure is a configuration error (exit 2, one line), rather than when the
+        // server starts, where it would abort the host with a stack trace.
+        if (settings.Port >= 0)
+        {
+            ListenAddress.CheckBindable(settings.Host, settings.Port);
+        }
+
         if (settings.Socket is not null)
         {
             UnixSocketFile.PrepareForBind(settings.Socket);

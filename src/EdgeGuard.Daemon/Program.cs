@@ -30,6 +30,8 @@ if (args.Contains("--help") || args.Contains("-h"))
     return 0;
 }
 
+// Configuration errors end the process with exit code 2 and one line on standard error: under systemd's
+// Restart=on-failure an abort would only restart into the same error, with a stack trace in the journal each time.
 WebApplication app;
 try
 {
@@ -40,6 +42,12 @@ catch (DaemonConfigurationException e)
     Console.Error.WriteLine("edgeguardd: " + e.Message);
     return 2;
 }
+catch (InvalidDataException e)
+{
+    // appsettings.json that is not valid JSON.
+    Console.Error.WriteLine("edgeguardd: " + e.Message + (e.InnerException is { } inner ? " " + inner.Message : string.Empty));
+    return 2;
+}
 
 // Read before the run: a failed start disposes the host, and its lifetime's tokens with it.
 var stopping = app.Lifetime.ApplicationStopping;
@@ -47,9 +55,9 @@ try
 {
     await app.RunAsync();
 }
-catch (IOException e)
+catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
 {
-    // Kestrel cannot bind: the port or socket is taken or not ours.
+    // Kestrel cannot bind after all (the trial bind at build time passed, then another process took the port or path).
     Console.Error.WriteLine("edgeguardd: " + e.Message);
     return 2;
 }

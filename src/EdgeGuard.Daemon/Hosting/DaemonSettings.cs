@@ -96,7 +96,7 @@ internal sealed record DaemonSettings
         if (token is null && tokenFile is not null)
         {
             // A file keeps the token out of the process list and the unit file.
-            token = File.ReadAllText(tokenFile).Trim();
+            token = ReadTokenFile(tokenFile);
         }
 
         string? host = Text(section, "Host");
@@ -104,6 +104,12 @@ internal sealed record DaemonSettings
         if (host is not null && !(host == "localhost" || IPAddress.TryParse(host, out address!)))
         {
             throw new DaemonConfigurationException($"{Section}:Host '{host}' is not an IP address; use 127.0.0.1, ::1, 0.0.0.0 or a specific address.");
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            // An IPv6 socket cannot bind a mapped address; the IPv4 address is what was meant.
+            throw new DaemonConfigurationException($"{Section}:Host '{host}' is an IPv4-mapped IPv6 address; write it as IPv4: {address.MapToIPv4()}.");
         }
 
         string? socket = section["Socket"];
@@ -145,6 +151,24 @@ internal sealed record DaemonSettings
         }
 
         return settings;
+    }
+
+    private static string ReadTokenFile(string path)
+    {
+        // A FIFO would block the start until something writes to it; a device is not a token file either.
+        if (FileKinds.RefuseUnlessRegularFile(path) is { } refusal)
+        {
+            throw new DaemonConfigurationException($"{Section}:TokenFile: {refusal}.");
+        }
+
+        try
+        {
+            return File.ReadAllText(path).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DaemonConfigurationException($"{Section}:TokenFile {path} cannot be read: {e.Message}");
+        }
     }
 
     /// <summary>systemd's RuntimeDirectory, else the user's runtime directory; no socket when neither exists.</summary>
