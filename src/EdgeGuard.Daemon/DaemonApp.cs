@@ -46,6 +46,13 @@ internal static class DaemonApp
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = settings.MaxBodyBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+
+            // Every connection holds a socket and buffers: their number is bounded, idle ones are closed, and a client
+            // gets as long for its headers as for its body.
+            kestrel.Limits.MaxConcurrentConnections = settings.MaxConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = 0;
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(settings.IdleTimeoutSeconds);
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromMilliseconds(settings.BodyTimeoutMs);
             if (settings.Port >= 0)
             {
                 kestrel.Listen(settings.Host, settings.Port);

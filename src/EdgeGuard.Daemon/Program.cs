@@ -21,7 +21,9 @@ if (args.Contains("--help") || args.Contains("-h"))
           --max-wait-ms <n>              batch gathering time, default 2 (or the profile's)
           --queue <n>                    waiting requests before 429, default 256
           --deadline-ms <n>              per-request deadline (504), default 10000
-          --body-timeout-ms <n>          time for the body to arrive (408), default 10000
+          --body-timeout-ms <n>          time for the headers, and for the body, to arrive (408), default 10000
+          --max-connections <n>          open connections, TCP and socket together, default 512
+          --idle-timeout-seconds <n>     an idle connection is closed after this, default 15
           --drain-seconds <n>            SIGTERM drain deadline, default 20
           --log-text true                log request text (off: prompts are private)
           --gpio-chip <n> --gpio-line <n>  raise a GPIO line while flagged verdicts occur

@@ -35,6 +35,8 @@ internal sealed record DaemonSettings
         ["--deadline-ms"] = Section + ":DeadlineMs",
         ["--body-timeout-ms"] = Section + ":BodyTimeoutMs",
         ["--drain-seconds"] = Section + ":DrainSeconds",
+        ["--max-connections"] = Section + ":MaxConnections",
+        ["--idle-timeout-seconds"] = Section + ":IdleTimeoutSeconds",
         ["--log-text"] = Section + ":LogRequestText",
         ["--gpio-chip"] = Section + ":Gpio:Chip",
         ["--gpio-line"] = Section + ":Gpio:Line",
@@ -75,6 +77,15 @@ internal sealed record DaemonSettings
     public int BodyTimeoutMs { get; init; } = 10_000;
 
     public int DrainSeconds { get; init; } = 20;
+
+    /// <summary>Open connections (TCP and Unix socket together); more are closed at once.</summary>
+    public int MaxConnections { get; init; } = 512;
+
+    /// <summary>
+    /// How long a connection may sit without a request (keep-alive) before the daemon closes it; the time to send the
+    /// request headers is bounded by <see cref="BodyTimeoutMs"/> like the body.
+    /// </summary>
+    public int IdleTimeoutSeconds { get; init; } = 15;
 
     /// <summary>Request text in logs: off unless explicitly enabled, because prompts are private.</summary>
     public bool LogRequestText { get; init; }
@@ -133,6 +144,8 @@ internal sealed record DaemonSettings
             DeadlineMs = Int(section, "DeadlineMs", 10_000, 1, 3_600_000),
             BodyTimeoutMs = Int(section, "BodyTimeoutMs", 10_000, 1, 3_600_000),
             DrainSeconds = Int(section, "DrainSeconds", 20, 0, 3600),
+            MaxConnections = Int(section, "MaxConnections", 512, 1, 1_000_000),
+            IdleTimeoutSeconds = Int(section, "IdleTimeoutSeconds", 15, 1, 3600),
             LogRequestText = Bool(section, "LogRequestText"),
             GpioChip = Text(section, "Gpio:Chip"),
             GpioLine = section["Gpio:Line"] is null ? null : Int(section, "Gpio:Line", 0, 0, 4096),
