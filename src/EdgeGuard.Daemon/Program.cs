@@ -13,7 +13,7 @@ if (args.Contains("--help") || args.Contains("-h"))
           --socket <path|none>           default $RUNTIME_DIRECTORY/edgeguardd.sock or $XDG_RUNTIME_DIR/edgeguardd.sock
           --profile <name|file.json>     firmware profile (firmware-profiles/<name>.json)
           --threads <n>                  inference threads, 0 = one per processor
-          --token <t> | --token-file <f> bearer token for /v1, /metrics and /admin
+          --token <t> | --token-file <f> bearer token for /v1, /metrics and /admin (printable ASCII, at most 1024)
           --max-body-bytes <n>           default 1048576
           --max-inputs <n>               inputs per request, default 64
           --max-windows <n>              model windows one input may need, default 64

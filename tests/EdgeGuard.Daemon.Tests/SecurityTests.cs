@@ -30,6 +30,33 @@ public sealed class SecurityTests(TinyModels models)
     }
 
     [Theory]
+    [InlineData(341)]
+    [InlineData(1024)]
+    public async Task LongToken_UpToTheLimitTheConfigurationAccepts_Works(int length)
+    {
+        string token = string.Concat(Enumerable.Range(0, length).Select(i => (char)('a' + (i % 26))));
+        await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath, "--token", token);
+
+        using var right = await daemon.PostJsonAsync("/v1/moderations", """{"input": "x"}""", token);
+        using var longer = await daemon.PostJsonAsync("/v1/moderations", """{"input": "x"}""", token + "a");
+        using var shorter = await daemon.PostJsonAsync("/v1/moderations", """{"input": "x"}""", token[..^1]);
+
+        Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, longer.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, shorter.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(1025)]
+    [InlineData(5000)]
+    public void TokenOverTheLimit_RefusesToStart_NamingTheLimit(int length)
+    {
+        var e = Assert.Throws<DaemonConfigurationException>(() => DaemonApp.Build(["--model", models.BundlePath, "--socket", "none", "--token", new string('t', length)]));
+
+        Assert.Contains("1024", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("0.0.0.0")]
     [InlineData("::")]
     [InlineData("192.0.2.10")]

@@ -15,6 +15,8 @@ public sealed class StartupErrorTests(TinyModels models)
     [InlineData("token file that is a FIFO", "token")]
     [InlineData("IPv4-mapped IPv6 host", "::ffff:127.0.0.1")]
     [InlineData("host address not on this machine", "192.0.2.10")]
+    [InlineData("token over 1024 bytes", "token")]
+    [InlineData("token with a character a header cannot carry", "token")]
     public void ConfigurationError_ExitsWith2AndOneLine(string what, string detail)
     {
         string scratch = models.NewScratch();
@@ -25,7 +27,9 @@ public sealed class StartupErrorTests(TinyModels models)
             "socket path over the 107 bytes of sun_path" => ["--port", "-1", "--socket", Path.Combine(scratch, new string('s', 110) + ".sock")],
             "token file that does not exist" => ["--port", "0", "--socket", "none", "--token-file", detail],
             "token file that is a FIFO" => ["--port", "0", "--socket", "none", "--token-file", ModelLoadFailureTests.MakeFifo(scratch, "token")],
-            _ => ["--port", "0", "--socket", "none", "--host", detail, "--token", "t0ken"],
+            "IPv4-mapped IPv6 host" or "host address not on this machine" => ["--port", "0", "--socket", "none", "--host", detail, "--token", "t0ken"],
+            "token over 1024 bytes" => ["--port", "0", "--socket", "none", "--token", new string('t', 1025)],
+            _ => ["--port", "0", "--socket", "none", "--token", "pässwort"],
         };
 
         using var daemon = DaemonProcess.StartWith(socket, ["--model", models.BundlePath, .. args]);

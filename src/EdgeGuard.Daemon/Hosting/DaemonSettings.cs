@@ -15,6 +15,12 @@ internal sealed record DaemonSettings
 
     public const int DefaultPort = 8088;
 
+    /// <summary>
+    /// The longest bearer token, configured or presented: configured tokens are printable ASCII (what an HTTP header can
+    /// carry), so characters and bytes are the same count.
+    /// </summary>
+    public const int MaxTokenBytes = 1024;
+
     /// <summary>Command-line switches and the configuration keys they set.</summary>
     public static readonly IReadOnlyDictionary<string, string> SwitchMappings = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -104,10 +110,17 @@ internal sealed record DaemonSettings
         var section = configuration.GetSection(Section);
         string? token = Text(section, "Token");
         string? tokenFile = Text(section, "TokenFile");
+        string tokenOrigin = $"{Section}:Token";
         if (token is null && tokenFile is not null)
         {
             // A file keeps the token out of the process list and the unit file.
             token = ReadTokenFile(tokenFile);
+            tokenOrigin = $"the token in {tokenFile}";
+        }
+
+        if (!string.IsNullOrEmpty(token))
+        {
+            CheckToken(token, tokenOrigin);
         }
 
         string? host = Text(section, "Host");
@@ -181,6 +194,25 @@ internal sealed record DaemonSettings
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DaemonConfigurationException($"{Section}:TokenFile {path} cannot be read: {e.Message}");
+        }
+    }
+
+    /// <summary>A token no client could present (too long, or with a character a header cannot carry) would lock every client out.</summary>
+    private static void CheckToken(string token, string origin)
+    {
+        if (token.Length > MaxTokenBytes)
+        {
+            throw new DaemonConfigurationException($"{origin} is {token.Length} characters long; a token may have at most {MaxTokenBytes}.");
+        }
+
+        foreach (char c in token)
+        {
+            if (c is < '!' or > '~')
+            {
+                // The character itself is not shown: it is part of a secret.
+                throw new DaemonConfigurationException(
+                    $"{origin} contains a space, a control character or a character outside ASCII; an Authorization header cannot carry it. Use letters, digits and punctuation.");
+            }
         }
     }
 

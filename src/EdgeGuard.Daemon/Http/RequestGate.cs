@@ -13,8 +13,6 @@ namespace EdgeGuard.Daemon.Http;
 /// </summary>
 internal sealed class RequestGate
 {
-    private const int MaxTokenBytes = 1024;
-
     private readonly RequestDelegate _next;
     private readonly DaemonMetrics _metrics;
     private readonly ILogger<RequestGate> _logger;
@@ -117,14 +115,15 @@ internal sealed class RequestGate
             return false;
         }
 
+        // Configured tokens are printable ASCII of at most MaxTokenBytes (checked at start): a longer one cannot match.
         ReadOnlySpan<char> presented = header.AsSpan(Scheme.Length).Trim();
-        if (Encoding.UTF8.GetMaxByteCount(presented.Length) > MaxTokenBytes)
+        if (presented.Length > DaemonSettings.MaxTokenBytes || Encoding.UTF8.GetByteCount(presented) > DaemonSettings.MaxTokenBytes)
         {
             return false;
         }
 
         // Comparing hashes in fixed time: neither the content nor the length of the token leaks through timing.
-        Span<byte> bytes = stackalloc byte[MaxTokenBytes];
+        Span<byte> bytes = stackalloc byte[DaemonSettings.MaxTokenBytes];
         int length = Encoding.UTF8.GetBytes(presented, bytes);
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(bytes[..length], hash);
