@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Text.Json;
 using EdgeGuard.Daemon.Hosting;
 
 namespace EdgeGuard.Daemon.Tests;
@@ -82,6 +83,27 @@ public sealed class SecurityTests(TinyModels models)
         await using var verbose = await InProcessDaemon.StartAsync(models, models.BundlePath, "--log-text", "true");
         (await verbose.PostJsonAsync("/v1/moderations", $$"""{"input": "{{Secret}}"}""")).Dispose();
         Assert.Contains(verbose.Logs.Lines, l => l.Contains(Secret, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task LoggedRequestText_HasItsControlCharactersEscaped()
+    {
+        // A newline and a forged level prefix, ANSI colour, C1 NEL, DEL, line/paragraph separators and bidi controls.
+        const string Forged = "ok\nfail: Microsoft.AspNetCore[0] forged\r\u001b[31mred\u0085nel\u007fdel\u2028ls\u2029ps\u202eevil\u2066iso\u200fmark\\u0041";
+        await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath, "--log-text", "true");
+        using var moderation = await daemon.PostJsonAsync("/v1/moderations", JsonSerializer.Serialize(new { input = Forged }));
+        using var classify = await daemon.PostJsonAsync("/v1/classify", JsonSerializer.Serialize(new { prompt = "p-" + Forged, response = "r-" + Forged }));
+
+        Assert.Equal(HttpStatusCode.OK, moderation.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, classify.StatusCode);
+        var logged = daemon.Logs.Lines.Where(l => l.Contains("forged", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, logged.Length);
+        foreach (string line in logged)
+        {
+            string message = line.TrimEnd();
+            Assert.DoesNotContain(message, c => char.IsControl(c) || c is '\u2028' or '\u2029' or '\u202e' or '\u2066' or '\u200f');
+            Assert.Contains(@"ok\nfail: Microsoft.AspNetCore[0] forged\r\u001B[31mred\u0085nel\u007Fdel\u2028ls\u2029ps\u202Eevil\u2066iso\u200Fmark\\u0041", message);
+        }
     }
 
     [Fact]
