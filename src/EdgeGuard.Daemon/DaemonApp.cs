@@ -10,7 +10,10 @@ namespace EdgeGuard.Daemon;
 /// <summary>Builds the daemon: configuration, listeners, services and routes. Tests build it in-process the same way.</summary>
 internal static class DaemonApp
 {
-    public static WebApplication Build(string[] args, Action<ILoggingBuilder>? configureLogging = null)
+    /// <param name="args">The command line.</param>
+    /// <param name="configureLogging">Replaces the log providers (tests record the lines).</param>
+    /// <param name="openModel">Opens model files; <see cref="Guard.Open(string, GuardOptions?)"/> unless a test substitutes a misbehaving model.</param>
+    public static WebApplication Build(string[] args, Action<ILoggingBuilder>? configureLogging = null, ModelOpener? openModel = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -26,6 +29,13 @@ internal static class DaemonApp
 
         builder.Services.AddSystemd();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(settings.DrainSeconds));
+        // Listeners are tried here, where a failure is a configuration error (exit 2, one line), rather than when the
+        // server starts, where it would abort the host with a stack trace.
+        if (settings.Port >= 0)
+        {
+            ListenAddress.CheckBindable(settings.Host, settings.Port);
+        }
+
         if (settings.Socket is not null)
         {
             UnixSocketFile.PrepareForBind(settings.Socket);
@@ -36,6 +46,13 @@ internal static class DaemonApp
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = settings.MaxBodyBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+
+            // Every connection holds a socket and buffers: their number is bounded, idle ones are closed, and a client
+            // gets as long for its headers as for its body.
+            kestrel.Limits.MaxConcurrentConnections = settings.MaxConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = 0;
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(settings.IdleTimeoutSeconds);
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromMilliseconds(settings.BodyTimeoutMs);
             if (settings.Port >= 0)
             {
                 kestrel.Listen(settings.Host, settings.Port);
@@ -59,7 +76,8 @@ internal static class DaemonApp
                 // Windows per forward pass follow the same limit, so the profile sizes both the batches and their passes.
                 MaxBatch = settings.MaxBatch,
             },
-            sp.GetRequiredService<ILogger<ModelHost>>()));
+            sp.GetRequiredService<ILogger<ModelHost>>(),
+            openModel));
         services.AddSingleton(sp => CreateLamp(settings, sp.GetRequiredService<ILogger<FlagLamp>>()));
         services.AddSingleton(sp => new MicroBatcher(
             settings.MaxBatch,

@@ -13,7 +13,7 @@ if (args.Contains("--help") || args.Contains("-h"))
           --socket <path|none>           default $RUNTIME_DIRECTORY/edgeguardd.sock or $XDG_RUNTIME_DIR/edgeguardd.sock
           --profile <name|file.json>     firmware profile (firmware-profiles/<name>.json)
           --threads <n>                  inference threads, 0 = one per processor
-          --token <t> | --token-file <f> bearer token for /v1, /metrics and /admin
+          --token <t> | --token-file <f> bearer token for /v1, /metrics and /admin (printable ASCII, at most 1024)
           --max-body-bytes <n>           default 1048576
           --max-inputs <n>               inputs per request, default 64
           --max-windows <n>              model windows one input may need, default 64
@@ -21,7 +21,9 @@ if (args.Contains("--help") || args.Contains("-h"))
           --max-wait-ms <n>              batch gathering time, default 2 (or the profile's)
           --queue <n>                    waiting requests before 429, default 256
           --deadline-ms <n>              per-request deadline (504), default 10000
-          --body-timeout-ms <n>          time for the body to arrive (408), default 10000
+          --body-timeout-ms <n>          time for the headers, and for the body, to arrive (408), default 10000
+          --max-connections <n>          open connections, TCP and socket together, default 512
+          --idle-timeout-seconds <n>     an idle connection is closed after this, default 15
           --drain-seconds <n>            SIGTERM drain deadline, default 20
           --log-text true                log request text (off: prompts are private)
           --gpio-chip <n> --gpio-line <n>  raise a GPIO line while flagged verdicts occur
@@ -30,6 +32,8 @@ if (args.Contains("--help") || args.Contains("-h"))
     return 0;
 }
 
+// Configuration errors end the process with exit code 2 and one line on standard error: under systemd's
+// Restart=on-failure an abort would only restart into the same error, with a stack trace in the journal each time.
 WebApplication app;
 try
 {
@@ -40,16 +44,28 @@ catch (DaemonConfigurationException e)
     Console.Error.WriteLine("edgeguardd: " + e.Message);
     return 2;
 }
+catch (InvalidDataException e)
+{
+    // appsettings.json that is not valid JSON.
+    Console.Error.WriteLine("edgeguardd: " + e.Message + (e.InnerException is { } inner ? " " + inner.Message : string.Empty));
+    return 2;
+}
 
+// Read before the run: a failed start disposes the host, and its lifetime's tokens with it.
+var stopping = app.Lifetime.ApplicationStopping;
 try
 {
     await app.RunAsync();
 }
-catch (IOException e)
+catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
 {
-    // Kestrel cannot bind: the port or socket is taken or not ours.
+    // Kestrel cannot bind after all (the trial bind at build time passed, then another process took the port or path).
     Console.Error.WriteLine("edgeguardd: " + e.Message);
     return 2;
+}
+catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+{
+    // SIGTERM while the model was still loading: stopped as asked.
 }
 
 return 0;

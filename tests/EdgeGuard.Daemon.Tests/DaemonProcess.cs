@@ -14,6 +14,7 @@ internal sealed class DaemonProcess : IDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _error = new();
 
     private DaemonProcess(Process process, string socketPath)
     {
@@ -43,7 +44,23 @@ internal sealed class DaemonProcess : IDisposable
         }
     }
 
-    public static DaemonProcess Start(string model, string socketPath, params string[] extra)
+    /// <summary>What the daemon wrote to standard error (also part of <see cref="Output"/>).</summary>
+    public string StandardError
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _error.ToString();
+            }
+        }
+    }
+
+    public static DaemonProcess Start(string model, string socketPath, params string[] extra) =>
+        StartWith(socketPath, ["--model", model, "--port", "-1", "--socket", socketPath, .. extra]);
+
+    /// <summary>Starts the daemon with exactly <paramref name="arguments"/>; <paramref name="socketPath"/> is where its client connects.</summary>
+    public static DaemonProcess StartWith(string socketPath, string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -51,7 +68,7 @@ internal sealed class DaemonProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string a in (string[])[DaemonDll, "--model", model, "--port", "-1", "--socket", socketPath, .. extra])
+        foreach (string a in (string[])[DaemonDll, .. arguments])
         {
             start.ArgumentList.Add(a);
         }
@@ -61,7 +78,7 @@ internal sealed class DaemonProcess : IDisposable
         var process = new Process { StartInfo = start };
         var daemon = new DaemonProcess(process, socketPath);
         process.OutputDataReceived += (_, e) => daemon.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => daemon.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => daemon.Append(e.Data, toStandardError: true);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -133,13 +150,17 @@ internal sealed class DaemonProcess : IDisposable
         _process.Dispose();
     }
 
-    private void Append(string? line)
+    private void Append(string? line, bool toStandardError = false)
     {
         if (line is not null)
         {
             lock (_output)
             {
                 _output.AppendLine(line);
+                if (toStandardError)
+                {
+                    _error.AppendLine(line);
+                }
             }
         }
     }

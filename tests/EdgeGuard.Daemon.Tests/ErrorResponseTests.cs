@@ -213,7 +213,7 @@ public sealed class ErrorResponseTests(TinyModels models)
     /// <summary>Distinct words, so the tokenizer cannot fold them: about one token per word or more.</summary>
     internal static string LongText(int words) => string.Join(' ', Enumerable.Range(0, words).Select(i => "word" + i));
 
-    private static async Task<string> AssertErrorObject(HttpResponseMessage response, string type)
+    internal static async Task<string> AssertErrorObject(HttpResponseMessage response, string type)
     {
         string text = await response.Content.ReadAsStringAsync();
         using var json = JsonDocument.Parse(text);

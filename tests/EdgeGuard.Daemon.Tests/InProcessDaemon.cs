@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using EdgeGuard.Daemon.Models;
 
 namespace EdgeGuard.Daemon.Tests;
 
@@ -40,17 +41,29 @@ internal sealed class InProcessDaemon : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts a daemon on <paramref name="model"/> with extra command-line arguments.</summary>
-    public static async Task<InProcessDaemon> StartAsync(TinyModels models, string model, params string[] extra)
+    public static Task<InProcessDaemon> StartAsync(TinyModels models, string model, params string[] extra) =>
+        StartAsync(models, model, openModel: null, configureApp: null, extra);
+
+    /// <summary>
+    /// Starts a daemon whose models are opened by <paramref name="openModel"/> (a model that misbehaves) and whose app
+    /// <paramref name="configureApp"/> may extend before it starts (a route that fails).
+    /// </summary>
+    public static async Task<InProcessDaemon> StartAsync(
+        TinyModels models, string model, ModelOpener? openModel, Action<WebApplication>? configureApp, params string[] extra)
     {
         string socket = Path.Combine(models.NewScratch(), "edgeguardd.sock");
         string[] args = ["--model", model, "--port", "0", "--socket", socket, .. extra];
         var logs = new RecordingLoggerProvider();
-        var app = DaemonApp.Build(args, logging =>
-        {
-            logging.ClearProviders();
-            logging.AddProvider(logs);
-            logging.SetMinimumLevel(LogLevel.Debug);
-        });
+        var app = DaemonApp.Build(
+            args,
+            logging =>
+            {
+                logging.ClearProviders();
+                logging.AddProvider(logs);
+                logging.SetMinimumLevel(LogLevel.Debug);
+            },
+            openModel);
+        configureApp?.Invoke(app);
         await app.StartAsync();
         return new InProcessDaemon(app, socket, logs);
     }

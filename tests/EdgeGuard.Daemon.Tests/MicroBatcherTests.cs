@@ -81,6 +81,82 @@ public sealed class MicroBatcherTests(TinyModels models)
     }
 
     [Fact]
+    public async Task JobWhoseClientLeaves_CancelsTheBatchItRunsIn()
+    {
+        using var gated = new GatedClassifier();
+        using var host = await ScriptedHost(gated);
+        var metrics = new DaemonMetrics();
+        using var batcher = new MicroBatcher(8, TimeSpan.Zero, 8, host, metrics, null, NullLogger<MicroBatcher>.Instance);
+        using var client = new CancellationTokenSource();
+        var job = new ClassificationJob([new GuardInput("a long request nobody waits for")], client.Token);
+        await batcher.StartAsync(CancellationToken.None);
+        Assert.True(batcher.TryEnqueue(job));
+
+        await gated.Entered.WaitAsync(Limit);
+        await client.CancelAsync();
+        await gated.Cancelled.WaitAsync(Limit);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => job.Completion.WaitAsync(Limit));
+        await batcher.StopAsync(CancellationToken.None);
+        Assert.Contains("edgeguard_cancelled_inputs_total 1\n", Scrape(metrics));
+    }
+
+    [Fact]
+    public async Task SharedBatch_RunsOnWhileOneOfItsJobsStillWaits_AndStopsWhenNoneDoes()
+    {
+        using var gated = new GatedClassifier();
+        using var host = await ScriptedHost(gated);
+        var metrics = new DaemonMetrics();
+        using var batcher = new MicroBatcher(8, TimeSpan.FromMilliseconds(200), 8, host, metrics, null, NullLogger<MicroBatcher>.Instance);
+        using var leaves = new CancellationTokenSource();
+        using var stays = new CancellationTokenSource();
+        var left = new ClassificationJob([new GuardInput("client leaves")], leaves.Token);
+        var waiting = new ClassificationJob([new GuardInput("client stays"), new GuardInput("and another")], stays.Token);
+
+        // Queued before the loop starts, so both land in one batch.
+        Assert.True(batcher.TryEnqueue(left) && batcher.TryEnqueue(waiting));
+        await batcher.StartAsync(CancellationToken.None);
+        await gated.Entered.WaitAsync(Limit);
+        await leaves.CancelAsync();
+
+        // Cancellation callbacks run inside Cancel: had the batch been cancelled, its token would show it by now.
+        Assert.False(gated.Token.IsCancellationRequested, "a batch was cancelled while one of its requests still waited");
+        gated.Release();
+        var result = await waiting.Completion.WaitAsync(Limit);
+        await batcher.StopAsync(CancellationToken.None);
+
+        Assert.Equal(JobFailure.None, result.Failure);
+        Assert.Equal(2, result.Verdicts!.Length);
+        Assert.Contains("edgeguard_cancelled_inputs_total 0\n", Scrape(metrics));
+    }
+
+    [Fact]
+    public async Task SharedBatch_IsCancelledWhenEveryJobsClientHasLeft()
+    {
+        using var gated = new GatedClassifier();
+        using var host = await ScriptedHost(gated);
+        var metrics = new DaemonMetrics();
+        using var batcher = new MicroBatcher(8, TimeSpan.FromMilliseconds(200), 8, host, metrics, null, NullLogger<MicroBatcher>.Instance);
+        using var first = new CancellationTokenSource();
+        using var second = new CancellationTokenSource();
+        var a = new ClassificationJob([new GuardInput("first")], first.Token);
+        var b = new ClassificationJob([new GuardInput("second"), new GuardInput("third")], second.Token);
+        Assert.True(batcher.TryEnqueue(a) && batcher.TryEnqueue(b));
+        await batcher.StartAsync(CancellationToken.None);
+        await gated.Entered.WaitAsync(Limit);
+
+        await first.CancelAsync();
+        Assert.False(gated.Token.IsCancellationRequested);
+        await second.CancelAsync();
+        await gated.Cancelled.WaitAsync(Limit);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => a.Completion.WaitAsync(Limit));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => b.Completion.WaitAsync(Limit));
+        await batcher.StopAsync(CancellationToken.None);
+        Assert.Contains("edgeguard_cancelled_inputs_total 3\n", Scrape(metrics));
+    }
+
+    [Fact]
     public void FullQueue_RefusesAtOnce()
     {
         var host = new ModelHost(models.BundlePath, new GuardOptions(), NullLogger<ModelHost>.Instance);
@@ -90,6 +166,25 @@ public sealed class MicroBatcherTests(TinyModels models)
         Assert.True(batcher.TryEnqueue(new ClassificationJob([new GuardInput("b")], CancellationToken.None)));
         Assert.False(batcher.TryEnqueue(new ClassificationJob([new GuardInput("c")], CancellationToken.None)));
         Assert.Equal(2, batcher.QueueDepth);
+    }
+
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+
+    /// <summary>A host serving a guard over <paramref name="classifier"/>, armed once its load probe has passed.</summary>
+    private async Task<ModelHost> ScriptedHost(GatedClassifier classifier)
+    {
+        var host = new ModelHost(models.BundlePath, new GuardOptions { Threads = 1 }, NullLogger<ModelHost>.Instance, (_, options) => ScriptedGuards.Create(classifier, options));
+        var outcome = await host.LoadAsync("test");
+        Assert.True(outcome.Succeeded, outcome.Message);
+        classifier.Arm();
+        return host;
+    }
+
+    private static string Scrape(DaemonMetrics metrics)
+    {
+        var text = new System.Text.StringBuilder();
+        metrics.Write(text, default(DaemonMetrics.Snapshot) with { Profile = "none" });
+        return text.ToString();
     }
 
     private async Task<ModelHost> LoadedHost(int maxWindows)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using EdgeGuard.Daemon.Hosting;
 using EdgeGuard.Daemon.Metrics;
 using EdgeGuard.Daemon.Models;
 using EdgeGuard.Daemon.Signals;
@@ -9,7 +10,8 @@ namespace EdgeGuard.Daemon.Batching;
 /// <summary>
 /// Coalesces concurrent requests into <see cref="Guard.ClassifyBatch"/> calls: the first waiting job opens a batch,
 /// which takes more jobs until it holds <c>maxBatch</c> inputs or <c>maxWait</c> has passed. The queue is bounded; a
-/// full queue refuses work at once (429) rather than letting latency grow without limit.
+/// full queue refuses work at once (429) rather than letting latency grow without limit. Work nobody waits for any more
+/// (every client of a batch gone, or past its deadline) is not started, or is stopped where it is.
 /// </summary>
 internal sealed class MicroBatcher : IHostedService, IDisposable
 {
@@ -104,7 +106,7 @@ internal sealed class MicroBatcher : IHostedService, IDisposable
                 if (job.Cancellation.IsCancellationRequested)
                 {
                     // The client left or its deadline passed while it waited: running it would only waste the CPU.
-                    job.Cancel();
+                    Drop(job);
                     continue;
                 }
 
@@ -147,6 +149,7 @@ internal sealed class MicroBatcher : IHostedService, IDisposable
             return;
         }
 
+        using var abandoned = new BatchCancellation(_batch);
         try
         {
             _inputs.Clear();
@@ -159,7 +162,7 @@ internal sealed class MicroBatcher : IHostedService, IDisposable
             IReadOnlyList<Verdict> verdicts;
             try
             {
-                verdicts = model.Guard.ClassifyBatch(_inputs);
+                verdicts = model.Guard.ClassifyBatch(_inputs, abandoned.Token);
             }
             catch (ArgumentException) when (_batch.Count > 1)
             {
@@ -185,10 +188,22 @@ internal sealed class MicroBatcher : IHostedService, IDisposable
                 Deliver(job, model, own);
             }
         }
+        catch (OperationCanceledException) when (abandoned.Token.IsCancellationRequested)
+        {
+            // Nobody waits for any of these verdicts any more (a 1 MB input whose client left): the work stopped.
+            foreach (var job in _batch)
+            {
+                Drop(job);
+            }
+        }
         catch (Exception e)
         {
-            // A failure of the engine itself is a bug: every waiting request gets a 500 and the log gets the stack.
-            _logger.LogError(e, "Batch of {Jobs} requests failed in the guard", _batch.Count);
+            // A failure of the engine itself is a bug: every waiting request gets a 500, the log one line (the stack at
+            // Debug: a request that triggers it again and again must not flood the journal).
+            _logger.LogError(
+                "Batch of {Jobs} requests failed in the guard with {Exception}: {Message}",
+                _batch.Count, e.GetType().Name, PrintableText.Escape(e.Message, PrintableText.MaxErrorChars));
+            _logger.LogDebug(e, "Stack of the failed batch");
             foreach (var job in _batch)
             {
                 job.Fault(e);
@@ -206,20 +221,31 @@ internal sealed class MicroBatcher : IHostedService, IDisposable
         {
             if (job.Cancellation.IsCancellationRequested)
             {
-                job.Cancel();
+                Drop(job);
                 continue;
             }
 
             try
             {
-                var verdicts = model.Guard.ClassifyBatch(job.Inputs);
+                var verdicts = model.Guard.ClassifyBatch(job.Inputs, job.Cancellation);
                 Deliver(job, model, verdicts as Verdict[] ?? [.. verdicts]);
+            }
+            catch (OperationCanceledException) when (job.Cancellation.IsCancellationRequested)
+            {
+                Drop(job);
             }
             catch (ArgumentException e)
             {
                 job.Complete(JobResult.Fail(JobFailure.InvalidInput, e.Message));
             }
         }
+    }
+
+    /// <summary>Ends a job nobody waits for without (further) work.</summary>
+    private void Drop(ClassificationJob job)
+    {
+        _metrics.ObserveCancelled(job.Inputs.Length);
+        job.Cancel();
     }
 
     private void Deliver(ClassificationJob job, LoadedModel model, Verdict[] verdicts)

@@ -15,6 +15,12 @@ internal sealed record DaemonSettings
 
     public const int DefaultPort = 8088;
 
+    /// <summary>
+    /// The longest bearer token, configured or presented: configured tokens are printable ASCII (what an HTTP header can
+    /// carry), so characters and bytes are the same count.
+    /// </summary>
+    public const int MaxTokenBytes = 1024;
+
     /// <summary>Command-line switches and the configuration keys they set.</summary>
     public static readonly IReadOnlyDictionary<string, string> SwitchMappings = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -35,6 +41,8 @@ internal sealed record DaemonSettings
         ["--deadline-ms"] = Section + ":DeadlineMs",
         ["--body-timeout-ms"] = Section + ":BodyTimeoutMs",
         ["--drain-seconds"] = Section + ":DrainSeconds",
+        ["--max-connections"] = Section + ":MaxConnections",
+        ["--idle-timeout-seconds"] = Section + ":IdleTimeoutSeconds",
         ["--log-text"] = Section + ":LogRequestText",
         ["--gpio-chip"] = Section + ":Gpio:Chip",
         ["--gpio-line"] = Section + ":Gpio:Line",
@@ -76,6 +84,15 @@ internal sealed record DaemonSettings
 
     public int DrainSeconds { get; init; } = 20;
 
+    /// <summary>Open connections (TCP and Unix socket together); more are closed at once.</summary>
+    public int MaxConnections { get; init; } = 512;
+
+    /// <summary>
+    /// How long a connection may sit without a request (keep-alive) before the daemon closes it; the time to send the
+    /// request headers is bounded by <see cref="BodyTimeoutMs"/> like the body.
+    /// </summary>
+    public int IdleTimeoutSeconds { get; init; } = 15;
+
     /// <summary>Request text in logs: off unless explicitly enabled, because prompts are private.</summary>
     public bool LogRequestText { get; init; }
 
@@ -93,10 +110,17 @@ internal sealed record DaemonSettings
         var section = configuration.GetSection(Section);
         string? token = Text(section, "Token");
         string? tokenFile = Text(section, "TokenFile");
+        string tokenOrigin = $"{Section}:Token";
         if (token is null && tokenFile is not null)
         {
             // A file keeps the token out of the process list and the unit file.
-            token = File.ReadAllText(tokenFile).Trim();
+            token = ReadTokenFile(tokenFile);
+            tokenOrigin = $"the token in {tokenFile}";
+        }
+
+        if (!string.IsNullOrEmpty(token))
+        {
+            CheckToken(token, tokenOrigin);
         }
 
         string? host = Text(section, "Host");
@@ -104,6 +128,12 @@ internal sealed record DaemonSettings
         if (host is not null && !(host == "localhost" || IPAddress.TryParse(host, out address!)))
         {
             throw new DaemonConfigurationException($"{Section}:Host '{host}' is not an IP address; use 127.0.0.1, ::1, 0.0.0.0 or a specific address.");
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            // An IPv6 socket cannot bind a mapped address; the IPv4 address is what was meant.
+            throw new DaemonConfigurationException($"{Section}:Host '{host}' is an IPv4-mapped IPv6 address; write it as IPv4: {address.MapToIPv4()}.");
         }
 
         string? socket = section["Socket"];
@@ -127,6 +157,8 @@ internal sealed record DaemonSettings
             DeadlineMs = Int(section, "DeadlineMs", 10_000, 1, 3_600_000),
             BodyTimeoutMs = Int(section, "BodyTimeoutMs", 10_000, 1, 3_600_000),
             DrainSeconds = Int(section, "DrainSeconds", 20, 0, 3600),
+            MaxConnections = Int(section, "MaxConnections", 512, 1, 1_000_000),
+            IdleTimeoutSeconds = Int(section, "IdleTimeoutSeconds", 15, 1, 3600),
             LogRequestText = Bool(section, "LogRequestText"),
             GpioChip = Text(section, "Gpio:Chip"),
             GpioLine = section["Gpio:Line"] is null ? null : Int(section, "Gpio:Line", 0, 0, 4096),
@@ -145,6 +177,43 @@ internal sealed record DaemonSettings
         }
 
         return settings;
+    }
+
+    private static string ReadTokenFile(string path)
+    {
+        // A FIFO would block the start until something writes to it; a device is not a token file either.
+        if (FileKinds.RefuseUnlessRegularFile(path) is { } refusal)
+        {
+            throw new DaemonConfigurationException($"{Section}:TokenFile: {refusal}.");
+        }
+
+        try
+        {
+            return File.ReadAllText(path).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DaemonConfigurationException($"{Section}:TokenFile {path} cannot be read: {e.Message}");
+        }
+    }
+
+    /// <summary>A token no client could present (too long, or with a character a header cannot carry) would lock every client out.</summary>
+    private static void CheckToken(string token, string origin)
+    {
+        if (token.Length > MaxTokenBytes)
+        {
+            throw new DaemonConfigurationException($"{origin} is {token.Length} characters long; a token may have at most {MaxTokenBytes}.");
+        }
+
+        foreach (char c in token)
+        {
+            if (c is < '!' or > '~')
+            {
+                // The character itself is not shown: it is part of a secret.
+                throw new DaemonConfigurationException(
+                    $"{origin} contains a space, a control character or a character outside ASCII; an Authorization header cannot carry it. Use letters, digits and punctuation.");
+            }
+        }
     }
 
     /// <summary>systemd's RuntimeDirectory, else the user's runtime directory; no socket when neither exists.</summary>

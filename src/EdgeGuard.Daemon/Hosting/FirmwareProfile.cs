@@ -15,6 +15,11 @@ internal sealed record FirmwareProfile(string Name, int? Threads, int? MaxBatch,
     public static FirmwareProfile Load(string nameOrPath)
     {
         string path = Locate(nameOrPath);
+        if (FileKinds.RefuseUnlessRegularFile(path) is { } refusal)
+        {
+            throw new DaemonConfigurationException($"firmware profile {refusal}.");
+        }
+
         JsonDocument document;
         try
         {
@@ -23,6 +28,10 @@ internal sealed record FirmwareProfile(string Name, int? Threads, int? MaxBatch,
         catch (JsonException e)
         {
             throw new DaemonConfigurationException($"firmware profile {path} is not valid JSON: {e.Message}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DaemonConfigurationException($"firmware profile {path} cannot be read: {e.Message}");
         }
 
         using (document)

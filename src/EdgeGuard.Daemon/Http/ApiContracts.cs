@@ -72,12 +72,15 @@ internal sealed partial class DaemonJsonContext : JsonSerializerContext
 
     /// <summary>
     /// The context the daemon uses. Responses are JSON, never HTML, so the relaxed encoder may leave quotes and
-    /// apostrophes in error messages readable instead of <c>\u0027</c>.
+    /// apostrophes in error messages readable instead of <c>\u0027</c>. A property read twice in one object is an error.
     /// </summary>
     public static DaemonJsonContext Web { get; } = new(new JsonSerializerOptions
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         MaxDepth = MaxDepth,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+
+        // {"input": "a", "input": "b"}: a proxy's parser may keep the first, this one the last; neither is guessed.
+        AllowDuplicateProperties = false,
     });
 }

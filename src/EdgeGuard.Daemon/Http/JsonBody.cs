@@ -8,7 +8,8 @@ namespace EdgeGuard.Daemon.Http;
 
 /// <summary>
 /// Reads a JSON request body under the daemon's limits: content type (415), size (413), arrival time (408),
-/// UTF-8 and JSON well-formedness (400). The body is parsed from the request pipe's buffers without a string copy.
+/// UTF-8 and JSON well-formedness, exactly one value, no property read twice (400). Escaped lone surrogates become
+/// U+FFFD (<see cref="LoneSurrogateEscapes"/>). The body is parsed from the request pipe's buffers without a string copy.
 /// </summary>
 internal sealed class JsonBody(long maxBytes, int timeoutMs)
 {
@@ -90,41 +91,78 @@ internal sealed class JsonBody(long maxBytes, int timeoutMs)
             return (null, ApiError.BadRequest("The request body is empty; send a JSON object."));
         }
 
-        if (!IsValidUtf8(body))
-        {
-            return (null, ApiError.BadRequest("The request body is not valid UTF-8."));
-        }
-
+        // The parser wants one span. The pipe's own buffer is used when it is one segment and needs no rewrite; else a
+        // rented copy (a code point or an escape may straddle segments, and lone surrogate escapes are rewritten).
+        byte[]? copy = null;
         try
         {
-            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = DaemonJsonContext.MaxDepth });
-            T? value = JsonSerializer.Deserialize(ref reader, type);
-            return value is null ? (null, ApiError.BadRequest("The request body must be a JSON object, not null.")) : (value, null);
+            ReadOnlySpan<byte> json;
+            if (body.IsSingleSegment && !LoneSurrogateEscapes.Any(body.FirstSpan))
+            {
+                json = body.FirstSpan;
+            }
+            else
+            {
+                int length = checked((int)body.Length);
+                copy = ArrayPool<byte>.Shared.Rent(length);
+                body.CopyTo(copy);
+                LoneSurrogateEscapes.Replace(copy.AsSpan(0, length));
+                json = copy.AsSpan(0, length);
+            }
+
+            return Utf8.IsValid(json) ? Deserialize(json, type) : (null, ApiError.BadRequest("The request body is not valid UTF-8."));
+        }
+        finally
+        {
+            if (copy is not null)
+            {
+                ArrayPool<byte>.Shared.Return(copy);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One JSON value and nothing after it but whitespace: a second value or trailing bytes are refused, because a proxy
+    /// that reads the body differently would see other text than the one classified. A property name the endpoint reads
+    /// that appears twice in one object is refused for the same reason (the serializer's duplicate check).
+    /// </summary>
+    private static (T? Value, ApiError? Error) Deserialize<T>(ReadOnlySpan<byte> json, JsonTypeInfo<T> type)
+        where T : class
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = DaemonJsonContext.MaxDepth });
+        T? value;
+        try
+        {
+            value = JsonSerializer.Deserialize(ref reader, type);
+        }
+        catch (JsonException e) when (e.Message.StartsWith("Duplicate property", StringComparison.Ordinal))
+        {
+            // The serializer's own words would name the daemon's request type; the path is what the client needs.
+            return (null, ApiError.BadRequest($"The request body gives {e.Path} more than once in one object; send each property once.", e.Path));
         }
         catch (JsonException e)
         {
             // The serializer's message names the path and position; it never echoes the text.
             return (null, ApiError.BadRequest("The request body is not valid JSON for this endpoint: " + e.Message, e.Path));
         }
-    }
 
-    private static bool IsValidUtf8(ReadOnlySequence<byte> body)
-    {
-        if (body.IsSingleSegment)
-        {
-            return Utf8.IsValid(body.FirstSpan);
-        }
-
-        // A code point may straddle segments: validate a contiguous copy.
-        byte[] copy = ArrayPool<byte>.Shared.Rent(checked((int)body.Length));
+        long end = reader.BytesConsumed;
+        bool more;
         try
         {
-            body.CopyTo(copy);
-            return Utf8.IsValid(copy.AsSpan(0, (int)body.Length));
+            more = reader.Read();
         }
-        finally
+        catch (JsonException)
         {
-            ArrayPool<byte>.Shared.Return(copy);
+            more = true;
         }
+
+        if (more)
+        {
+            return (null, ApiError.BadRequest(
+                $"The request body has data after its JSON value (from byte {end}); send exactly one JSON object."));
+        }
+
+        return value is null ? (null, ApiError.BadRequest("The request body must be a JSON object, not null.")) : (value, null);
     }
 }

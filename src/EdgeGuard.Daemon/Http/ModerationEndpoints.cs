@@ -176,12 +176,17 @@ internal sealed class ModerationEndpoints(GuardClient guard, ModelHost models, J
 
     private void LogInputs(string route, GuardInput[] inputs)
     {
-        // Prompts are private: their text is logged only when the operator turned that on.
+        // Prompts are private: their text is logged only when the operator turned that on, and then escaped, so that
+        // a newline or a terminal escape in a prompt cannot forge a log line or hide one.
         if (settings.LogRequestText)
         {
             foreach (var input in inputs)
             {
-                logger.LogInformation("{Route} input: prompt {Prompt} response {Response}", route, input.Prompt, input.Response);
+                logger.LogInformation(
+                    "{Route} input: prompt {Prompt} response {Response}",
+                    route,
+                    PrintableText.Escape(input.Prompt),
+                    input.Response is null ? null : PrintableText.Escape(input.Response));
             }
         }
     }

@@ -7,7 +7,7 @@ using EdgeGuard.Daemon.Models;
 namespace EdgeGuard.Daemon.Http;
 
 /// <summary>Endpoints for operators and probes: liveness, readiness, Prometheus metrics, model reload.</summary>
-internal sealed class ServiceEndpoints(ModelHost models, MicroBatcher batcher, DaemonMetrics metrics, DaemonSettings settings)
+internal sealed class ServiceEndpoints(ModelHost models, MicroBatcher batcher, DaemonMetrics metrics, DaemonSettings settings, IHostApplicationLifetime lifetime)
 {
     public void Map(IEndpointRouteBuilder routes)
     {
@@ -70,7 +70,18 @@ internal sealed class ServiceEndpoints(ModelHost models, MicroBatcher batcher, D
             return;
         }
 
-        var outcome = await models.LoadAsync("POST /admin/reload", context.RequestAborted).ConfigureAwait(false);
+        // The reload is the operator's, not the connection's: a client that stops waiting does not abandon it, a stop does.
+        ReloadOutcome outcome;
+        try
+        {
+            outcome = await models.LoadAsync("POST /admin/reload", lifetime.ApplicationStopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            await ApiError.ShuttingDown().WriteAsync(context).ConfigureAwait(false);
+            return;
+        }
+
         if (!outcome.Succeeded)
         {
             await new ApiError(422, "invalid_request_error", "model_invalid",

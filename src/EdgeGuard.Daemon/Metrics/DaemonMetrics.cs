@@ -24,6 +24,7 @@ internal sealed class DaemonMetrics
     private readonly long _started = Stopwatch.GetTimestamp();
     private long _inputs;
     private long _flagged;
+    private long _cancelled;
 
     public void ObserveRequest(string route, int status, double seconds)
     {
@@ -32,6 +33,9 @@ internal sealed class DaemonMetrics
     }
 
     public void ObserveBatch(int inputs) => _batchSizes.Observe(inputs);
+
+    /// <summary>Inputs whose classification was skipped or stopped because nobody waited for them any more.</summary>
+    public void ObserveCancelled(int inputs) => Interlocked.Add(ref _cancelled, inputs);
 
     public void ObserveVerdicts(int inputs, int flagged)
     {
@@ -69,6 +73,9 @@ internal sealed class DaemonMetrics
         text.Append(CultureInfo.InvariantCulture, $"edgeguard_inputs_total {Volatile.Read(ref _inputs)}\n");
         text.Append("# HELP edgeguard_flagged_total Inputs flagged unsafe.\n# TYPE edgeguard_flagged_total counter\n");
         text.Append(CultureInfo.InvariantCulture, $"edgeguard_flagged_total {Volatile.Read(ref _flagged)}\n");
+        text.Append("# HELP edgeguard_cancelled_inputs_total Inputs not classified, or stopped mid-way, because every client waiting for them had left or passed its deadline.\n");
+        text.Append("# TYPE edgeguard_cancelled_inputs_total counter\n");
+        text.Append(CultureInfo.InvariantCulture, $"edgeguard_cancelled_inputs_total {Volatile.Read(ref _cancelled)}\n");
         text.Append("# HELP edgeguard_model_ready 1 while a model is loaded.\n# TYPE edgeguard_model_ready gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"edgeguard_model_ready {(state.Ready ? 1 : 0)}\n");
         if (state.ModelName is not null)

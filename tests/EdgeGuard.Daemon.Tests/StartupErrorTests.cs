@@ -1,0 +1,58 @@
+namespace EdgeGuard.Daemon.Tests;
+
+/// <summary>
+/// Configuration the daemon cannot start with, against <c>edgeguardd</c> as its own process: exit code 2 and one line on
+/// standard error, never an abort with a stack trace (which systemd's Restart=on-failure would turn into a loop).
+/// </summary>
+public sealed class StartupErrorTests(TinyModels models)
+{
+    private static readonly TimeSpan ExitLimit = TimeSpan.FromSeconds(30);
+
+    [Theory]
+    [InlineData("socket in an unwritable directory", "socket")]
+    [InlineData("socket path over the 107 bytes of sun_path", "path")]
+    [InlineData("token file that does not exist", "/nonexistent")]
+    [InlineData("token file that is a FIFO", "token")]
+    [InlineData("IPv4-mapped IPv6 host", "::ffff:127.0.0.1")]
+    [InlineData("host address not on this machine", "192.0.2.10")]
+    [InlineData("token over 1024 bytes", "token")]
+    [InlineData("token with a character a header cannot carry", "token")]
+    public void ConfigurationError_ExitsWith2AndOneLine(string what, string detail)
+    {
+        string scratch = models.NewScratch();
+        string socket = Path.Combine(scratch, "edgeguardd.sock");
+        string[] args = what switch
+        {
+            "socket in an unwritable directory" => ["--port", "-1", "--socket", UnwritableSocketPath(scratch)],
+            "socket path over the 107 bytes of sun_path" => ["--port", "-1", "--socket", Path.Combine(scratch, new string('s', 110) + ".sock")],
+            "token file that does not exist" => ["--port", "0", "--socket", "none", "--token-file", detail],
+            "token file that is a FIFO" => ["--port", "0", "--socket", "none", "--token-file", ModelLoadFailureTests.MakeFifo(scratch, "token")],
+            "IPv4-mapped IPv6 host" or "host address not on this machine" => ["--port", "0", "--socket", "none", "--host", detail, "--token", "t0ken"],
+            "token over 1024 bytes" => ["--port", "0", "--socket", "none", "--token", new string('t', 1025)],
+            _ => ["--port", "0", "--socket", "none", "--token", "pässwort"],
+        };
+
+        using var daemon = DaemonProcess.StartWith(socket, ["--model", models.BundlePath, .. args]);
+
+        Assert.True(daemon.WaitForExit(ExitLimit), $"{what}: still running after {ExitLimit.TotalSeconds} s\n{daemon.Output}");
+        Assert.True(daemon.ExitCode == 2, $"{what}: exit {daemon.ExitCode}\n{daemon.Output}");
+        string[] errorLines = daemon.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.True(errorLines.Length == 1, $"{what}: standard error has {errorLines.Length} lines\n{daemon.Output}");
+        Assert.StartsWith("edgeguardd: ", errorLines[0]);
+        Assert.DoesNotContain("   at ", daemon.Output);
+    }
+
+    /// <summary>A directory the daemon cannot create its socket in, even as root (where modes do not stop it).</summary>
+    private static string UnwritableSocketPath(string scratch)
+    {
+        if (Environment.IsPrivilegedProcess)
+        {
+            // sysfs refuses new files to everyone.
+            return "/sys/edgeguardd-test.sock";
+        }
+
+        string dir = Directory.CreateDirectory(Path.Combine(scratch, "read-only")).FullName;
+        File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        return Path.Combine(dir, "edgeguardd.sock");
+    }
+}
