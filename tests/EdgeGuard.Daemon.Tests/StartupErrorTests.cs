@@ -17,6 +17,7 @@ public sealed class StartupErrorTests(TinyModels models)
     [InlineData("host address not on this machine", "192.0.2.10")]
     [InlineData("token over 1024 bytes", "token")]
     [InlineData("token with a character a header cannot carry", "token")]
+    [InlineData("firmware profile whose int8 kernel this CPU lacks", "int8 kernel")]
     public void ConfigurationError_ExitsWith2AndOneLine(string what, string detail)
     {
         string scratch = models.NewScratch();
@@ -29,6 +30,7 @@ public sealed class StartupErrorTests(TinyModels models)
             "token file that is a FIFO" => ["--port", "0", "--socket", "none", "--token-file", ModelLoadFailureTests.MakeFifo(scratch, "token")],
             "IPv4-mapped IPv6 host" or "host address not on this machine" => ["--port", "0", "--socket", "none", "--host", detail, "--token", "t0ken"],
             "token over 1024 bytes" => ["--port", "0", "--socket", "none", "--token", new string('t', 1025)],
+            "firmware profile whose int8 kernel this CPU lacks" => ["--port", "0", "--socket", "none", "--profile", ProfileThisCpuCannotRun(scratch)],
             _ => ["--port", "0", "--socket", "none", "--token", "pässwort"],
         };
 
@@ -39,7 +41,17 @@ public sealed class StartupErrorTests(TinyModels models)
         string[] errorLines = daemon.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.True(errorLines.Length == 1, $"{what}: standard error has {errorLines.Length} lines\n{daemon.Output}");
         Assert.StartsWith("edgeguardd: ", errorLines[0]);
+        Assert.Contains(detail, errorLines[0], StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("   at ", daemon.Output);
+    }
+
+    /// <summary>A firmware profile naming an int8 kernel this CPU cannot run (every CPU lacks one: x86 has no NEON, Arm no AVX).</summary>
+    private static string ProfileThisCpuCannotRun(string scratch)
+    {
+        var lacking = Enum.GetValues<Kernels.Int8.Int8GemmVariant>().First(v => !Kernels.Int8.Int8Gemm.IsSupported(v));
+        string path = Path.Combine(scratch, "other-board.json");
+        File.WriteAllText(path, $$"""{"name": "other-board", "int8Kernel": "{{lacking}}", "threads": 2}""");
+        return path;
     }
 
     /// <summary>A directory the daemon cannot create its socket in, even as root (where modes do not stop it).</summary>

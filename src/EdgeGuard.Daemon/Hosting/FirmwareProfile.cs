@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EdgeGuard.Kernels;
 
 namespace EdgeGuard.Daemon.Hosting;
 
@@ -6,6 +7,8 @@ namespace EdgeGuard.Daemon.Hosting;
 /// The daemon's part of a firmware profile (<c>firmware-profiles/NAME.json</c>): threads and batching limits for one
 /// board. Fields are read from a <c>daemon</c> object, falling back to the top level; anything else in the file
 /// belongs to other parts of the project and is ignored here. Command-line and configuration values win.
+/// The profile's <c>int8Kernel</c> is checked against the kernel set this CPU runs (<see cref="KernelSet.ProfileProblem"/>),
+/// as the CLI checks its build's profile: a daemon configured for a board whose kernel this CPU lacks does not start.
 /// </summary>
 internal sealed record FirmwareProfile(string Name, int? Threads, int? MaxBatch, int? MaxWaitMs, int? QueueCapacity)
 {
@@ -44,6 +47,19 @@ internal sealed record FirmwareProfile(string Name, int? Threads, int? MaxBatch,
 
             JsonElement daemon = root.TryGetProperty("daemon", out var d) && d.ValueKind == JsonValueKind.Object ? d : root;
             string name = root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : Path.GetFileNameWithoutExtension(path);
+            if (root.TryGetProperty("int8Kernel", out var kernel))
+            {
+                if (kernel.ValueKind != JsonValueKind.String)
+                {
+                    throw new DaemonConfigurationException($"firmware profile {path}: int8Kernel must be a string naming an int8 kernel.");
+                }
+
+                if (KernelSet.ProfileProblem(name, kernel.GetString()!) is { } problem)
+                {
+                    throw new DaemonConfigurationException($"{path}: {problem}");
+                }
+            }
+
             return new FirmwareProfile(
                 name,
                 Number(daemon, "threads", path) ?? Number(root, "threads", path),
