@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using EdgeGuard.Kernels.Int8;
 using EdgeGuard.ModelFiles.Gguf;
-using EdgeGuard.Models;
 
 namespace EdgeGuard.ModelFiles.Bundle;
 
@@ -63,7 +62,7 @@ public static class BundleWriter
     /// </summary>
     /// <param name="contents">As for a float bundle, with <see cref="BundleContents.Precision"/> = <see cref="BundleFormat.PrecisionInt8"/>.</param>
     /// <param name="weights">The model's float tensors.</param>
-    /// <param name="conversion">What the architecture prepared for the int8 engine (<c>Models.Int8Conversion.Of</c>).</param>
+    /// <param name="conversion">What the architecture prepared for the int8 engine (<c>EncoderClassifier.ToInt8Conversion</c>).</param>
     public static void WriteInt8(string path, BundleContents contents, ITensorSource weights, Int8Conversion conversion, IProgress<double>? progress = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
