@@ -71,7 +71,7 @@ internal static class GemmBenchmark
     private static double OpsPerCycle(Int8GemmVariant variant) => variant switch
     {
         Int8GemmVariant.AvxVnni => 2 * 32 * 2,
-        Int8GemmVariant.Avx512BW => 2 * 16 * 2,
+        Int8GemmVariant.Avx512BW or Int8GemmVariant.Avx512BWOffset => 2 * 16 * 2,
         Int8GemmVariant.Avx2 => 2 * 16 * 2,
         _ => 1,
     };

@@ -19,6 +19,18 @@ namespace EdgeGuard.Kernels;
 /// </remarks>
 public static class KernelSet
 {
+    /// <summary>
+    /// Environment variable naming the int8 kernel to use instead of the default choice (an <see cref="Int8GemmVariant"/>
+    /// name), for measuring kernels against each other in the same binary; ignored, and said so in <see cref="Describe"/>,
+    /// when unknown or not runnable here.
+    /// </summary>
+    public const string Int8KernelVariable = "EDGEGUARD_INT8_KERNEL";
+
+    /// <summary>Assembly metadata key of the int8 kernel a firmware-profile build was made for (<c>make publish PROFILE=…</c>).</summary>
+    public const string ProfileInt8KernelKey = "EdgeGuard.Int8Kernel";
+
+    private static string? s_ignoredRequest;
+
     /// <summary>The int8 GEMM variant.</summary>
     public static readonly Int8GemmVariant Int8 = SelectInt8();
 
@@ -37,7 +49,8 @@ public static class KernelSet
 
     /// <summary>One line for logs and <c>--version</c> style output: every choice and the vector width.</summary>
     public static string Describe() =>
-        $"int8 GEMM {Int8}, float32 GEMM {Float32Gemm}, GELU {(VectorGelu ? "vector" : "scalar")}, quantiser {(VectorActivationQuantizer ? "vector" : "scalar")}, Vector<float> {Vector<float>.Count} lanes";
+        $"int8 GEMM {Int8}, float32 GEMM {Float32Gemm}, GELU {(VectorGelu ? "vector" : "scalar")}, quantiser {(VectorActivationQuantizer ? "vector" : "scalar")}, Vector<float> {Vector<float>.Count} lanes"
+        + (s_ignoredRequest is null ? string.Empty : $" ({s_ignoredRequest})");
 
     /// <summary>
     /// Why this CPU cannot run a firmware profile whose int8 kernel is <paramref name="int8Kernel"/>, or null when it can.
@@ -64,7 +77,40 @@ public static class KernelSet
         return null;
     }
 
-    private static Int8GemmVariant SelectInt8() =>
+    /// <summary>
+    /// The variant <see cref="Int8KernelVariable"/> asks for, else the one the firmware profile of this build names, else
+    /// the default: the fastest this CPU runs by the measurements in docs/performance.md.
+    /// </summary>
+    private static Int8GemmVariant SelectInt8()
+    {
+        foreach ((string source, string? name) in new[]
+        {
+            (Int8KernelVariable, Environment.GetEnvironmentVariable(Int8KernelVariable)),
+            ("the firmware profile", ProfileInt8Kernel()),
+        })
+        {
+            if (string.IsNullOrEmpty(name))
+            {
+                continue;
+            }
+
+            if (Enum.TryParse(name, out Int8GemmVariant requested) && Enum.IsDefined(requested) && Int8Gemm.IsSupported(requested))
+            {
+                return requested;
+            }
+
+            s_ignoredRequest ??= $"{source} asked for int8 kernel '{name}', which this CPU cannot run or which does not exist";
+        }
+
+        return DefaultInt8();
+    }
+
+    private static string? ProfileInt8Kernel() =>
+        System.Reflection.Assembly.GetEntryAssembly() is { } entry
+            ? System.Reflection.CustomAttributeExtensions.GetCustomAttributes<System.Reflection.AssemblyMetadataAttribute>(entry).FirstOrDefault(a => a.Key == ProfileInt8KernelKey)?.Value
+            : null;
+
+    private static Int8GemmVariant DefaultInt8() =>
         AvxVnni.IsSupported ? Int8GemmVariant.AvxVnni
         : Avx512BW.IsSupported ? Int8GemmVariant.Avx512BW
         : Avx2.IsSupported ? Int8GemmVariant.Avx2

@@ -38,7 +38,7 @@ public sealed class Int8GemmTests
         new(VectorVariants().SelectMany(v => new[] { ((Int8GemmVariant)v.Data, PackedInt8Matrix.FullWeightLimit), ((Int8GemmVariant)v.Data, PackedInt8Matrix.SevenBitWeightLimit) }));
 
     public static TheoryData<Int8GemmVariant> VectorVariants() =>
-        [Int8GemmVariant.Avx2, Int8GemmVariant.Avx512BW, Int8GemmVariant.AvxVnni, Int8GemmVariant.AdvSimd, Int8GemmVariant.AdvSimdDp];
+        [Int8GemmVariant.Avx2, Int8GemmVariant.Avx512BW, Int8GemmVariant.Avx512BWOffset, Int8GemmVariant.AvxVnni, Int8GemmVariant.AdvSimd, Int8GemmVariant.AdvSimdDp];
 
     [Theory]
     [MemberData(nameof(VectorVariants))]
@@ -237,14 +237,16 @@ public sealed class Int8GemmTests
         Assert.Throws<ArgumentException>(() => Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, x, w10, new float[3], Int8Epilogue.BiasResidual, new float[11], new float[12]));
     }
 
-    [Fact]
-    public void Multiply_Avx2_RefusesActivationsQuantisedBeyondItsLimit()
+    [Theory]
+    [InlineData(Int8GemmVariant.Avx2)]
+    [InlineData(Int8GemmVariant.Avx512BWOffset)]
+    public void Multiply_OffsetKernel_RefusesActivationsQuantisedBeyondItsLimit(Int8GemmVariant variant)
     {
-        Assert.SkipUnless(Int8Gemm.IsSupported(Int8GemmVariant.Avx2), "This CPU cannot run Avx2.");
+        Assert.SkipUnless(Int8Gemm.IsSupported(variant), $"This CPU cannot run {variant}.");
         var x = new QuantizedRows(1, 64, 127);
         x.Quantize(Enumerable.Repeat(1f, 64).ToArray(), 64, 1, 64);
         PackedInt8Matrix w = PackedInt8Matrix.Quantize(Enumerable.Repeat(1f, 64).ToArray(), 64, 1, 64);
-        var error = Assert.Throws<ArgumentException>(() => Int8Gemm.Multiply(Int8GemmVariant.Avx2, null, x, w, new float[1], Int8Epilogue.Bias, [], new float[1]));
+        var error = Assert.Throws<ArgumentException>(() => Int8Gemm.Multiply(variant, null, x, w, new float[1], Int8Epilogue.Bias, [], new float[1]));
         Assert.Contains("±63", error.Message);
     }
 
@@ -290,11 +292,11 @@ public sealed class Int8GemmTests
     public void Selected_IsSupported() => Assert.True(Int8Gemm.IsSupported(Int8Gemm.Selected));
 
     [Fact]
-    public void PreferredWeightLimit_IsSevenBitForAvx2Only()
+    public void PreferredWeightLimit_IsSevenBitForTheOffsetKernelsOnly()
     {
         foreach (Int8GemmVariant variant in Enum.GetValues<Int8GemmVariant>())
         {
-            int expected = variant == Int8GemmVariant.Avx2 ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
+            int expected = variant is Int8GemmVariant.Avx2 or Int8GemmVariant.Avx512BWOffset ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
             Assert.Equal(expected, Int8Gemm.PreferredWeightLimit(variant));
         }
     }

@@ -63,6 +63,7 @@ internal sealed record BenchReport(
             writer.WriteNumber("verdicts_per_second", VerdictsPerSecond);
             writer.WriteNumber("peak_rss_bytes", PeakResidentBytes);
             writer.WriteNumber("threshold", Threshold);
+            writer.WriteString("edgeguard_kernels", Kernels.KernelSet.Describe());
             writer.WriteStartArray("latencies_ms");
             foreach (double ms in Measured.LatenciesMs)
             {
@@ -92,6 +93,7 @@ internal sealed record BenchReport(
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"latency per call: p50={Percentile(50):F2} ms  p90={Percentile(90):F2} ms  p99={Percentile(99):F2} ms   throughput: {VerdictsPerSecond:F1} verdicts/s   peak RSS: {PeakResidentBytes / 1048576.0:F0} MiB"));
+        output.WriteLine($"EdgeGuard kernels: {Kernels.KernelSet.Describe()}");
         if (UnsafeScores.Length > 0)
         {
             output.WriteLine(string.Create(

@@ -36,7 +36,7 @@ public static unsafe partial class Int8Gemm
     {
         Int8GemmVariant.Scalar => true,
         Int8GemmVariant.Avx2 => Avx2.IsSupported,
-        Int8GemmVariant.Avx512BW => Avx512BW.IsSupported,
+        Int8GemmVariant.Avx512BW or Int8GemmVariant.Avx512BWOffset => Avx512BW.IsSupported,
         Int8GemmVariant.AvxVnni => AvxVnni.IsSupported,
         Int8GemmVariant.AdvSimd => AdvSimd.IsSupported,
         Int8GemmVariant.AdvSimdDp => Dp.IsSupported,
@@ -47,7 +47,7 @@ public static unsafe partial class Int8Gemm
     /// Largest activation magnitude <paramref name="variant"/> accepts: 63 for AVX2, whose u8×s8 pair sums must stay
     /// within int16 (docs/decisions/0005), 127 for every other kernel.
     /// </summary>
-    public static int ActivationLimit(Int8GemmVariant variant) => variant == Int8GemmVariant.Avx2 ? 63 : 127;
+    public static int ActivationLimit(Int8GemmVariant variant) => variant is Int8GemmVariant.Avx2 or Int8GemmVariant.Avx512BWOffset ? 63 : 127;
 
     /// <summary>
     /// The weight limit <paramref name="variant"/> multiplies fastest, for weights quantised where the kernel is known
@@ -56,7 +56,7 @@ public static unsafe partial class Int8Gemm
     /// other kernel. Every variant reads weights of either limit.
     /// </summary>
     public static int PreferredWeightLimit(Int8GemmVariant variant) =>
-        variant == Int8GemmVariant.Avx2 ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
+        variant is Int8GemmVariant.Avx2 or Int8GemmVariant.Avx512BWOffset ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
 
     /// <summary>
     /// What <paramref name="variant"/> reads on top of each activation (<see cref="QuantizedRows.Offset"/>): 64 for AVX2
@@ -65,7 +65,7 @@ public static unsafe partial class Int8Gemm
     /// </summary>
     public static int ActivationOffset(Int8GemmVariant variant) => variant switch
     {
-        Int8GemmVariant.Avx2 => 64,
+        Int8GemmVariant.Avx2 or Int8GemmVariant.Avx512BWOffset => 64,
         Int8GemmVariant.AvxVnni => 128,
         _ => 0,
     };
@@ -167,6 +167,8 @@ public static unsafe partial class Int8Gemm
             case Int8GemmVariant.Avx2 when a.WeightLimit <= PackedInt8Matrix.SevenBitWeightLimit: RunTiles<Vector256Tile<Avx2SevenBitStep>>(a, m0, m1, p0, p1); break;
             case Int8GemmVariant.Avx2: RunTiles<Vector256Tile<Avx2Step>>(a, m0, m1, p0, p1); break;
             case Int8GemmVariant.Avx512BW: RunTiles<Avx512BWTile>(a, m0, m1, p0, p1); break;
+            case Int8GemmVariant.Avx512BWOffset when a.WeightLimit <= PackedInt8Matrix.SevenBitWeightLimit: RunTiles<Vector512Tile<Avx512BWOffsetSevenBitStep>>(a, m0, m1, p0, p1); break;
+            case Int8GemmVariant.Avx512BWOffset: RunTiles<Vector512Tile<Avx512BWOffsetStep>>(a, m0, m1, p0, p1); break;
             case Int8GemmVariant.AvxVnni: RunTiles<Vector256Tile<AvxVnniStep>>(a, m0, m1, p0, p1); break;
             case Int8GemmVariant.AdvSimd: RunTiles<AdvSimdTile>(a, m0, m1, p0, p1); break;
             case Int8GemmVariant.AdvSimdDp: RunTiles<AdvSimdDpTile>(a, m0, m1, p0, p1); break;

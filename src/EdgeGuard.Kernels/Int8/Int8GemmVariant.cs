@@ -20,4 +20,10 @@ public enum Int8GemmVariant
 
     /// <summary>arm64 with dot product (Cortex-A76, A78AE): <c>sdot</c>.</summary>
     AdvSimdDp,
+
+    /// <summary>
+    /// x86-64-v4: AVX2's offset scheme on 512-bit vectors — activations in [-63, 63] stored as x + 64, no |x| or sign
+    /// blend per step, and on 7-bit weights one <c>vpmaddwd</c> for two <c>vpmaddubsw</c>.
+    /// </summary>
+    Avx512BWOffset,
 }
