@@ -29,6 +29,10 @@ public sealed class BundleCompatibilityTests
     public void Classify_OlderFormatBundle_GivesTheScoresItsOwnRuntimeGave(string file)
     {
         using var guard = Guard.Open(Path.Combine(Directory, file), new GuardOptions { Threads = 1 });
+
+        // float32 is the same arithmetic on every CPU; int8 activations are quantised to the kernel's limit (±127, or ±63
+        // for the offset kernels), so an int8 score moves by the rounding of the CPU's kernel, never more.
+        float tolerance = guard.Model.Precision == "int8" ? 2e-3f : 1e-6f;
         using JsonDocument recorded = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Directory, "legacy-scores.json")));
         int compared = 0;
         foreach (JsonElement testCase in recorded.RootElement.GetProperty("cases").EnumerateArray())
@@ -37,7 +41,7 @@ public sealed class BundleCompatibilityTests
             string? response = testCase.GetProperty("response").GetString();
             float expected = testCase.GetProperty(file).GetSingle();
             Verdict verdict = guard.Classify(prompt, response);
-            Assert.True(Math.Abs(expected - verdict.UnsafeScore) <= 1e-6f, $"{file}, '{prompt}': {verdict.UnsafeScore} vs recorded {expected}");
+            Assert.True(Math.Abs(expected - verdict.UnsafeScore) <= tolerance, $"{file}, '{prompt}': {verdict.UnsafeScore} vs recorded {expected}");
             compared++;
         }
 
