@@ -93,7 +93,6 @@ internal sealed record BenchReport(
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"latency per call: p50={Percentile(50):F2} ms  p90={Percentile(90):F2} ms  p99={Percentile(99):F2} ms   throughput: {VerdictsPerSecond:F1} verdicts/s   peak RSS: {PeakResidentBytes / 1048576.0:F0} MiB"));
-        output.WriteLine($"EdgeGuard kernels: {Kernels.KernelSet.Describe()}");
         if (UnsafeScores.Length > 0)
         {
             output.WriteLine(string.Create(
