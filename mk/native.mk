@@ -2,9 +2,10 @@
 # make publish-lib PROFILE=<name> | RID=<rid>: NativeAOT shared and static library, header and pkg-config files for one
 # firmware profile (firmware-profiles/<name>.json) or, without a profile, for any CPU of a runtime identifier, laid out
 # as an installable prefix in artifacts/lib/<profile or rid>/ (include/, lib/, lib/pkgconfig/).
-# make test builds two of them once, linux-x64 (baseline instruction sets: any x86-64) and rpi4 (armv8-a: any arm64),
-# and runs the C, Python and Rust examples and the C ABI tests against them: natively, under Valgrind memcheck, linked
-# statically, and on arm64 under qemu-aarch64-static (mk/arm64.mk installs qemu and the cross runtimes).
+# make test builds two of them once, linux-x64 (baseline instruction sets: any x86-64) and rpi5 (armv8.2-a with dot
+# product), and runs the C, Python and Rust examples and the C ABI tests against them: natively, under Valgrind
+# memcheck, linked statically, and on arm64 under qemu-aarch64-static (mk/arm64.mk installs qemu and the cross
+# runtimes): as a Pi 5 (Cortex-A76), and as a Pi 4 (Cortex-A72), whose CPU the rpi5 library must refuse, not abort on.
 RID ?= linux-x64
 LIB_RID = $(if $(PROFILE),$(call profile-field,rid),$(RID))
 LIB_NAME = $(if $(PROFILE),$(PROFILE),$(RID))
@@ -39,7 +40,7 @@ publish-lib:
 
 # The libraries `make test` links, each built once and rebuilt only when a source changes.
 NATIVE_X64 := artifacts/lib/linux-x64
-NATIVE_ARM64_PROFILE := rpi4
+NATIVE_ARM64_PROFILE := rpi5
 NATIVE_ARM64 := artifacts/lib/$(NATIVE_ARM64_PROFILE)
 
 $(NATIVE_X64)/lib/libedgeguard.so.1: $(NATIVE_SOURCES)
@@ -109,7 +110,7 @@ test-native-c: $(NATIVE_BIN)/x64/classify $(NATIVE_BIN)/x64/abi_tests native-tes
 
 # Memory errors (invalid reads and writes, uses of uninitialised values) and memory the library loses fail the run.
 # "Possibly lost" blocks are the runtime's threads (GC, finalizer, workers), alive by design when the program exits.
-NATIVE_VALGRIND := valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
+NATIVE_VALGRIND := valgrind --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
 
 test-native-valgrind: $(NATIVE_BIN)/x64/classify $(NATIVE_BIN)/x64/abi_tests native-test-models
 	@command -v valgrind >/dev/null || { echo "installing valgrind"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind; }
@@ -140,7 +141,9 @@ test-native-rust: $(NATIVE_X64)/lib/libedgeguard.so.1
 NATIVE_QEMU = QEMU_LD_PREFIX=/usr/aarch64-linux-gnu timeout $(ARM64_TIMEOUT) qemu-aarch64-static -cpu $(1)
 
 test-native-arm64: arm64-prereqs publish-arm64-toolchain $(NATIVE_BIN)/arm64/classify $(NATIVE_BIN)/arm64/abi_tests native-test-models
-	@echo "== C example, linux-arm64 ($(NATIVE_ARM64_PROFILE) library) under qemu -cpu cortex-a72"
-	$(call NATIVE_QEMU,cortex-a72) $(NATIVE_BIN)/arm64/classify $(DEFAULT_MODEL)
-	@echo "== C ABI tests, linux-arm64 under qemu -cpu cortex-a76"
+	@echo "== C example, linux-arm64 ($(NATIVE_ARM64_PROFILE) library) under qemu -cpu cortex-a76"
+	$(call NATIVE_QEMU,cortex-a76) $(NATIVE_BIN)/arm64/classify $(DEFAULT_MODEL)
+	@echo "== C ABI tests, linux-arm64 ($(NATIVE_ARM64_PROFILE) library) under qemu -cpu cortex-a76"
 	$(call NATIVE_QEMU,cortex-a76) $(NATIVE_BIN)/arm64/abi_tests $(NATIVE_TEST_MODELS) $(DEFAULT_MODEL)
+	@echo "== the $(NATIVE_ARM64_PROFILE) library on a CPU without dot product: qemu -cpu cortex-a72"
+	$(call NATIVE_QEMU,cortex-a72) $(NATIVE_BIN)/arm64/abi_tests --unsupported-cpu $(NATIVE_ARM64_PROFILE) $(NATIVE_TINY)

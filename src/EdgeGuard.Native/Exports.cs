@@ -6,28 +6,21 @@ using System.Runtime.InteropServices;
 namespace EdgeGuard.Native;
 
 /// <summary>
-/// The C entry points of <c>include/edgeguard.h</c>. Each one checks the caller's pointers and lengths before reading
+/// The managed entry points behind the functions of <c>include/edgeguard.h</c>, which the library exports from C
+/// (<c>native/edgeguard_gate.c</c>: it checks the CPU first and answers versions and status names itself); each is
+/// called as <c>edgeguard_managed_&lt;function&gt;</c>. Each one checks the caller's pointers and lengths before reading
 /// them, does its work through <see cref="Guard"/>, and ends in <see cref="Boundary.Fail"/> on any exception: a status
 /// code and a thread-local message, never an exception crossing into C.
 /// </summary>
 internal static unsafe class Exports
 {
-    [UnmanagedCallersOnly(EntryPoint = "edgeguard_abi_version")]
-    public static uint AbiVersion() => AbiLimits.AbiVersion;
+    /// <summary>The prefix of the managed entry points' symbols.</summary>
+    internal const string Prefix = "edgeguard_managed_";
 
-    [UnmanagedCallersOnly(EntryPoint = "edgeguard_version")]
-    public static byte* Version() => StaticText.Version;
-
-    [UnmanagedCallersOnly(EntryPoint = "edgeguard_build_profile")]
-    public static byte* BuildProfileName() => StaticText.BuildProfile;
-
-    [UnmanagedCallersOnly(EntryPoint = "edgeguard_status_string")]
-    public static byte* StatusString(int status) => StaticText.Describe(status);
-
-    [UnmanagedCallersOnly(EntryPoint = "edgeguard_last_error")]
+    [UnmanagedCallersOnly(EntryPoint = Prefix + "last_error")]
     public static byte* LastErrorMessage() => LastError.Current;
 
-    [UnmanagedCallersOnly(EntryPoint = "edgeguard_open")]
+    [UnmanagedCallersOnly(EntryPoint = Prefix + "open")]
     public static int Open(byte* path, nuint pathLength, NativeOptions* options, nint* outGuard)
     {
         try
@@ -72,7 +65,7 @@ internal static unsafe class Exports
         }
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "edgeguard_classify")]
+    [UnmanagedCallersOnly(EntryPoint = Prefix + "classify")]
     public static int Classify(nint guard, byte* prompt, nuint promptLength, byte* response, nuint responseLength, NativeVerdict* outVerdict)
     {
         try
@@ -90,7 +83,7 @@ internal static unsafe class Exports
         }
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "edgeguard_classify_batch")]
+    [UnmanagedCallersOnly(EntryPoint = Prefix + "classify_batch")]
     public static int ClassifyBatch(nint guard, NativeInput* inputs, nuint count, NativeVerdict* outVerdicts)
     {
         try
@@ -131,7 +124,7 @@ internal static unsafe class Exports
         }
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "edgeguard_get_model_info")]
+    [UnmanagedCallersOnly(EntryPoint = Prefix + "get_model_info")]
     public static int GetModelInfo(nint guard, NativeModelInfo* info)
     {
         try
@@ -157,7 +150,7 @@ internal static unsafe class Exports
         }
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "edgeguard_close")]
+    [UnmanagedCallersOnly(EntryPoint = Prefix + "close")]
     public static int Close(nint guard)
     {
         try

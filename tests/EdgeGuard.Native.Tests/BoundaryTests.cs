@@ -66,13 +66,4 @@ public sealed unsafe class BoundaryTests
         Assert.Null(BuildProfile.ProblemOf("rpi4", "AdvSimd", _ => true));
         Assert.Null(BuildProfile.Name);
     }
-
-    [Fact]
-    public void StatusString_KnownAndUnknownCodes()
-    {
-        Assert.Equal("invalid UTF-8", Abi.Text(StaticText.Describe((int)Status.InvalidUtf8)));
-        Assert.Equal("unknown status", Abi.Text(StaticText.Describe(-3)));
-        Assert.Equal(AbiLimits.Version, Abi.Text(StaticText.Version));
-        Assert.Equal("", Abi.Text(StaticText.BuildProfile));
-    }
 }

@@ -59,14 +59,35 @@ public sealed partial class HeaderTests
     }
 
     [Fact]
-    public void Header_Functions_AreTheExportedEntryPoints()
+    public void Header_Functions_AreWhatTheLibraryExports()
     {
-        var header = FunctionPattern().Matches(Header).Select(m => m.Groups["name"].Value).Order().ToList();
-        var exported = typeof(Exports).GetMethods(BindingFlags.Static | BindingFlags.Public)
-            .Select(m => m.GetCustomAttribute<UnmanagedCallersOnlyAttribute>()?.EntryPoint).OfType<string>().Order().ToList();
+        var header = HeaderFunctions();
+        var exported = Regex.Matches(NativeFile("libedgeguard.map"), @"^\s+(?<name>\w+);", RegexOptions.Multiline)
+            .Select(m => m.Groups["name"].Value).Where(n => n != "DotNetRuntimeDebugHeader").Order().ToList();
         Assert.Equal(10, header.Count);
         Assert.Equal(header, exported);
     }
+
+    [Fact]
+    public void Header_Functions_AreDefinedByTheGateWhichCallsEachManagedEntryPoint()
+    {
+        string gate = NativeFile("edgeguard_gate.c");
+        var defined = FunctionPattern().Matches(gate).Select(m => m.Groups["name"].Value).Order().ToList();
+        Assert.Equal(HeaderFunctions(), defined);
+        var managed = typeof(Exports).GetMethods(BindingFlags.Static | BindingFlags.Public)
+            .Select(m => m.GetCustomAttribute<UnmanagedCallersOnlyAttribute>()?.EntryPoint).OfType<string>().ToList();
+        Assert.Equal(6, managed.Count);
+        foreach (string entryPoint in managed)
+        {
+            Assert.StartsWith(Exports.Prefix, entryPoint);
+            Assert.Contains(HeaderFunctions(), f => f == "edgeguard_" + entryPoint[Exports.Prefix.Length..]);
+            Assert.Matches($@"return [^;]*{entryPoint}\(", gate);
+        }
+    }
+
+    private static List<string> HeaderFunctions() => FunctionPattern().Matches(Header).Select(m => m.Groups["name"].Value).Order().ToList();
+
+    private static string NativeFile(string name) => File.ReadAllText(Path.Combine(RepoPaths.RepoRoot, "src", "EdgeGuard.Native", "native", name));
 
     private static ulong Define(string name)
     {
@@ -118,6 +139,7 @@ public sealed partial class HeaderTests
     [GeneratedRegex(@"^\s+(?<type>[\w ]+?[\s*]+(?:const\s*\*\s*)?)(?<name>\w+);", RegexOptions.Multiline)]
     private static partial Regex FieldPattern();
 
-    [GeneratedRegex(@"^(?:const char \*|uint32_t |edgeguard_status )(?<name>edgeguard_\w+)\(", RegexOptions.Multiline)]
+    /// <summary>A function declaration or definition at the start of a line: <c>edgeguard_status edgeguard_open(</c>.</summary>
+    [GeneratedRegex(@"^(?:const char \*|uint32_t |edgeguard_status )(?<name>edgeguard_(?!managed_)\w+)\(", RegexOptions.Multiline)]
     private static partial Regex FunctionPattern();
 }

@@ -4,6 +4,7 @@
  * Run by make test natively, under Valgrind memcheck and under qemu-aarch64-static (mk/native.mk).
  *
  *   abi_tests TINY_F32_BUNDLE TINY_INT8_BUNDLE [MODEL...]
+ *   abi_tests --unsupported-cpu PROFILE MODEL    (a library built for PROFILE, on a CPU that cannot run it)
  *
  * The bundles are the tiny random-weight DeBERTa make test synthesizes; each further MODEL (the default model, the
  * tiny BERT and RoBERTa directories) is opened and classified from one thread and from many; its scores are not
@@ -636,10 +637,33 @@ static void test_close_while_classifying(const char *model)
     printf("abi_tests: closed a guard under 4 classifying threads after %d verdicts; every later call: guard closed\n", ok);
 }
 
+/* A profile's library on a CPU without the profile's instruction sets: every call answers, none aborts. */
+static int test_unsupported_cpu(const char *profile, const char *model)
+{
+    edgeguard_guard *guard = (edgeguard_guard *)(uintptr_t)0x1;
+    edgeguard_verdict verdict;
+    edgeguard_model_info info = { .struct_size = sizeof info };
+    test_version();
+    CHECK(strcmp(edgeguard_build_profile(), profile) == 0);
+    CHECK_ERROR(edgeguard_open(model, strlen(model), NULL, &guard), EDGEGUARD_ERROR_UNSUPPORTED_CPU, "lacks instruction sets");
+    CHECK(guard == NULL);
+    CHECK(strstr(edgeguard_last_error(), profile) != NULL);
+    CHECK_ERROR(edgeguard_open(model, strlen(model), NULL, NULL), EDGEGUARD_ERROR_UNSUPPORTED_CPU, "firmware-profiles");
+    CHECK_ERROR(classify((edgeguard_guard *)(uintptr_t)0x1230, "x", &verdict), EDGEGUARD_ERROR_UNSUPPORTED_CPU, profile);
+    CHECK_ERROR(edgeguard_get_model_info((edgeguard_guard *)(uintptr_t)0x1230, &info), EDGEGUARD_ERROR_UNSUPPORTED_CPU, profile);
+    CHECK_STATUS(edgeguard_close(NULL), EDGEGUARD_OK);
+    printf("abi_tests: on this CPU the %s library refuses with: %s\n", profile, edgeguard_last_error());
+    printf("abi_tests: %d checks, %d failed\n", checks, failures);
+    return failures == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--unsupported-cpu") == 0) {
+        return test_unsupported_cpu(argv[2], argv[3]);
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: %s TINY_F32_BUNDLE TINY_INT8_BUNDLE [MODEL...]\n", argv[0]);
+        fprintf(stderr, "usage: %s TINY_F32_BUNDLE TINY_INT8_BUNDLE [MODEL...] | --unsupported-cpu PROFILE MODEL\n", argv[0]);
         return 2;
     }
     const char *tiny = argv[1], *tiny_int8 = argv[2];
