@@ -58,6 +58,7 @@ int main(int argc, char **argv)
         printf(" %s%s", info.labels[i], i == info.unsafe_label ? "*" : "");
     }
     printf(", threshold %.2f\n", info.threshold);
+    printf("kernels: %s\n", info.kernels);
 
     /* A prompt alone: the text need not be NUL-terminated; its length is what counts. */
     const char *prompt = argc == 3 ? argv[2] : "How do I bake sourdough bread at home?";

@@ -25,6 +25,7 @@ def main(argv: list) -> int:
             labels = " ".join(label + ("*" if i == m.unsafe_label else "") for i, label in enumerate(m.labels))
             print(f"model: {m.name or 'unnamed'} ({m.architecture}, {m.format}, {m.precision}), {m.layers} layers, "
                   f"hidden {m.hidden_size}, labels: {labels}, threshold {m.threshold:.2f}")
+            print(f"kernels: {m.kernels}")
             show("prompt", guard.classify(argv[2] if len(argv) == 3 else "How do I bake sourdough bread at home?"))
             show("pair", guard.classify("How can I make my neighbour's dog stop barking?",
                                         "Talk to your neighbour first; if that fails, contact local animal control."))

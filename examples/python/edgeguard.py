@@ -108,6 +108,7 @@ class _ModelInfo(ctypes.Structure):
         ("vocabulary_size", ctypes.c_int32),
         ("window_tokens", ctypes.c_int32),
         ("threads", ctypes.c_int32),
+        ("kernels", ctypes.c_char_p),
     ]
 
 
@@ -143,6 +144,7 @@ class ModelInfo:
     vocabulary_size: int
     window_tokens: int
     threads: int
+    kernels: str
 
 
 def _load(path: Optional[str]) -> ctypes.CDLL:
@@ -270,7 +272,7 @@ class Guard:
                          unsafe_label=info.unsafe_label, model_threshold=info.model_threshold,
                          threshold=info.threshold, layers=info.layers, hidden_size=info.hidden_size,
                          max_sequence_length=info.max_sequence_length, vocabulary_size=info.vocabulary_size,
-                         window_tokens=info.window_tokens, threads=info.threads)
+                         window_tokens=info.window_tokens, threads=info.threads, kernels=info.kernels.decode())
 
     def close(self) -> None:
         """Releases the model (waits for calls in flight). Closing twice raises EdgeGuardError (ERROR_CLOSED)."""

@@ -76,4 +76,5 @@ internal struct NativeModelInfo
     public int VocabularySize;
     public int WindowTokens;
     public int Threads;
+    public nint Kernels;
 }

@@ -17,6 +17,12 @@ internal static unsafe class Exports
     /// <summary>The prefix of the managed entry points' symbols.</summary>
     internal const string Prefix = "edgeguard_managed_";
 
+    /// <summary>
+    /// The least <c>edgeguard_model_info</c> a caller may pass: the struct of ABI 1. Fields appended later are written
+    /// only to callers whose struct_size covers them; this stays the size of the ABI 1 struct.
+    /// </summary>
+    internal static readonly uint ModelInfoVersion1Size = (uint)sizeof(NativeModelInfo);
+
     [UnmanagedCallersOnly(EntryPoint = Prefix + "last_error")]
     public static byte* LastErrorMessage() => LastError.Current;
 
@@ -132,16 +138,17 @@ internal static unsafe class Exports
             OpenGuard opened = GuardHandles.Get(guard);
             Utf8Arguments.NotNull(info, "info");
             uint size = info->StructSize;
-            uint known = (uint)sizeof(NativeModelInfo);
-            if (size < known)
+            if (size < ModelInfoVersion1Size)
             {
-                throw new AbiException(Status.InvalidArgument, $"info->struct_size is {size}; set it to sizeof(edgeguard_model_info) ({known} bytes for ABI {AbiLimits.AbiVersion}).");
+                throw new AbiException(Status.InvalidArgument,
+                    $"info->struct_size is {size}; set it to sizeof(edgeguard_model_info) (at least {ModelInfoVersion1Size} bytes for ABI {AbiLimits.AbiVersion}).");
             }
 
-            // Fields beyond what this library knows stay as the caller left them.
+            // An older caller's shorter struct gets the fields it knows; a newer caller's longer one keeps the fields
+            // this library does not know as the caller left them.
             NativeModelInfo filled = opened.Info();
             filled.StructSize = size;
-            *info = filled;
+            Buffer.MemoryCopy(&filled, info, size, Math.Min(size, (uint)sizeof(NativeModelInfo)));
             return (int)Status.Ok;
         }
         catch (Exception e)

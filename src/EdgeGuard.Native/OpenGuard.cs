@@ -13,6 +13,7 @@ internal sealed unsafe class OpenGuard : IDisposable
     private readonly byte[] _precision;
     private readonly byte[] _name;
     private readonly byte[] _architecture;
+    private readonly byte[] _kernels;
 
     public OpenGuard(Guard guard)
     {
@@ -30,6 +31,7 @@ internal sealed unsafe class OpenGuard : IDisposable
         _precision = StaticText.PinnedUtf8(model.Precision);
         _name = StaticText.PinnedUtf8(model.Name ?? "");
         _architecture = StaticText.PinnedUtf8(model.Architecture ?? "");
+        _kernels = StaticText.PinnedUtf8(Kernels.KernelSet.Describe());
     }
 
     public Guard Guard { get; }
@@ -50,7 +52,7 @@ internal sealed unsafe class OpenGuard : IDisposable
         };
     }
 
-    /// <summary>Fills the version-1 fields of <c>edgeguard_model_info</c>.</summary>
+    /// <summary>Every field of <c>edgeguard_model_info</c> but its struct_size.</summary>
     public NativeModelInfo Info()
     {
         GuardModelInfo model = Guard.Model;
@@ -62,7 +64,7 @@ internal sealed unsafe class OpenGuard : IDisposable
             Precision = (nint)StaticText.Address(_precision),
             Name = (nint)StaticText.Address(_name),
             Architecture = (nint)StaticText.Address(_architecture),
-            Labels = _labelTable.Length == 0 ? 0 : (nint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_labelTable)),
+            Labels = (nint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_labelTable)),
             UnsafeLabel = model.UnsafeLabel,
             ModelThreshold = model.Threshold,
             Threshold = Guard.Threshold,
@@ -72,6 +74,7 @@ internal sealed unsafe class OpenGuard : IDisposable
             VocabularySize = model.VocabularySize,
             WindowTokens = Guard.WindowTokens,
             Threads = Guard.Threads,
+            Kernels = (nint)StaticText.Address(_kernels),
         };
     }
 

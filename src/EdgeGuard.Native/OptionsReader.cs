@@ -8,7 +8,10 @@ namespace EdgeGuard.Native;
 /// </summary>
 internal static unsafe class OptionsReader
 {
-    /// <summary>The struct of ABI version 1: the least a caller may pass.</summary>
+    /// <summary>
+    /// The struct of ABI 1: the least a caller may pass. Fields appended later are read only from callers whose
+    /// struct_size covers them; this stays the size of the ABI 1 struct.
+    /// </summary>
     public static readonly uint Version1Size = (uint)sizeof(NativeOptions);
 
     /// <summary>Largest struct_size read; anything beyond is surely not an options struct.</summary>
@@ -29,15 +32,21 @@ internal static unsafe class OptionsReader
                 $"options->struct_size is {size}; set it to sizeof(edgeguard_options) ({Version1Size} bytes for ABI {AbiLimits.AbiVersion}).");
         }
 
-        var unknown = new ReadOnlySpan<byte>((byte*)options + Version1Size, (int)(size - Version1Size));
-        int set = unknown.IndexOfAnyExcept((byte)0);
-        if (set >= 0)
+        uint known = (uint)sizeof(NativeOptions);
+        if (size > known)
         {
-            throw new AbiException(Status.UnsupportedOption,
-                $"options set byte {Version1Size + set} of {size}, beyond the {Version1Size} bytes this library (version {AbiLimits.Version}) knows; upgrade the library or leave the newer fields zero.");
+            var unknown = new ReadOnlySpan<byte>((byte*)options + known, (int)(size - known));
+            int set = unknown.IndexOfAnyExcept((byte)0);
+            if (set >= 0)
+            {
+                throw new AbiException(Status.UnsupportedOption,
+                    $"options set byte {known + set} of {size}, beyond the {known} bytes this library (version {AbiLimits.Version}) knows; upgrade the library or leave the newer fields zero.");
+            }
         }
 
-        NativeOptions o = *options;
+        // Fields beyond the caller's struct_size keep their zero: their defaults.
+        NativeOptions o = default;
+        Buffer.MemoryCopy(options, &o, known, Math.Min(size, known));
         var flags = (OpenFlags)o.Flags;
         if ((flags & ~OpenFlags.Known) != 0)
         {

@@ -163,6 +163,24 @@ public sealed unsafe class EntryPointTests(TinyBundle bundle) : IClassFixture<Ti
         var labels = (nint*)info.Labels;
         Assert.Equal(["safe", "unsafe"], Enumerable.Range(0, info.LabelCount).Select(i => Abi.Text(labels[i])));
         Assert.Equal((1, 0.5f, 0.25f, 2, 64, 1), (info.UnsafeLabel, info.ModelThreshold, info.Threshold, info.Layers, info.HiddenSize, info.Threads));
+        Assert.Equal(Kernels.KernelSet.Describe(), Abi.Text(info.Kernels));
+        Abi.Close(guard);
+    }
+
+    [Fact]
+    public void ModelInfo_ShorterStructOfAnOlderCaller_IsRefusedBelowAbi1AndLongerOnesKeepTheirTail()
+    {
+        nint guard = OpenTiny();
+        byte* buffer = stackalloc byte[sizeof(NativeModelInfo) + 16];
+        new Span<byte>(buffer, sizeof(NativeModelInfo) + 16).Fill(0xAB);
+        var info = (NativeModelInfo*)buffer;
+        info->StructSize = (uint)sizeof(NativeModelInfo) + 16;
+        Assert.Equal((int)Status.Ok, Abi.ModelInfo(guard, info));
+        Assert.Equal((uint)sizeof(NativeModelInfo) + 16, info->StructSize);
+        Assert.All(new Span<byte>(buffer + sizeof(NativeModelInfo), 16).ToArray(), b => Assert.Equal(0xAB, b));
+        info->StructSize = Exports.ModelInfoVersion1Size - 1;
+        Assert.Equal((int)Status.InvalidArgument, Abi.ModelInfo(guard, info));
+        Assert.Contains($"at least {Exports.ModelInfoVersion1Size} bytes", Abi.LastError());
         Abi.Close(guard);
     }
 

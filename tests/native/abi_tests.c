@@ -488,6 +488,7 @@ static void test_model_info(edgeguard_guard *guard, const char *path, const char
     CHECK(info.unsafe_label == 1 && fabsf(info.model_threshold - 0.5f) < 1e-6f && fabsf(info.threshold - 0.5f) < 1e-6f);
     CHECK(info.layers == 2 && info.hidden_size == 64 && info.max_sequence_length == 512 && info.vocabulary_size > 1000);
     CHECK(info.window_tokens == 512 && info.threads >= 1);
+    CHECK(strstr(info.kernels, "int8 GEMM") != NULL);
 
     edgeguard_verdict verdict;
     for (int i = 0; i < TEXT_COUNT; i++) {

@@ -59,6 +59,7 @@ struct RawModelInfo {
     vocabulary_size: i32,
     window_tokens: i32,
     threads: i32,
+    kernels: *const c_char,
 }
 
 extern "C" {
@@ -150,6 +151,7 @@ pub struct ModelInfo {
     pub threshold: f32,
     pub layers: i32,
     pub hidden_size: i32,
+    pub kernels: String,
 }
 
 /// An opened guard model; closed when dropped. `Send + Sync`: the library serves any number of threads per handle.
@@ -219,6 +221,7 @@ impl Guard {
             threshold: info.threshold,
             layers: info.layers,
             hidden_size: info.hidden_size,
+            kernels: owned(info.kernels),
         })
     }
 }

@@ -35,6 +35,7 @@ fn run(model: &str, text: &str) -> Result<(), edgeguard::Error> {
         labels.join(" "),
         m.threshold
     );
+    println!("kernels: {}", m.kernels);
     show("prompt", &guard.classify(text, None)?);
     show(
         "pair",

@@ -132,8 +132,9 @@ typedef struct edgeguard_verdict {
 } edgeguard_verdict;
 
 /*
- * What a guard opened. Zero it and set struct_size before calling edgeguard_get_model_info; fields beyond struct_size
- * are not written. Every string is NUL-terminated UTF-8 owned by the guard and valid until edgeguard_close.
+ * What a guard opened. Zero it and set struct_size before calling edgeguard_get_model_info: the library writes the
+ * fields that fit in struct_size (at least the ABI 1 fields, which must fit) and leaves the rest untouched. Every
+ * string is NUL-terminated UTF-8 owned by the guard and valid until edgeguard_close.
  */
 typedef struct edgeguard_model_info {
     uint32_t struct_size;          /* sizeof(edgeguard_model_info) */
@@ -153,6 +154,7 @@ typedef struct edgeguard_model_info {
     int32_t vocabulary_size;       /* rows of the embedding table */
     int32_t window_tokens;         /* tokens per window in use */
     int32_t threads;               /* inference worker threads */
+    const char *kernels;           /* the compute kernels this CPU and build run, one line for logs */
 } edgeguard_model_info;
 
 /* The library's ABI version; compare with EDGEGUARD_ABI_VERSION. */
