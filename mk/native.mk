@@ -25,11 +25,14 @@ define lib-publish
 	  $(if $(filter linux-arm64,$(LIB_RID)),-p:CppCompilerAndLinker=clang-14 -p:ObjCopyName=aarch64-linux-gnu-objcopy,$(AOT_LINKER))
 endef
 
-.PHONY: publish-lib test-native test-native-c test-native-valgrind test-native-static test-native-python test-native-rust \
+.PHONY: publish-lib publish-lib-profile test-native test-native-c test-native-valgrind test-native-static test-native-python test-native-rust \
 	test-native-arm64 native-test-models
 
-publish-lib:
+# The profile is checked before publish-lib's recipe is expanded, which reads the profile's fields.
+publish-lib-profile:
 	@if [ -n "$(PROFILE)" ] && [ ! -f "$(PROFILE_FILE)" ]; then echo "publish-lib: $(PROFILE_FILE) does not exist" >&2; exit 2; fi
+
+publish-lib: publish-lib-profile
 	$(if $(filter linux-arm64,$(LIB_RID)),$(MAKE) --no-print-directory publish-arm64-toolchain)
 	rm -rf $(LIB_BUILD)
 	$(call lib-publish,Shared)

@@ -9,7 +9,7 @@
 
 The library is found through $EDGEGUARD_LIBRARY (a path to libedgeguard.so.1), else the system's loader
 (ldconfig, $LD_LIBRARY_PATH). Errors raise EdgeGuardError with the library's status code and message.
-A Guard is safe to use from many threads at once: the library releases the GIL for each call (ctypes does).
+A Guard is safe to use from many threads at once; ctypes releases the GIL for the length of each call.
 """
 
 from __future__ import annotations
