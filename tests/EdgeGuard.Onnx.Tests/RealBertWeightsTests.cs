@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.Loader;
 using System.Security.Cryptography;
 using System.Text.Json;
+using EdgeGuard.Tokenization;
 using Microsoft.ML.OnnxRuntime;
 
 namespace EdgeGuard.Onnx.Tests;
