@@ -28,6 +28,7 @@ STAGES = {
     "contrast": "edgeguard_train.contrast",
     "tfidf-baseline": "edgeguard_train.tfidf_baseline",
     "score-report": "edgeguard_train.score_report",
+    "soft-labels": "edgeguard_train.soft_labels",
 }
 
 

@@ -5,7 +5,9 @@ line, matched by ``line``): the runtime's own scores, with its sanitising and sl
 picks the threshold that maximises F1 over all rows (on a tie the highest, which flags least); this is the rule the
 default guard's threshold comes from, chosen on dev with the float32 engine and stored in its bundle.
 ``--compare`` reads a second engine's verdicts on the same file (e.g. int8 against float32) and reports the share of
-rows whose decision agrees at the threshold, and the largest score difference.
+rows whose decision agrees at the threshold, and the largest score difference. ``--held-out S`` measures a
+leave-one-source-out model: the threshold is chosen by the same rule on the rows of the other sources, and ``held_out``
+reports source S's rows at it (as the TF-IDF baseline's leave-one-source-out runs are measured).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     threshold = parser.add_mutually_exclusive_group()
     threshold.add_argument("--threshold", type=float, help="flag at this unsafe score (default: the threshold the verdicts carry)")
     threshold.add_argument("--choose-threshold", action="store_true", help="flag at the F1-optimal threshold over all rows")
+    threshold.add_argument("--held-out", metavar="SOURCE",
+                           help="choose the F1-optimal threshold on the other sources' rows and report SOURCE's rows at it")
     parser.add_argument("--json", help="write the report to this JSON file")
 
 
@@ -57,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
     verdicts = read_scores(args.scores, len(rows))
     scores = [float(v["unsafe_score"]) for v in verdicts]
     labels = [1 if r["label"] == "unsafe" else 0 for r in rows]
-    if args.choose_threshold:
+    if args.held_out:
+        others = [i for i, r in enumerate(rows) if r.get("source") != args.held_out]
+        if len(others) == len(rows):
+            raise SystemExit(f"score-report: {args.data} has no row of source {args.held_out}")
+        threshold = f1_optimal_threshold([labels[i] for i in others], [scores[i] for i in others])
+    elif args.choose_threshold:
         threshold = f1_optimal_threshold(labels, scores)
     elif args.threshold is not None:
         threshold = args.threshold
@@ -65,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         threshold = float(verdicts[0]["threshold"])
     result = report(rows, scores, threshold)
     fields: Dict[str, Any] = {"rows": len(rows), "threshold": threshold, "f1": result["overall"]["f1"], "auprc": result["overall"]["auprc"]}
+    if args.held_out:
+        result["held_out"] = dict(result["per_source"][args.held_out], source=args.held_out)
+        fields.update(held_out=args.held_out, held_out_f1=result["held_out"]["f1"], held_out_auprc=result["held_out"]["auprc"])
     if args.compare:
         other = [float(v["unsafe_score"]) for v in read_scores(args.compare, len(rows))]
         agree = sum((a >= threshold) == (b >= threshold) for a, b in zip(scores, other))

@@ -238,3 +238,37 @@ def test_evaluate_scores_a_bert_guard_by_its_windows_and_chooses_the_f1_threshol
     labels = [e.label for e in rows]
     assert metrics["threshold"] == pytest.approx(f1_optimal_threshold(labels, scores))
     assert metrics["overall"]["auprc"] == pytest.approx(binary_metrics(labels, scores)["auprc"])
+
+
+def test_score_report_held_out_source_gets_the_threshold_chosen_on_the_others(tmp_path):
+    data = tmp_path / "dev.jsonl"
+    rows = [("a", "unsafe", 0.9), ("a", "safe", 0.2), ("a", "unsafe", 0.7), ("a", "safe", 0.65), ("b", "unsafe", 0.68), ("b", "safe", 0.1)]
+    data.write_text("".join(json.dumps({"prompt": "p", "label": y, "source": s}) + "\n" for s, y, _ in rows), encoding="utf-8")
+    scores = tmp_path / "scores.jsonl"
+    scores.write_text("".join(json.dumps({"line": i + 1, "unsafe_score": p, "threshold": 0.5}) + "\n" for i, (_, _, p) in enumerate(rows)),
+                      encoding="utf-8")
+    report = tmp_path / "report.json"
+    command = [sys.executable, "-m", "edgeguard_train", "score-report", "--data", str(data), "--scores", str(scores),
+               "--held-out", "b", "--json", str(report)]
+    done = subprocess.run(command, cwd=TRAINING, env=run_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(report.read_text())
+    assert result["threshold"] == 0.7  # source a alone: 0.7 flags both unsafe rows and no safe one
+    assert result["held_out"]["source"] == "b" and result["held_out"]["fn"] == 1 and result["held_out"]["auprc"] == 1.0
+
+
+def test_soft_labels_average_the_teachers_verdicts_into_the_rows(tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"id": "x", "prompt": "p", "label": "safe"}) + "\n" +
+                    json.dumps({"id": "y", "prompt": "q", "label": "unsafe"}) + "\n", encoding="utf-8")
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(json.dumps({"line": 2, "unsafe_score": 0.9}) + "\n" + json.dumps({"line": 1, "unsafe_score": 0.2}) + "\n", encoding="utf-8")
+    second.write_text(json.dumps({"line": 1, "unsafe_score": 0.4}) + "\n" + json.dumps({"line": 2, "unsafe_score": 0.7}) + "\n", encoding="utf-8")
+    output = tmp_path / "soft.jsonl"
+    command = [sys.executable, "-m", "edgeguard_train", "soft-labels", "--data", str(data), "--verdicts", str(first), str(second),
+               "--output", str(output)]
+    done = subprocess.run(command, cwd=TRAINING, env=run_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["x", "y"]
+    assert [r["teacher_unsafe_prob"] for r in rows] == [pytest.approx(0.3), pytest.approx(0.8)]
