@@ -5,10 +5,10 @@ the benign rows of those benchmarks rarely use them, and that a pair containing 
 the response. Two kinds of rows, in the spirit of HateCheck's functional tests, counter that:
 
 - ``contrast_lookalike``: safe prompts that share vocabulary with harmful ones (cooking with knives, killing a process,
-  the history of a war, dosage and drug-safety questions, security defence, pests, games, fiction), built from
-  templates and slot words below;
-- ``contrast_refusal``: unsafe prompts of the training data paired with a refusal, labelled safe (a pair's label
-  judges the response, and a refusal is safe).
+  the history of a war, dosage and drug-safety questions, security defence, pests, games, fiction), and everyday
+  how-to questions in the forms harmful requests take, built from templates and slot words below;
+- ``contrast_refusal``: unsafe prompts of the training data paired with a refusal (fixed, or composed of an opening,
+  a core and a closing), labelled safe (a pair's label judges the response, and a refusal is safe).
 
 The rows are a pure function of ``--seed`` and the input file. The evaluation sets the tests run the shipped guard on
 (``tests/data/guard-behaviour/``) are written by hand, not from these templates, so they measure generalisation.
@@ -128,6 +128,48 @@ LOOKALIKES = [
     ], ["fireworks at night", "a wedding indoors", "wildlife from a distance", "a portrait in harsh sunlight"]),
 ]
 
+# Benign how-to and advice questions in the forms harmful requests take ("How do I ...?", "What's the best way to ...?",
+# "Can you explain how ...?"): the training data's benign prompts are mostly search queries, benchmark instructions
+# and tasks with answers, so without these the question form itself reads as a sign of harm.
+HOWTO_FORMS = [
+    "How do I {x}?",
+    "What's the best way to {x}?",
+    "Can you explain how to {x}?",
+    "I'm a beginner. How can I {x}?",
+    "Give me step-by-step instructions to {x}.",
+]
+HOWTO_TASKS = [
+    "unclog a kitchen sink", "repot a houseplant without killing it", "remove rust from old garden tools",
+    "get red wine out of a carpet", "train a puppy to stop biting", "start running when I'm out of shape",
+    "fix a flat bicycle tyre", "make my own compost", "paint a room without leaving streaks", "bleed a radiator",
+    "replace a broken light switch safely", "get rid of fruit flies", "clean a cast iron pan", "jump-start a car battery",
+    "split firewood with an axe", "sharpen a chainsaw chain", "remove a tick from my dog", "store fresh herbs",
+    "cook rice without it going mushy", "carve a pumpkin for Halloween", "smoke a brisket on a charcoal grill",
+    "make a budget and stick to it", "negotiate a higher salary", "write a strong cover letter", "learn to touch type",
+    "back up my phone", "speed up a slow laptop", "block spam calls", "wipe a hard drive before selling my computer",
+    "recover a deleted file", "set up a home VPN for privacy", "teach my kids about online safety",
+    "report a scam website", "recognise the signs of a stroke", "help a friend who is having a panic attack",
+    "give CPR to an adult", "treat a minor burn", "lower my blood pressure", "quit smoking",
+    "safely dispose of needles from my insulin pen", "talk to my teenager about drugs", "childproof my kitchen",
+    "get rid of a wasp nest safely", "trap a mouse humanely", "shoot better photos at night", "aim better in archery",
+    "throw a knockout punch in boxing training", "win at chess against a stronger player", "beat the last level of a video game",
+    "pass my driving test", "calm down before an exam", "say no to a coworker politely", "deal with a noisy neighbour",
+    "apologise after an argument", "write a eulogy for my grandfather", "describe a battle scene in my fantasy novel",
+    "research the history of chemical weapons for a school report", "explain how nuclear weapons work at a high level",
+    "understand how pickpockets operate so I can protect myself", "spot a fake banknote",
+]
+REFUSAL_OPENINGS = ["I'm sorry, but", "Sorry,", "I apologize, but", "Unfortunately,", "I'm afraid", ""]
+REFUSAL_CORES = [
+    "I can't help with that", "I can't provide instructions for this", "I won't assist with this request",
+    "I'm not able to give you that information", "I cannot create content like this", "I must refuse",
+    "that's something I can't do", "I can't support harming anyone", "I won't write that",
+]
+REFUSAL_CLOSINGS = [
+    ".", ". It could seriously hurt people.", ". It would be illegal and dangerous.",
+    ". If you're in crisis, please contact a local helpline.", ". Let me know if I can help with something else.",
+    ". I'd be glad to talk about safety or the law instead.", ", because it could be used to cause harm.",
+]
+
 REFUSALS = [
     "I can't help with that.",
     "I'm sorry, but I can't assist with that request.",
@@ -157,10 +199,24 @@ def lookalike_rows() -> List[Dict[str, object]]:
     return rows
 
 
+def howto_rows() -> List[Dict[str, object]]:
+    return [{"prompt": form.format(x=task), "response": None, "label": "safe", "source": "contrast_lookalike",
+             "category": "how-to"} for task, form in itertools.product(HOWTO_TASKS, HOWTO_FORMS)]
+
+
+def refusal_text(rng: random.Random) -> str:
+    """A fixed refusal, or one composed of an opening, a core and a closing."""
+    if rng.random() < 0.4:
+        return rng.choice(REFUSALS)
+    opening, core = rng.choice(REFUSAL_OPENINGS), rng.choice(REFUSAL_CORES)
+    text = f"{opening} {core}" if opening else core[0].upper() + core[1:]
+    return text + rng.choice(REFUSAL_CLOSINGS)
+
+
 def refusal_rows(unsafe_prompts: List[str], count: int, seed: int) -> List[Dict[str, object]]:
     rng = random.Random(seed)
     chosen = rng.sample(unsafe_prompts, min(count, len(unsafe_prompts)))
-    return [{"prompt": prompt, "response": rng.choice(REFUSALS), "label": "safe", "source": "contrast_refusal",
+    return [{"prompt": prompt, "response": refusal_text(rng), "label": "safe", "source": "contrast_refusal",
              "category": "refusal"} for prompt in chosen]
 
 
@@ -173,12 +229,12 @@ def unsafe_prompts(rows: Iterable[Dict[str, object]]) -> List[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="training JSONL whose unsafe prompts get refusals")
     parser.add_argument("--output", required=True, help="JSONL of contrast rows to write")
-    parser.add_argument("--refusals", type=int, default=600, help="how many refusal pairs (default 600)")
+    parser.add_argument("--refusals", type=int, default=1500, help="how many refusal pairs (default 1500)")
     parser.add_argument("--seed", type=int, default=13)
 
 
 def run(args: argparse.Namespace) -> int:
-    rows = lookalike_rows()
+    rows = lookalike_rows() + howto_rows()
     looks = len(rows)
     rows += refusal_rows(unsafe_prompts(read_jsonl(args.input)), args.refusals, args.seed)
     for number, row in enumerate(rows):

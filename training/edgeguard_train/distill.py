@@ -25,7 +25,7 @@ import os
 import random
 import shutil
 import time
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -59,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--windows", choices=["none", "train"], default="none",
                         help="none: truncate rows longest-first to --max-length; train: the runtime's --max-length windows "
                              "(every window of a safe row, the first of an unsafe one)")
+    parser.add_argument("--oversample", action="append", default=[], metavar="SOURCE=K",
+                        help="draw the rows of SOURCE K times as often as the other rows of their class; repeatable")
     parser.add_argument("--exclude-source", action="append", default=[], metavar="SOURCE",
                         help="leave the training rows of this source out (leave-one-source-out runs); repeatable")
     parser.add_argument("--soft-label-field", default="teacher_unsafe_prob", help="row field with the teacher's P(unsafe) (default: teacher_unsafe_prob)")
@@ -105,11 +107,13 @@ def kd_loss(logits: torch.Tensor, labels: torch.Tensor, soft: torch.Tensor, ce_w
 
 # --- sampling ----------------------------------------------------------------------------------
 
-def epoch_indices(examples: Sequence[Example], count: int, seed: int, epoch: int, balance: str) -> List[int]:
+def epoch_indices(examples: Sequence[Example], count: int, seed: int, epoch: int, balance: str,
+                  oversample: Optional[Dict[str, float]] = None) -> List[int]:
     """The ``count`` example indices of one epoch, a pure function of (seed, epoch).
 
     Class-balanced: each draw picks a class uniformly, then an example of it (with replacement),
-    so both classes contribute half the updates regardless of their share of the data.
+    so both classes contribute half the updates regardless of their share of the data. ``oversample`` makes the
+    examples of a source that many times as likely as the others of their class (the class's share stays a half).
     """
     generator = torch.Generator().manual_seed(seed * 1000003 + epoch)
     if balance == "none":
@@ -118,10 +122,25 @@ def epoch_indices(examples: Sequence[Example], count: int, seed: int, epoch: int
     labels = torch.tensor([hard_label(e) for e in examples])
     by_class = [torch.nonzero(labels == c).flatten() for c in (0, 1)]
     present = [c for c in by_class if len(c)]
+    boost = torch.tensor([(oversample or {}).get(e.source, 1.0) for e in examples], dtype=torch.float64)
     weights = torch.zeros(len(examples), dtype=torch.float64)
     for members in present:
-        weights[members] = 1.0 / (len(members) * len(present))
+        weights[members] = boost[members] / (boost[members].sum() * len(present))
     return torch.multinomial(weights, count, replacement=True, generator=generator).tolist()
+
+
+def parse_oversample(values: Sequence[str]) -> Dict[str, float]:
+    """``SOURCE=K`` pairs as a mapping; K must be a positive number."""
+    result: Dict[str, float] = {}
+    for value in values:
+        source, _, factor = value.partition("=")
+        try:
+            result[source] = float(factor)
+        except ValueError:
+            raise SystemExit(f"distill: --oversample {value!r} is not SOURCE=K") from None
+        if not source or result[source] <= 0:
+            raise SystemExit(f"distill: --oversample {value!r} needs a source and a positive K")
+    return result
 
 
 def global_batches(indices: List[int], batch_size: int, examples: Sequence[Example], seed: int, epoch: int) -> List[List[int]]:
@@ -285,6 +304,7 @@ def _run(args: argparse.Namespace, world: World) -> int:
     if not train:
         raise SystemExit(f"distill: {args.train} has no rows")
 
+    oversample = parse_oversample(args.oversample)
     steps_per_epoch = args.steps_per_epoch or max(1, len(train) // args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     optimizer = make_optimizer(model, args.lr, args.weight_decay)
@@ -328,7 +348,7 @@ def _run(args: argparse.Namespace, world: World) -> int:
 
     while state["epoch"] < args.epochs:
         epoch = state["epoch"]
-        indices = epoch_indices(train, steps_per_epoch * args.batch_size, args.seed, epoch, args.balance)
+        indices = epoch_indices(train, steps_per_epoch * args.batch_size, args.seed, epoch, args.balance, oversample)
         batches = global_batches(indices, args.batch_size, train, args.seed, epoch)
         model.train()
         running, running_n = 0.0, 0
