@@ -5,7 +5,9 @@ namespace EdgeGuard;
 /// <c>models/edgeguard-default</c> of the installation, never of the working directory. The installation is the
 /// executable's directory (an installed tree such as <c>/opt/edgeguard</c>) or, for an executable built inside an
 /// EdgeGuard checkout (<c>./edgeguard</c>, <c>dotnet run</c>, the tests, <c>make publish</c>), the checkout's root.
-/// The CLI and the daemon resolve it the same way.
+/// <c>models/edgeguard-default</c> is a bundle, a folder holding the bundle <c>model.gguf</c> (with its model card: the
+/// project ships it so, since only a bundle carries the decision threshold chosen for the model), or a Hugging Face
+/// directory. The CLI and the daemon resolve it the same way.
 /// </summary>
 /// <remarks>
 /// The working directory is not consulted because whoever can write to it would choose the model that judges: a
@@ -13,8 +15,11 @@ namespace EdgeGuard;
 /// </remarks>
 public static class DefaultModel
 {
-    /// <summary>Name of the default model inside <c>models/</c>: a Hugging Face directory shipped with the project.</summary>
+    /// <summary>Name of the default model inside <c>models/</c>: the folder shipped with the project (or a bundle file).</summary>
     public const string DirectoryName = "edgeguard-default";
+
+    /// <summary>The bundle inside a model folder that stands for the folder.</summary>
+    public const string BundleFileName = "model.gguf";
 
     /// <summary>The environment variable that names a model when none is configured.</summary>
     public const string EnvironmentVariable = "EDGEGUARD_MODEL";
@@ -33,7 +38,7 @@ public static class DefaultModel
 
     /// <summary>
     /// <paramref name="configured"/> when given; else <c>$EDGEGUARD_MODEL</c>; else the installation's default model if it
-    /// exists; null when there is none.
+    /// exists (its <c>model.gguf</c> when the folder holds one); null when there is none.
     /// </summary>
     public static string? Find(string? configured) =>
         Find(configured, Environment.GetEnvironmentVariable(EnvironmentVariable), AppContext.BaseDirectory);
@@ -53,7 +58,13 @@ public static class DefaultModel
 
         foreach (string candidate in Candidates(baseDirectory))
         {
-            if (Directory.Exists(candidate) || File.Exists(candidate))
+            if (Directory.Exists(candidate))
+            {
+                string bundle = Path.Combine(candidate, BundleFileName);
+                return File.Exists(bundle) ? bundle : candidate;
+            }
+
+            if (File.Exists(candidate))
             {
                 return candidate;
             }

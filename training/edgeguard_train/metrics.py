@@ -52,3 +52,21 @@ def binary_metrics(labels: Sequence[int], scores: Sequence[float], threshold: fl
         "accuracy": (tp + tn) / y.size if y.size else float("nan"),
         "tp": tp, "fp": fp, "fn": fn, "tn": tn,
     }
+
+
+def f1_optimal_threshold(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """The threshold (one of the scores) at which flagging ``score >= threshold`` gives the highest F1; on a tie the
+    highest such threshold (fewest flags). 0.5 when there is no positive."""
+    y = np.asarray(labels, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    positives = int(y.sum())
+    if positives == 0:
+        return 0.5
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.where(np.diff(s))[0], y.size - 1]  # flagging down to each distinct score
+    tp = np.cumsum(y)[last]
+    flagged = last + 1
+    f1 = 2 * tp / (flagged + positives)
+    best = int(np.argmax(f1))  # first maximum = highest threshold
+    return float(s[last[best]])

@@ -165,3 +165,14 @@ def test_training_sets_skip_ids_seen_in_an_earlier_file(tmp_path):
     merged = load_training_sets([str(labelled), str(full)], tokenizer, 32)
     assert [e.row["id"] for e in merged] == ["r0", "r3", "r1", "r2", "r4", "r5"]
     assert [e.soft for e in merged[:2]] == [0.25, 0.25] and all(math.isnan(e.soft) for e in merged[2:])
+
+
+def test_oversampled_source_is_drawn_k_times_as_often_within_its_class():
+    examples = [Example(ids=[1, 2], label=0, soft=float("nan"), source="contrast" if i < 100 else "other", row={}) for i in range(1000)]
+    examples += _examples([1] * 500)
+    drawn = epoch_indices(examples, 40000, seed=3, epoch=0, balance="class", oversample={"contrast": 4.0})
+    safe = [i for i in drawn if examples[i].label == 0]
+    contrast_share = sum(examples[i].source == "contrast" for i in safe) / len(safe)
+    # 100 rows at weight 4 against 900 at weight 1: 400 / 1300 of the safe draws.
+    assert abs(contrast_share - 400 / 1300) < 0.02
+    assert abs(len(safe) / len(drawn) - 0.5) < 0.02

@@ -44,6 +44,24 @@ public sealed class DefaultModelTests
     }
 
     [Fact]
+    public void Find_ModelFolderHoldingABundle_FindsTheBundle()
+    {
+        using var root = new TempDirectory();
+        string bundle = Path.Combine(MakeModel(root.Path), DefaultModel.BundleFileName);
+        File.WriteAllText(bundle, string.Empty);
+        Assert.Equal(bundle, DefaultModel.Find(null, null, root.Path));
+    }
+
+    [Fact]
+    public void Find_InstalledBundleFile_FindsTheFile()
+    {
+        using var root = new TempDirectory();
+        string bundle = Path.Combine(Directory.CreateDirectory(Path.Combine(root.Path, "models")).FullName, DefaultModel.DirectoryName);
+        File.WriteAllText(bundle, string.Empty);
+        Assert.Equal(bundle, DefaultModel.Find(null, null, root.Path));
+    }
+
+    [Fact]
     public void Find_NoModelAnywhere_IsNull()
     {
         using var root = new TempDirectory();
