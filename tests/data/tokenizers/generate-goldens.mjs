@@ -6,8 +6,8 @@
 // "reference_disagreements" with both answers (see README.md there for the known reasons).
 //
 // To rerun (needs the npm registry; keep node_modules out of the repository):
-//   mkdir -p /tmp/tjs && cd /tmp/tjs && npm init -y && npm install @huggingface/transformers@4.3.2 tokenizers@0.23.2
-//   node tests/data/tokenizers/generate-goldens.mjs /tmp/tjs/node_modules
+//   SCRATCH=$(mktemp -d) && (cd "$SCRATCH" && npm init -y && npm install @huggingface/transformers@4.3.2 tokenizers@0.23.2)
+//   node tests/data/tokenizers/generate-goldens.mjs "$SCRATCH/node_modules"
 // from the repository root. The case texts come from ../shared/tokenizers/spm-unigram-2k/tokenization.json.
 import fs from "node:fs";
 import path from "node:path";
