@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from conftest import TRAINING, run_env
-from edgeguard_train.contrast import REFUSALS, lookalike_rows, refusal_rows, unsafe_prompts
+from edgeguard_train.contrast import (HOWTO_FORMS, HOWTO_TASKS, REFUSAL_CORES, REFUSALS, howto_rows, lookalike_rows,
+                                     refusal_rows, unsafe_prompts)
 from edgeguard_train.data import encode_rows, load_examples, load_training_sets, row_scores
 from edgeguard_train.guard_models import bert_guard_from_encoder, load_guard
 from edgeguard_train.metrics import binary_metrics, f1_optimal_threshold
@@ -220,7 +221,11 @@ def test_contrast_rows_are_safe_and_refusals_answer_unsafe_prompts():
     assert sorted(prompts) == sorted(f"harm {i}" for i in range(50))
     refusals = refusal_rows(prompts, 20, seed=1)
     assert refusals == refusal_rows(prompts, 20, seed=1)
-    assert all(r["label"] == "safe" and r["response"] in REFUSALS and r["prompt"] in prompts for r in refusals)
+    assert all(r["label"] == "safe" and r["prompt"] in prompts for r in refusals)
+    composed = [r["response"] for r in refusals if r["response"] not in REFUSALS]
+    assert composed and all(any(core.lower() in text.lower() for core in REFUSAL_CORES) for text in composed)
+    howto = howto_rows()
+    assert len(howto) == len(HOWTO_TASKS) * len(HOWTO_FORMS) and all(r["label"] == "safe" for r in howto)
 
 
 def test_evaluate_scores_a_bert_guard_by_its_windows_and_chooses_the_f1_threshold(tiny_bert_dir, small_dataset, tmp_path):
