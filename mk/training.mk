@@ -30,7 +30,7 @@ TEST_TARGETS += test-python
 PRETRAINED_MINILM := $(ONNX_TEST_MODELS)/all-minilm-l6-v2-classifier
 PRETRAINED_ARCTIC := $(ONNX_TEST_MODELS)/arctic-embed-xs-classifier
 
-.PHONY: pretrained train-default train-edge-tiny train-loso guard-tfidf
+.PHONY: pretrained train-default train-loso guard-tfidf guard-onnx
 
 pretrained: $(ONNX_TEST_MODELS)/real-bert.stamp
 
@@ -90,6 +90,17 @@ train-loso: pretrained setup-python build $(GUARD_WORK)/contrast.jsonl
 	  ($(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/loso-$$source.dev.jsonl --held-out $$source \
 	    --json $(abspath $(GUARD_WORK))/loso-$$source.report.json) || exit 1; \
 	done
+
+# The default guard as ONNX Runtime users would run it, for side-by-side latency: the operator-by-operator graph of
+# bert_onnx_graph.py and its dynamic int8 quantization, each beside the config and vocabulary.
+guard-onnx: setup-python
+	mkdir -p $(GUARD_WORK)/minilm-guard-onnx $(GUARD_WORK)/minilm-guard-onnx-int8
+	cd training && $(abspath $(PYTHON)) -c "import onnx, sys; from edgeguard_train.bert_onnx_graph import graph_from_directory; \
+	  onnx.save(graph_from_directory(sys.argv[1]), sys.argv[2])" $(abspath $(GUARD_WORK))/minilm-guard $(abspath $(GUARD_WORK))/minilm-guard-onnx/model.onnx
+	$(TRAIN_PY) quantize-onnx --input $(abspath $(GUARD_WORK))/minilm-guard-onnx/model.onnx \
+	  --output $(abspath $(GUARD_WORK))/minilm-guard-onnx-int8/model.onnx
+	for d in minilm-guard-onnx minilm-guard-onnx-int8; do \
+	  cp $(GUARD_WORK)/minilm-guard/config.json $(GUARD_WORK)/minilm-guard/vocab.txt $(GUARD_WORK)/minilm-guard/tokenizer_config.json $(GUARD_WORK)/$$d/; done
 
 # The TF-IDF + logistic regression baseline on the same rows: dev per source and the leave-one-source-out splits.
 guard-tfidf: setup-python $(GUARD_WORK)/contrast.jsonl
