@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs edgeguardd as a systemd service, as root:
 #   deploy/install-service.sh <publish-dir> [model]
-# <publish-dir> is the output of `make publish-daemon [RID=...] [PROFILE=...]`; [model] a bundle (.gguf) or a Hugging
-# Face directory, installed as /opt/edgeguard/models/edgeguard-default. Run again to upgrade; settings are kept.
+# <publish-dir> is the output of `make publish-daemon [RID=...] [PROFILE=...]`; [model] a bundle (.gguf), a folder
+# holding model.gguf (such as the checkout's models/edgeguard-default) or a Hugging Face directory, installed as
+# /opt/edgeguard/models/edgeguard-default. Run again to upgrade; settings are kept.
 set -eu
 
 publish=${1:?usage: deploy/install-service.sh <publish-dir> [model]}

@@ -1,6 +1,6 @@
 # ONNX models for EdgeGuard.Onnx.Tests, generated into the ignored .test-models/ and remade only when their sources
-# change: the default model and the two shared DeBERTa fixtures exported by training/'s exporter, the default model
-# quantized by quantize-onnx, the small synthetic models of tests/EdgeGuard.Onnx.Tests/make_test_models.py
+# change: the DeBERTa test model (tests/models/deberta-edge, the earlier default) and the two shared DeBERTa fixtures
+# exported by training/'s exporter, the DeBERTa test model quantized by quantize-onnx, the small synthetic models of tests/EdgeGuard.Onnx.Tests/make_test_models.py
 # (BERT-style, int8, malformed graphs), the BERT/RoBERTa golden fixtures of tests/fixtures as operator-by-operator
 # graphs, and the real BERT encoders of two NuGet packages imported for the PyTorch reference.
 # A prerequisite of test-dotnet, so `make test` has them before the .NET tests run.
@@ -10,7 +10,8 @@ ONNX_PYTHON ?= /usr/bin/python3
 ONNX_MODEL_SCRIPT := tests/EdgeGuard.Onnx.Tests/make_test_models.py
 ONNX_EXPORTER := training/edgeguard_train/export.py training/edgeguard_train/modeling_deberta.py
 ONNX_FIXTURES := ../shared/fixtures/deberta
-ONNX_TEST_MODEL_FILES := $(ONNX_TEST_MODELS)/edgeguard-default/model.onnx $(ONNX_TEST_MODELS)/edgeguard-default-int8/model.onnx \
+DEBERTA_TEST_MODEL := tests/models/deberta-edge
+ONNX_TEST_MODEL_FILES := $(ONNX_TEST_MODELS)/deberta-edge/model.onnx $(ONNX_TEST_MODELS)/deberta-edge-int8/model.onnx \
 	$(ONNX_TEST_MODELS)/tiny-buckets/model.onnx $(ONNX_TEST_MODELS)/xsmall-2layer/model.onnx \
 	$(ONNX_TEST_MODELS)/synthetic.stamp $(ONNX_TEST_MODELS)/bert-fixtures.stamp $(ONNX_TEST_MODELS)/real-bert.stamp
 BERT_FIXTURE_FILES := $(wildcard tests/fixtures/bert/*/* tests/fixtures/roberta/*/*)
@@ -25,15 +26,15 @@ onnx-test-models: $(ONNX_TEST_MODEL_FILES)
 
 test-dotnet: onnx-test-models
 
-$(ONNX_TEST_MODELS)/edgeguard-default/model.onnx: models/edgeguard-default/config.json models/edgeguard-default/model.safetensors \
-		models/edgeguard-default/spm.model $(ONNX_EXPORTER) | setup-python
-	cd training && $(abspath $(ONNX_PYTHON)) -m edgeguard_train export --model $(abspath models/edgeguard-default) \
-	  --output $(abspath $(ONNX_TEST_MODELS))/edgeguard-default
+$(ONNX_TEST_MODELS)/deberta-edge/model.onnx: $(DEBERTA_TEST_MODEL)/config.json $(DEBERTA_TEST_MODEL)/model.safetensors \
+		$(DEBERTA_TEST_MODEL)/spm.model $(ONNX_EXPORTER) | setup-python
+	cd training && $(abspath $(ONNX_PYTHON)) -m edgeguard_train export --model $(abspath $(DEBERTA_TEST_MODEL)) \
+	  --output $(abspath $(ONNX_TEST_MODELS))/deberta-edge
 
 # The int8 graph ONNX Runtime users make (DynamicQuantizeLinear + MatMulInteger), beside the float model's config and tokenizer.
-$(ONNX_TEST_MODELS)/edgeguard-default-int8/model.onnx: $(ONNX_TEST_MODELS)/edgeguard-default/model.onnx training/edgeguard_train/quantize_onnx.py | setup-python
+$(ONNX_TEST_MODELS)/deberta-edge-int8/model.onnx: $(ONNX_TEST_MODELS)/deberta-edge/model.onnx training/edgeguard_train/quantize_onnx.py | setup-python
 	mkdir -p $(@D)
-	cp $(ONNX_TEST_MODELS)/edgeguard-default/config.json $(ONNX_TEST_MODELS)/edgeguard-default/spm.model $(@D)/
+	cp $(ONNX_TEST_MODELS)/deberta-edge/config.json $(ONNX_TEST_MODELS)/deberta-edge/spm.model $(@D)/
 	cd training && $(abspath $(ONNX_PYTHON)) -m edgeguard_train quantize-onnx --input $(abspath $<) --output $(abspath $@)
 
 $(ONNX_TEST_MODELS)/%/model.onnx: $(ONNX_FIXTURES)/%/config.json $(ONNX_FIXTURES)/%/model.safetensors $(ONNX_EXPORTER) $(ONNX_MODEL_SCRIPT) | setup-python

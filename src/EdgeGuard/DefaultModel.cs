@@ -19,7 +19,7 @@ public static class DefaultModel
     public const string DirectoryName = "edgeguard-default";
 
     /// <summary>The bundle inside a model folder that stands for the folder.</summary>
-    public const string BundleFileName = "model.gguf";
+    public const string BundleFileName = Models.ModelSource.FolderBundleFileName;
 
     /// <summary>The environment variable that names a model when none is configured.</summary>
     public const string EnvironmentVariable = "EDGEGUARD_MODEL";

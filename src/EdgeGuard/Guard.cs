@@ -12,7 +12,7 @@ namespace EdgeGuard;
 /// </summary>
 /// <example>
 /// <code>
-/// using var guard = Guard.Open("models/edgeguard-default");
+/// using var guard = Guard.Open("models/edgeguard-default/model.gguf");
 /// Verdict v = guard.Classify("How do I pick a lock?", response: "Here is how ...");
 /// if (v.Flagged) { /* block the response */ }
 /// </code>

@@ -4,18 +4,18 @@ using EdgeGuard.Testing;
 namespace EdgeGuard.Cli.Tests;
 
 /// <summary>
-/// <c>--backend onnx</c> on the default model exported by <c>make onnx-test-models</c> (mk/onnx.mk): the same verdicts
-/// and the same bench output as the native engine on the Hugging Face directory it was exported from.
+/// <c>--backend onnx</c> on the DeBERTa test model exported by <c>make onnx-test-models</c> (mk/onnx.mk): the same
+/// verdicts and the same bench output as the native engine on the Hugging Face directory it was exported from.
 /// </summary>
 public sealed class BackendOptionTests
 {
-    private static string NativeModel => Path.Combine(RepoPaths.RepoRoot, "models", "edgeguard-default");
+    private static string NativeModel => RepoPaths.DebertaTestModel;
 
     private static string OnnxModel
     {
         get
         {
-            string path = Path.Combine(RepoPaths.RepoRoot, ".test-models", "edgeguard-default", "model.onnx");
+            string path = Path.Combine(RepoPaths.RepoRoot, ".test-models", "deberta-edge", "model.onnx");
             Assert.True(File.Exists(path), $"{path} is missing: run `make onnx-test-models` at the repository root.");
             return path;
         }

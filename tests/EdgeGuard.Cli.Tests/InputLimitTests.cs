@@ -7,7 +7,7 @@ namespace EdgeGuard.Cli.Tests;
 /// <summary>Limits on what the command line accepts: a number of threads, the length of a JSONL line.</summary>
 public sealed class InputLimitTests
 {
-    private static readonly string DefaultModel = Path.Combine(RepoPaths.RepoRoot, "models", "edgeguard-default");
+    private static readonly string DefaultModel = RepoPaths.DefaultModel;
 
     [Theory]
     [InlineData("100000")]

@@ -8,9 +8,9 @@ public sealed class OnnxGuardTests
     private static readonly GuardOptions TwoThreads = new() { Threads = 2 };
 
     [Fact]
-    public void Open_ExportedDefaultModel_DescribesIt()
+    public void Open_ExportedDebertaModel_DescribesIt()
     {
-        using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.DefaultModel), TwoThreads);
+        using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.DebertaEdge), TwoThreads);
         var info = guard.Model;
         Assert.Equal(("onnx", "f32", 3, 128, 96, 8001), (info.Format, info.Precision, info.Layers, info.HiddenSize, info.MaxSequenceLength, info.VocabularySize));
         Assert.Equal(["safe", "unsafe"], info.Labels);
@@ -21,15 +21,15 @@ public sealed class OnnxGuardTests
     [Fact]
     public void Open_FileOrItsDirectory_IsTheSameModel()
     {
-        using var byDirectory = OnnxGuard.Open(TestModels.Directory(TestModels.DefaultModel), TwoThreads);
-        using var byFile = OnnxGuard.Open(TestModels.Model(TestModels.DefaultModel), TwoThreads);
+        using var byDirectory = OnnxGuard.Open(TestModels.Directory(TestModels.DebertaEdge), TwoThreads);
+        using var byFile = OnnxGuard.Open(TestModels.Model(TestModels.DebertaEdge), TwoThreads);
         Assert.Equal(byDirectory.Classify("How do I pick a lock?").UnsafeScore, byFile.Classify("How do I pick a lock?").UnsafeScore);
     }
 
     [Fact]
     public void Classify_PromptAndPair_GiveVerdictsWithTheModelsLabels()
     {
-        using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.DefaultModel), TwoThreads);
+        using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.DebertaEdge), TwoThreads);
         var prompt = guard.Classify("How do I bake sourdough bread at home?");
         var pair = guard.Classify("How do I bake sourdough bread at home?", "Mix flour, water and starter, then let it rise overnight.");
         foreach (var v in new[] { prompt, pair })
@@ -47,7 +47,7 @@ public sealed class OnnxGuardTests
     [Fact]
     public void ClassifyBatch_EqualsOneByOne()
     {
-        using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.DefaultModel), TwoThreads);
+        using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.DebertaEdge), TwoThreads);
         GuardInput[] inputs = [new("short"), new("a much longer prompt with many more words in it", "and a response"), new(string.Empty), new("mid length text here")];
         var batch = guard.ClassifyBatch(inputs);
         for (int i = 0; i < inputs.Length; i++)
@@ -60,7 +60,7 @@ public sealed class OnnxGuardTests
     public void Options_ThresholdUnsafeLabelAndTruncation_ApplyAsWithTheNativeEngine()
     {
         string text = string.Join(' ', Enumerable.Range(0, 300).Select(i => "word" + i));
-        using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.DefaultModel), TwoThreads with { Threshold = 0.01f, UnsafeLabel = 0, LongInput = LongInputMode.Truncate, WindowTokens = 32 });
+        using var guard = OnnxGuard.Open(TestModels.Directory(TestModels.DebertaEdge), TwoThreads with { Threshold = 0.01f, UnsafeLabel = 0, LongInput = LongInputMode.Truncate, WindowTokens = 32 });
         var verdict = guard.Classify(text);
         Assert.Equal(0.01f, guard.Threshold);
         Assert.Equal(0, guard.Model.UnsafeLabel);
@@ -80,10 +80,10 @@ public sealed class OnnxGuardTests
     }
 
     [Fact]
-    public void Open_DefaultModelQuantizedByQuantizeOnnx_ReportsInt8AndAgreesWithFloat32()
+    public void Open_DebertaModelQuantizedByQuantizeOnnx_ReportsInt8AndAgreesWithFloat32()
     {
-        using var f32 = OnnxGuard.Open(TestModels.Directory(TestModels.DefaultModel), TwoThreads);
-        using var int8 = OnnxGuard.Open(TestModels.Directory(TestModels.DefaultModelInt8), TwoThreads);
+        using var f32 = OnnxGuard.Open(TestModels.Directory(TestModels.DebertaEdge), TwoThreads);
+        using var int8 = OnnxGuard.Open(TestModels.Directory(TestModels.DebertaEdgeInt8), TwoThreads);
         Assert.Equal("int8", int8.Model.Precision);
         var inputs = ParityTests.DevelopmentRecords(64).Select(r => new GuardInput(r.Prompt, r.Response)).ToList();
         var expected = f32.ClassifyBatch(inputs);
@@ -97,7 +97,7 @@ public sealed class OnnxGuardTests
     [Fact]
     public void Forward_IdOutsideTheVocabulary_IsAnArgumentError()
     {
-        using var classifier = OpenDefaultClassifier();
+        using var classifier = OpenDebertaClassifier();
         float[] logits = new float[2];
         var e = Assert.Throws<ArgumentException>(() => classifier.Forward([1, 8001, 2], new int[3], [3], 1, 3, logits));
         Assert.Contains("8001", e.Message);
@@ -109,7 +109,7 @@ public sealed class OnnxGuardTests
     [Fact]
     public void Forward_PaddingIdsAreNotRead()
     {
-        using var classifier = OpenDefaultClassifier();
+        using var classifier = OpenDebertaClassifier();
         float[] clean = new float[4], dirty = new float[4];
         classifier.Forward([1, 300, 400, 2, 1, 500, 2, 0], new int[8], [4, 3], 2, 4, clean);
         classifier.Forward([1, 300, 400, 2, 1, 500, 2, -7], [0, 0, 0, 0, 0, 0, 0, 9], [4, 3], 2, 4, dirty);
@@ -119,7 +119,7 @@ public sealed class OnnxGuardTests
     [Fact]
     public void Forward_CancelledToken_ThrowsOperationCanceled()
     {
-        using var classifier = OpenDefaultClassifier();
+        using var classifier = OpenDebertaClassifier();
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
         Assert.ThrowsAny<OperationCanceledException>(() => classifier.Forward([1, 5, 2], new int[3], [3], 1, 3, new float[2], cancelled.Token));
@@ -130,7 +130,7 @@ public sealed class OnnxGuardTests
     [Fact]
     public void Forward_ConcurrentCallers_GetTheSameLogitsAsOneAtATime()
     {
-        using var classifier = OpenDefaultClassifier();
+        using var classifier = OpenDebertaClassifier();
         var random = new Random(3);
         var rows = Enumerable.Range(0, 24).Select(_ => Enumerable.Range(0, random.Next(3, 90)).Select(_ => random.Next(4, 8000)).ToArray()).ToArray();
         float[][] expected = [.. rows.Select(r => Logits(classifier, r))];
@@ -145,7 +145,7 @@ public sealed class OnnxGuardTests
     [Fact]
     public void Forward_RepeatedShape_AllocatesLittle()
     {
-        using var classifier = OpenDefaultClassifier();
+        using var classifier = OpenDebertaClassifier();
         int[] ids = [.. Enumerable.Range(0, 4 * 64).Select(i => 4 + (i * 37 % 7000))];
         int[] types = new int[4 * 64];
         int[] lengths = [64, 64, 50, 20];
@@ -181,6 +181,6 @@ public sealed class OnnxGuardTests
         return logits;
     }
 
-    private static OnnxSequenceClassifier OpenDefaultClassifier() =>
-        OnnxSequenceClassifier.Open(TestModels.Model(TestModels.DefaultModel), new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = 96, VocabularySize = 8001 });
+    private static OnnxSequenceClassifier OpenDebertaClassifier() =>
+        OnnxSequenceClassifier.Open(TestModels.Model(TestModels.DebertaEdge), new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = 96, VocabularySize = 8001 });
 }

@@ -47,14 +47,14 @@ public sealed class ParityTests
     }
 
     [Fact]
-    public void Forward_DefaultModelOnDevelopmentTexts_MatchesTheNativeFloat32Engine()
+    public void Forward_DebertaModelOnDevelopmentTexts_MatchesTheNativeFloat32Engine()
     {
         using var pool = new WorkerPool(2);
-        using var model = ModelSource.Open(TestModels.NativeDefaultModel);
+        using var model = ModelSource.Open(TestModels.NativeDebertaEdge);
         EncoderClassifier native = model.LoadClassifier(pool);
         var tokenizer = (DebertaTokenizer)model.LoadTokenizer();
         using var onnx = OnnxSequenceClassifier.Open(
-            TestModels.Model(TestModels.DefaultModel),
+            TestModels.Model(TestModels.DebertaEdge),
             new OnnxClassifierOptions { Threads = 2, MaxSequenceLength = model.Config.MaxSequenceLength, VocabularySize = model.Config.VocabSize });
 
         var windows = DevelopmentRecords(64)
@@ -80,15 +80,15 @@ public sealed class ParityTests
             worst = Math.Max(worst, MaxLogitDelta(native, onnx, flat, [.. group.Select(w => w.Length)], group.Length, seqLen));
         }
 
-        Report($"{TestModels.DefaultModel}: {windows.Count} development rows (single and padded batches of 8), max |Δ logit| ONNX Runtime vs native float32 = {worst:E2}");
+        Report($"{TestModels.DebertaEdge}: {windows.Count} development rows (single and padded batches of 8), max |Δ logit| ONNX Runtime vs native float32 = {worst:E2}");
         Assert.True(worst <= LogitTolerance, $"max |Δ logit| {worst:E2} exceeds {LogitTolerance:E0}");
     }
 
     [Fact]
-    public void ClassifyBatch_DefaultModel_GivesTheNativeGuardsVerdicts()
+    public void ClassifyBatch_DebertaModel_GivesTheNativeGuardsVerdicts()
     {
-        using var native = Guard.Open(TestModels.NativeDefaultModel, new GuardOptions { Threads = 2 });
-        using var onnx = OnnxGuard.Open(TestModels.Directory(TestModels.DefaultModel), new GuardOptions { Threads = 2 });
+        using var native = Guard.Open(TestModels.NativeDebertaEdge, new GuardOptions { Threads = 2 });
+        using var onnx = OnnxGuard.Open(TestModels.Directory(TestModels.DebertaEdge), new GuardOptions { Threads = 2 });
         var inputs = DevelopmentRecords(48).Select(r => new GuardInput(r.Prompt, r.Response)).ToList();
         // Long enough for several sliding windows, as a prompt and as a response.
         string longText = string.Join(' ', DevelopmentRecords(30).Select(r => r.Prompt));
@@ -108,7 +108,7 @@ public sealed class ParityTests
         }
 
         Assert.True(expected[^1].Windows > 1 && expected[^2].Windows > 1, "the long inputs should need several windows");
-        Report($"{TestModels.DefaultModel}: {inputs.Count} verdicts, max |Δ unsafe score| ONNX guard vs native guard = {worst:E2}");
+        Report($"{TestModels.DebertaEdge}: {inputs.Count} verdicts, max |Δ unsafe score| ONNX guard vs native guard = {worst:E2}");
         Assert.True(worst <= 1e-5f, $"max |Δ unsafe score| {worst:E2}");
     }
 

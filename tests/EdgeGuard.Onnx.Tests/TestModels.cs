@@ -8,7 +8,7 @@ namespace EdgeGuard.Onnx.Tests;
 /// </summary>
 internal static class TestModels
 {
-    public const string DefaultModel = "edgeguard-default", DefaultModelInt8 = "edgeguard-default-int8", Tiny = "tiny-buckets", Xsmall = "xsmall-2layer";
+    public const string DebertaEdge = "deberta-edge", DebertaEdgeInt8 = "deberta-edge-int8", Tiny = "tiny-buckets", Xsmall = "xsmall-2layer";
     public const string BertTiny = "bert-tiny", DistilBertTiny = "distilbert-tiny", Int8Probe = "int8-probe", Malformed = "malformed";
 
     /// <summary>The generated directory <paramref name="name"/>, after checking it has a model.</summary>
@@ -38,6 +38,6 @@ internal static class TestModels
         return directory;
     }
 
-    /// <summary>The project's default model as the built-in engine opens it (a Hugging Face directory).</summary>
-    public static string NativeDefaultModel => Path.Combine(RepoPaths.RepoRoot, "models", DefaultModel);
+    /// <summary>The DeBERTa test model (the project's earlier default) as the built-in engine opens it (a Hugging Face directory).</summary>
+    public static string NativeDebertaEdge => RepoPaths.DebertaTestModel;
 }

@@ -14,6 +14,15 @@ internal static class RepoPaths
 
     public static string Tokenizer(string name) => Path.Combine(Shared, "tokenizers", name);
 
+    /// <summary>The shipped default guard: <c>models/edgeguard-default/model.gguf</c>, an int8 BERT (MiniLM-L6) bundle.</summary>
+    public static string DefaultModel => Path.Combine(RepoRoot, "models", "edgeguard-default", "model.gguf");
+
+    /// <summary>
+    /// The project's earlier default, a 1.65M-parameter DeBERTa-v3 guard kept as a test model (<c>tests/models/deberta-edge</c>,
+    /// a Hugging Face directory with its SentencePiece tokenizer): what tests of the DeBERTa engine and tokenizer read.
+    /// </summary>
+    public static string DebertaTestModel => Path.Combine(RepoRoot, "tests", "models", "deberta-edge");
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

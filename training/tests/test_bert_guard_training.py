@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from conftest import TRAINING, run_env
-from edgeguard_train.contrast import REFUSAL_CLOSINGS, REFUSAL_CORES, REFUSALS, lookalike_rows, refusal_rows, unsafe_prompts
+from edgeguard_train.contrast import (HOWTO_FORMS, HOWTO_TASKS, REFUSAL_CLOSINGS, REFUSAL_CORES, REFUSALS, howto_rows,
+                                     lookalike_rows, refusal_rows, unsafe_prompts)
 from edgeguard_train.data import encode_rows, load_examples, load_training_sets, row_scores
 from edgeguard_train.guard_models import bert_guard_from_encoder, load_guard
 from edgeguard_train.metrics import binary_metrics, f1_optimal_threshold
@@ -224,6 +225,8 @@ def test_contrast_rows_are_safe_and_refusals_answer_unsafe_prompts():
     # a refusal is a fixed one, or composed of an opening, a core and a closing
     assert all(r["response"] in REFUSALS or (any(core in r["response"] for core in REFUSAL_CORES) and r["response"].endswith(tuple(REFUSAL_CLOSINGS)))
                for r in refusals)
+    howto = howto_rows()
+    assert len(howto) == len(HOWTO_TASKS) * len(HOWTO_FORMS) and all(r["label"] == "safe" for r in howto)
 
 
 def test_evaluate_scores_a_bert_guard_by_its_windows_and_chooses_the_f1_threshold(tiny_bert_dir, small_dataset, tmp_path):

@@ -71,8 +71,11 @@ public sealed class ModelSource : IDisposable
     /// <summary>The model's decision threshold: the bundle's, 0.5 for a directory.</summary>
     public float Threshold => Bundle is { IsClassifier: true } bundle ? bundle.Threshold : 0.5f;
 
+    /// <summary>The bundle inside a model folder that stands for the folder when it holds no <c>config.json</c>.</summary>
+    public const string FolderBundleFileName = "model.gguf";
+
     /// <summary>
-    /// Opens a bundle file or a Hugging Face directory, finds its architecture and validates its config.
+    /// Opens a bundle file, a folder holding <see cref="FolderBundleFileName"/> (and no <c>config.json</c>) or a Hugging Face directory, finds its architecture and validates its config.
     /// </summary>
     /// <param name="verifyWeights">Hash a bundle's tensor data at open (see <see cref="ModelBundle.Open"/>).</param>
     /// <exception cref="ModelFileException">Missing, unreadable, corrupt, inconsistent or of an unsupported architecture.</exception>
@@ -81,7 +84,11 @@ public sealed class ModelSource : IDisposable
         ArgumentNullException.ThrowIfNull(path);
         if (System.IO.Directory.Exists(path))
         {
-            return OpenDirectory(path);
+            // A model folder as the project ships one: the bundle with its model card, no config.json.
+            string bundle = System.IO.Path.Combine(path, FolderBundleFileName);
+            return !File.Exists(System.IO.Path.Combine(path, HuggingFaceDirectory.ConfigFileName)) && File.Exists(bundle)
+                ? OpenBundle(bundle, verifyWeights)
+                : OpenDirectory(path);
         }
 
         if (!File.Exists(path))

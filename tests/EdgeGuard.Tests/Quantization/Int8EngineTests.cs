@@ -70,9 +70,9 @@ public sealed class Int8EngineTests
     }
 
     [Fact]
-    public void DefaultModel_DevelopmentSet_Int8DecisionsAgreeWithFloat32()
+    public void DebertaTestModel_DevelopmentSet_Int8DecisionsAgreeWithFloat32()
     {
-        using var directory = HuggingFaceDirectory.Open(Path.Combine(RepoPaths.RepoRoot, "models", "edgeguard-default"));
+        using var directory = HuggingFaceDirectory.Open(RepoPaths.DebertaTestModel);
         var tokenizer = DebertaTokenizer.FromFile(directory.SpmModelPath!);
         var reference = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool);
         var int8 = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8);
@@ -85,7 +85,7 @@ public sealed class Int8EngineTests
             agreement.Add(reference, int8, ids, [ids.Length], 1, ids.Length);
         }
 
-        TestContext.Current.SendDiagnosticMessage($"default model, first {agreement.Rows} development rows: {agreement}");
+        TestContext.Current.SendDiagnosticMessage($"DeBERTa test model, first {agreement.Rows} development rows: {agreement}");
         Assert.True(agreement.SameDecision >= 0.995 * agreement.Rows && agreement.MaxProbabilityDelta < 0.02, agreement.ToString());
     }
 

@@ -118,14 +118,14 @@ public sealed class InputSanitizerTests
     }
 
     /// <summary>
-    /// The fold is what tokenizers without NFKC lack; the default model's nmt_nfkc already folds the same characters the
-    /// same way, except those newer than its map and the fullwidth tilde it keeps on purpose. So for the default model the
+    /// The fold is what tokenizers without NFKC lack; the DeBERTa test model's nmt_nfkc already folds the same characters
+    /// the same way, except those newer than its map and the fullwidth tilde it keeps on purpose. So for that model the
     /// fold changes nothing but those five.
     /// </summary>
     [Fact]
-    public void Fold_DefaultTokenizer_AlreadyFoldsAllButFiveCharacters()
+    public void Fold_NfkcSentencePieceTokenizer_AlreadyFoldsAllButFiveCharacters()
     {
-        var tokenizer = DebertaTokenizer.FromFile(Path.Combine(RepoPaths.RepoRoot, "models", "edgeguard-default", "spm.model"));
+        var tokenizer = DebertaTokenizer.FromFile(Path.Combine(RepoPaths.DebertaTestModel, "spm.model"));
         var differing = new List<int>();
         var keys = SanitizerTables.FoldKeys;
         for (int i = 0; i < keys.Length; i++)
