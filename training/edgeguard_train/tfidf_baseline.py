@@ -29,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loso", action="append", default=[], metavar="SOURCE",
                         help="also train without this source and score its dev rows; repeatable")
     parser.add_argument("--json", help="write the results to this JSON file")
+    parser.add_argument("--dev-verdicts", help="write the dev scores (C chosen on dev) as `edgeguard classify --json` verdict lines")
+    parser.add_argument("--train-verdicts", help="write out-of-fold scores of the training rows (in the order of --train) as verdict "
+                                                 "lines: each fold scored by a model fitted on the others, so a teacher ensemble can use them")
+    parser.add_argument("--folds", type=int, default=5, help="folds for --train-verdicts (default 5)")
 
 
 def _rows(paths: Sequence[str]) -> List[Dict[str, Any]]:
@@ -45,13 +49,14 @@ def _fit(train: List[Dict[str, Any]], c: float):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    prompt = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200000)
-    response = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200000)
-    x = hstack([prompt.fit_transform([r["prompt"] for r in train]), response.fit_transform([r["response"] for r in train])]).tocsr()
+    # A field no training row has text in (prompt-only data has no responses) gets no vocabulary of its own.
+    fields = [f for f in ("prompt", "response") if any(r[f] for r in train)]
+    vectorizers = {f: TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200000) for f in fields}
+    x = hstack([vectorizers[f].fit_transform([r[f] for r in train]) for f in fields]).tocsr()
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x, [r["label"] for r in train])
 
     def score(rows: List[Dict[str, Any]]) -> List[float]:
-        features = hstack([prompt.transform([r["prompt"] for r in rows]), response.transform([r["response"] for r in rows])]).tocsr()
+        features = hstack([vectorizers[f].transform([r[f] for r in rows]) for f in fields]).tocsr()
         return model.predict_proba(features)[:, 1].tolist()
 
     return score
@@ -75,6 +80,33 @@ def per_source(rows, scores, threshold) -> Dict[str, Any]:
             "per_source": {k: binary_metrics([y for y, _ in v], [s for _, s in v], threshold) for k, v in sorted(by_source.items())}}
 
 
+def write_verdicts(path: str, scores: Sequence[float], threshold: float) -> None:
+    """Scores in the runtime's verdict form (1-based ``line``, ``unsafe_score``, ``threshold``), which ``soft-labels`` and
+    ``score-report`` read."""
+    with open(path, "w", encoding="utf-8") as f:
+        for line, p in enumerate(scores, start=1):
+            f.write(json.dumps({"line": line, "unsafe_score": p, "threshold": threshold}) + "\n")
+
+
+def out_of_fold_scores(train: List[Dict[str, Any]], c: float, folds: int, seed: int = 13) -> List[float]:
+    """Every row scored by a model that did not see it (rows assigned to folds at random, seeded)."""
+    import random
+
+    if folds < 2:
+        raise SystemExit(f"tfidf-baseline: --folds must be at least 2, not {folds}")
+    order = list(range(len(train)))
+    random.Random(seed).shuffle(order)
+    fold_of = {index: k % folds for k, index in enumerate(order)}
+    scores = [0.0] * len(train)
+    for fold in range(folds):
+        held = [i for i in range(len(train)) if fold_of[i] == fold]
+        score = _fit([r for i, r in enumerate(train) if fold_of[i] != fold], c)
+        for i, p in zip(held, score([train[i] for i in held])):
+            scores[i] = p
+        print(summary("tfidf-baseline-oof", fold=fold + 1, of=folds, rows=len(held)))
+    return scores
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     train, dev = _rows(args.train), _rows([args.dev])
@@ -84,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
     result: Dict[str, Any] = {"C": c, "threshold": threshold, "dev": per_source(dev, scores, threshold), "loso": {}}
     print(summary("tfidf-baseline", C=c, threshold=threshold, dev_f1=result["dev"]["overall"]["f1"],
                   dev_auprc=result["dev"]["overall"]["auprc"]))
+    if args.dev_verdicts:
+        write_verdicts(args.dev_verdicts, scores, threshold)
+    if args.train_verdicts:
+        write_verdicts(args.train_verdicts, out_of_fold_scores(train, c, args.folds), threshold)
     for source in args.loso:
         held_train = [r for r in train if r["source"] != source]
         held_dev = [r for r in dev if r["source"] != source]

@@ -272,9 +272,11 @@ def test_soft_labels_average_the_teachers_verdicts_into_the_rows(tmp_path):
     second.write_text(json.dumps({"line": 1, "unsafe_score": 0.4}) + "\n" + json.dumps({"line": 2, "unsafe_score": 0.7}) + "\n", encoding="utf-8")
     output = tmp_path / "soft.jsonl"
     command = [sys.executable, "-m", "edgeguard_train", "soft-labels", "--data", str(data), "--verdicts", str(first), str(second),
-               "--output", str(output)]
+               "--output", str(output), "--mean-verdicts", str(tmp_path / "mean.jsonl")]
     done = subprocess.run(command, cwd=TRAINING, env=run_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["x", "y"]
     assert [r["teacher_unsafe_prob"] for r in rows] == [pytest.approx(0.3), pytest.approx(0.8)]
+    mean = [json.loads(line) for line in (tmp_path / "mean.jsonl").read_text().splitlines()]
+    assert [(v["line"], v["unsafe_score"]) for v in mean] == [(1, pytest.approx(0.3)), (2, pytest.approx(0.8))]
