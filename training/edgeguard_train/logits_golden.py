@@ -111,6 +111,7 @@ def cases() -> List[Dict[str, Any]]:
         _case("top-p-0.9", _rows(rng, 1, 200), S(top_p=0.9, seed=21), steps=16),
         _case("top-p-0.5-ties", _rows(rng, 1, 60, scale=1.0, step=0.25), S(top_p=0.5, seed=22), steps=16),
         _case("top-p-tiny-keeps-one", _rows(rng, 1, 30), S(top_p=0.01, seed=23), steps=4),
+        _case("top-p-exact-boundary", [[0.0] * 8], S(top_p=0.75, seed=24), steps=12),
         _case("min-p-0.05", _rows(rng, 1, 100), S(min_p=0.05, seed=31), steps=16),
         _case("min-p-1-keeps-the-best", _rows(rng, 1, 20, scale=1.0, step=0.5), S(min_p=1.0, seed=32), steps=8),
         _case("everything", _rows(rng, 1, 300), S(repetition_penalty=1.3, temperature=0.8, top_k=40, top_p=0.95,

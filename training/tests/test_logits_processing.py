@@ -116,10 +116,19 @@ def test_top_p_follows_the_hugging_face_rule():
     assert np.isfinite(row).tolist() == [True, False, False]
 
 
+def test_top_p_masks_a_tail_of_exactly_one_minus_p():
+    row = np.zeros(8, dtype=np.float32)  # shares of 1/8, exact: the last two ranks carry exactly 0.25
+    top_p(row, 0.75)
+    assert np.isfinite(row).tolist() == [True] * 6 + [False] * 2
+
+
 def test_min_p_drops_tokens_below_the_scaled_best():
     row = np.log(np.array([0.6, 0.3, 0.05, 0.05])).astype(np.float32)
     min_p(row, 0.1)  # keeps p ≥ 0.06
     assert np.isfinite(row).tolist() == [True, True, False, False]
+    row = f32(2.0, 1.0, 2.0)
+    min_p(row, 1.0)  # strictly below the bound goes: the tied best tokens stay
+    assert np.isfinite(row).tolist() == [True, False, True]
 
 
 def test_greedy_picks_the_lowest_id_among_ties():
@@ -130,6 +139,7 @@ def test_sample_inverts_the_cdf_in_token_order():
     row = np.log(np.array([0.25, 0.25, 0.5])).astype(np.float32)
     assert [sample(row, u) for u in (0.0, 0.2499, 0.26, 0.51, 0.999)] == [0, 0, 1, 2, 2]
     assert sample(f32(NEG_INF, 0.0, NEG_INF), 0.99) == 1
+    assert [sample(np.zeros(4, dtype=np.float32), u) for u in (0.0, 0.25)] == [0, 1]
 
 
 def test_seeded_chains_repeat_and_seeds_differ():

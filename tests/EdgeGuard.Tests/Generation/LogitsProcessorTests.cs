@@ -152,6 +152,15 @@ public sealed class LogitsProcessorTests
     }
 
     [Fact]
+    public void TopP_TailExactlyOneMinusP_IsMasked()
+    {
+        // Eight equal tokens (shares of 1/8, exact): with p = 0.75 the last two ranks carry exactly 0.25 ≤ 1 − p.
+        float[] logits = new float[8];
+        TopP.Apply(logits, 0.75, new ulong[8], new double[8]);
+        Assert.Equal([0f, 0f, 0f, 0f, 0f, 0f, NegInf, NegInf], logits);
+    }
+
+    [Fact]
     public void TopP_TiedBestTokens_KeepTheLowestId()
     {
         float[] logits = [0f, 5f, 5f, 5f];
@@ -165,6 +174,11 @@ public sealed class LogitsProcessorTests
         float[] logits = [MathF.Log(0.6f), MathF.Log(0.3f), MathF.Log(0.05f), MathF.Log(0.05f)];
         MinP.Apply(logits, 0.1); // keeps p ≥ 0.06
         Assert.Equal([MathF.Log(0.6f), MathF.Log(0.3f), NegInf, NegInf], logits);
+
+        // Only probabilities strictly below the bound go: with min-p 1 the tied best tokens all stay.
+        logits = [2f, 1f, 2f];
+        MinP.Apply(logits, 1.0);
+        Assert.Equal([2f, NegInf, 2f], logits);
     }
 
     [Fact]
@@ -183,6 +197,10 @@ public sealed class LogitsProcessorTests
             [0, 0, 1, 2, 2],
             new[] { 0.0, 0.2499, 0.26, 0.51, 0.999 }.Select(u => TokenSelector.Sample(logits, u, weights)).ToArray());
         Assert.Equal(1, TokenSelector.Sample([NegInf, 0f, NegInf], 0.99, weights));
+
+        // Equal weights are exact: u = 0.25 puts the target on token 0's upper edge, which belongs to token 1.
+        Assert.Equal(0, TokenSelector.Sample([0f, 0f, 0f, 0f], 0.0, new double[4]));
+        Assert.Equal(1, TokenSelector.Sample([0f, 0f, 0f, 0f], 0.25, new double[4]));
     }
 
     [Fact]
