@@ -37,12 +37,16 @@ internal static class TokenOrder
     /// it: quickselect with a median-of-three pivot, falling back to a sort of the remaining range when the
     /// partitions keep coming out lopsided, so the worst case stays O(n log n).
     /// </summary>
-    public static ulong SelectRank(Span<ulong> keys, int rank)
+    public static ulong SelectRank(Span<ulong> keys, int rank) =>
+        SelectRank(keys, rank, partitionBudget: 2 * (64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)keys.Length)));
+
+    /// <summary><see cref="SelectRank(Span{ulong}, int)"/> with the number of partitions allowed before the sort.</summary>
+    internal static ulong SelectRank(Span<ulong> keys, int rank, int partitionBudget)
     {
         Debug.Assert(rank >= 0 && rank < keys.Length);
         int lo = 0;
         int hi = keys.Length - 1;
-        int budget = 2 * (64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)keys.Length));
+        int budget = partitionBudget;
         while (hi > lo)
         {
             if (budget-- == 0)
