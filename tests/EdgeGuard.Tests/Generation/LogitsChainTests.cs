@@ -132,7 +132,7 @@ public sealed class LogitsChainTests
         var error = Assert.Throws<ArgumentException>(() => chain.Next(b, [new float[] { 1f, 2f, 3f }, new float[] { 1f, 2f }], []));
         Assert.Contains("Model 2 (original offset model S₀) gave 2 logits", error.Message);
         Assert.Contains("share one vocabulary", error.Message);
-        Assert.Throws<ArgumentException>(() => chain.Next(new float[4], [new float[4], new float[4]], []));
+        Assert.Contains("Model 0 (base B) gave 4 logits but this chain was made for a vocabulary of 3", Assert.Throws<ArgumentException>(() => chain.Next(new float[4], [new float[4], new float[4]], [])).Message);
         Assert.Throws<ArgumentException>(() => chain.Next(b, [new float[3]], []));
         Assert.Equal([1f, 2f, 3f], b);
     }

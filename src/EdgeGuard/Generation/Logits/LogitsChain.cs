@@ -117,7 +117,11 @@ public sealed class LogitsChain
     private void Validate(ReadOnlySpan<float> primary, ReadOnlySpan<ReadOnlyMemory<float>> partners, ReadOnlySpan<int> history)
     {
         string primaryRole = Combiner?.RoleOf(0) ?? "the model";
-        ModelGroupVocabulary.RequireRowLength(VocabularySize, primary.Length, 0, primaryRole, "the chain's vocabulary");
+        if (primary.Length != VocabularySize)
+        {
+            throw new ArgumentException($"Model 0 ({primaryRole}) gave {primary.Length} logits but this chain was made for a vocabulary of {VocabularySize}.", nameof(primary));
+        }
+
         if (partners.Length != PartnerCount)
         {
             throw new ArgumentException($"This chain combines {PartnerCount} partner rows with the primary row, not {partners.Length}.", nameof(partners));
