@@ -34,18 +34,28 @@ PRETRAINED_ARCTIC := $(ONNX_TEST_MODELS)/arctic-embed-xs-classifier
 
 pretrained: $(ONNX_TEST_MODELS)/real-bert.stamp
 
-# The default guard (models/edgeguard-default/MODEL_CARD.md): all-MiniLM-L6-v2 fine-tuned with cross-entropy on the
-# training split plus the templated contrast rows (drawn 4x / 2x as often as other rows of their class), on the
-# runtime's 128-token windows; the threshold is the F1-optimal one of the float32 engine's verdicts on dev; shipped as
-# an int8 bundle with that threshold. GUARD_WORK holds everything else (the float32 directory, verdicts, reports).
+# The shipped guards (models/edgeguard-default/MODEL_CARD.md, models/edge-tiny/MODEL_CARD.md), HarmAug's recipe on a
+# pretrained encoder, in three steps on the training split plus the templated contrast rows (look-alikes and refusals,
+# drawn 4x / 2x as often as other rows of their class), on the runtime's 128-token windows:
+#   guard-ce       all-MiniLM-L6-v2 fine-tuned with cross-entropy: a teacher member, and the CE-only twin of the student
+#   guard-teacher  the teacher: the mean of that fine-tune's int8 verdicts and TF-IDF's out-of-fold scores on every
+#                  training row (two judges that err differently), measured on dev like any guard
+#   train-default  the student: the same recipe, seed and steps as guard-ce, with 1/2 (CE + KL to the teacher)
+#   train-edge-tiny  three of MiniLM's six layers, distilled the same way, and its CE-only twin
+# Each model: a float32 bundle, its verdicts on dev in the runtime, the F1-optimal threshold over them, the int8 bundle
+# with that threshold, dev again and int8 against float32. GUARD_WORK holds everything but the shipped bundles.
 GUARD_WORK ?= artifacts/train-default
 GUARD_WINDOW := 128
-GUARD_TRAIN = $(abspath $(DATASETS))/train.jsonl $(abspath $(GUARD_WORK))/contrast.jsonl
+GUARD_ROWS := $(GUARD_WORK)/train-all.jsonl
 GUARD_COMMON = --windows train --max-length $(GUARD_WINDOW) --max-position-embeddings $(GUARD_WINDOW) --freeze-embeddings \
 	--batch-size 32 --seed 13 --threads $(TRAIN_THREADS)
 GUARD_OVERSAMPLE = --oversample contrast_lookalike=4 --oversample contrast_refusal=2
 GUARD_STEPS ?= 900
+TINY_LAYERS ?= 0,2,4
+TINY_MODEL := models/edge-tiny
 DEV := $(abspath $(DATASETS))/dev.jsonl
+GUARD_DISTILL = $(TRAIN_PY) distill --init-from $(abspath $(PRETRAINED_MINILM)) $(GUARD_OVERSAMPLE) $(GUARD_COMMON) \
+	--epochs 1 --steps-per-epoch $(GUARD_STEPS) --lr 1e-4 --save-steps 100
 
 # Classify dev with a bundle in the runtime and report it (per source, the threshold rule, int8 against float32).
 # $(1): bundle, $(2): output prefix.
@@ -53,24 +63,59 @@ define runtime_dev
 	$(EDGEGUARD) classify --jsonl $(DEV) --model $(1) --json --threads $(TRAIN_THREADS) > $(2).dev.jsonl
 endef
 
+# A trained directory $(GUARD_WORK)/$(1) to its measured bundles $(1).f32.gguf and $(1).int8.gguf named $(2).
+define guard_bundles
+	$(EDGEGUARD) convert $(GUARD_WORK)/$(1) -o $(GUARD_WORK)/$(1).f32.gguf --name $(2)
+	$(call runtime_dev,$(GUARD_WORK)/$(1).f32.gguf,$(GUARD_WORK)/$(1).f32)
+	$(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/$(1).f32.dev.jsonl --choose-threshold \
+	  --json $(abspath $(GUARD_WORK))/$(1).f32.report.json
+	$(EDGEGUARD) convert $(GUARD_WORK)/$(1) -o $(GUARD_WORK)/$(1).int8.gguf --quant int8 --name $(2) \
+	  --threshold $$($(PYTHON) -c "import json; print(json.load(open('$(GUARD_WORK)/$(1).f32.report.json'))['threshold'])")
+	$(call runtime_dev,$(GUARD_WORK)/$(1).int8.gguf,$(GUARD_WORK)/$(1).int8)
+	$(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/$(1).int8.dev.jsonl \
+	  --compare $(abspath $(GUARD_WORK))/$(1).f32.dev.jsonl --json $(abspath $(GUARD_WORK))/$(1).int8.report.json
+endef
+
 $(GUARD_WORK)/contrast.jsonl: training/edgeguard_train/contrast.py | setup-python
 	mkdir -p $(GUARD_WORK)
 	$(TRAIN_PY) contrast --input $(abspath $(DATASETS))/train.jsonl --output $(abspath $@)
 
-train-default: pretrained setup-python build $(GUARD_WORK)/contrast.jsonl
-	$(TRAIN_PY) distill --init-from $(abspath $(PRETRAINED_MINILM)) --train $(GUARD_TRAIN) $(GUARD_OVERSAMPLE) $(GUARD_COMMON) \
-	  --epochs 1 --steps-per-epoch $(GUARD_STEPS) --lr 1e-4 --save-steps 100 --output $(abspath $(GUARD_WORK))/minilm-guard
-	$(EDGEGUARD) convert $(GUARD_WORK)/minilm-guard -o $(GUARD_WORK)/minilm-guard.f32.gguf --name edgeguard-default
-	$(call runtime_dev,$(GUARD_WORK)/minilm-guard.f32.gguf,$(GUARD_WORK)/minilm-guard.f32)
-	$(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/minilm-guard.f32.dev.jsonl --choose-threshold \
-	  --json $(abspath $(GUARD_WORK))/minilm-guard.f32.report.json
-	$(EDGEGUARD) convert $(GUARD_WORK)/minilm-guard -o $(GUARD_WORK)/minilm-guard.int8.gguf --quant int8 --name edgeguard-default \
-	  --threshold $$($(PYTHON) -c "import json; print(json.load(open('$(GUARD_WORK)/minilm-guard.f32.report.json'))['threshold'])")
-	$(call runtime_dev,$(GUARD_WORK)/minilm-guard.int8.gguf,$(GUARD_WORK)/minilm-guard.int8)
-	$(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/minilm-guard.int8.dev.jsonl \
-	  --compare $(abspath $(GUARD_WORK))/minilm-guard.f32.dev.jsonl --json $(abspath $(GUARD_WORK))/minilm-guard.int8.report.json
+$(GUARD_ROWS): $(GUARD_WORK)/contrast.jsonl
+	cat $(DATASETS)/train.jsonl $(GUARD_WORK)/contrast.jsonl > $@
+
+.PHONY: guard-ce guard-teacher train-edge-tiny
+
+guard-ce: pretrained setup-python build $(GUARD_ROWS)
+	$(GUARD_DISTILL) --train $(abspath $(GUARD_ROWS)) --output $(abspath $(GUARD_WORK))/minilm-ce
+	$(call guard_bundles,minilm-ce,edgeguard-default)
+
+guard-teacher: guard-ce
+	$(EDGEGUARD) classify --jsonl $(GUARD_ROWS) --model $(GUARD_WORK)/minilm-ce.int8.gguf --json \
+	  --threads $(TRAIN_THREADS) > $(GUARD_WORK)/minilm-ce.train.jsonl
+	$(TRAIN_PY) tfidf-baseline --train $(abspath $(GUARD_ROWS)) --dev $(DEV) --json $(abspath $(GUARD_WORK))/tfidf-teacher.json \
+	  --dev-verdicts $(abspath $(GUARD_WORK))/tfidf.dev.jsonl --train-verdicts $(abspath $(GUARD_WORK))/tfidf.train.jsonl
+	$(TRAIN_PY) soft-labels --data $(abspath $(GUARD_ROWS)) --output $(abspath $(GUARD_WORK))/teacher.train.jsonl \
+	  --verdicts $(abspath $(GUARD_WORK))/minilm-ce.train.jsonl $(abspath $(GUARD_WORK))/tfidf.train.jsonl
+	$(TRAIN_PY) soft-labels --data $(DEV) --output $(abspath $(GUARD_WORK))/teacher.dev.rows.jsonl \
+	  --verdicts $(abspath $(GUARD_WORK))/minilm-ce.int8.dev.jsonl $(abspath $(GUARD_WORK))/tfidf.dev.jsonl \
+	  --mean-verdicts $(abspath $(GUARD_WORK))/teacher.dev.jsonl
+	$(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/teacher.dev.jsonl --choose-threshold \
+	  --json $(abspath $(GUARD_WORK))/teacher.dev.report.json
+
+train-default: guard-teacher
+	$(GUARD_DISTILL) --train $(abspath $(GUARD_WORK))/teacher.train.jsonl --ce-weight 0.5 --output $(abspath $(GUARD_WORK))/minilm-kd
+	$(call guard_bundles,minilm-kd,edgeguard-default)
 	mkdir -p $(DEFAULT_MODEL)
-	cp $(GUARD_WORK)/minilm-guard.int8.gguf $(DEFAULT_MODEL)/model.gguf
+	cp $(GUARD_WORK)/minilm-kd.int8.gguf $(DEFAULT_MODEL)/model.gguf
+
+train-edge-tiny: guard-teacher
+	$(GUARD_DISTILL) --train $(abspath $(GUARD_WORK))/teacher.train.jsonl --ce-weight 0.5 --keep-layers $(TINY_LAYERS) \
+	  --output $(abspath $(GUARD_WORK))/tiny-kd
+	$(call guard_bundles,tiny-kd,edge-tiny)
+	$(GUARD_DISTILL) --train $(abspath $(GUARD_ROWS)) --keep-layers $(TINY_LAYERS) --output $(abspath $(GUARD_WORK))/tiny-ce
+	$(call guard_bundles,tiny-ce,edge-tiny)
+	mkdir -p $(TINY_MODEL)
+	cp $(GUARD_WORK)/tiny-kd.int8.gguf $(TINY_MODEL)/model.gguf
 
 # Leave-one-source-out estimates for the response-pair sources with unsafe pairs and two hate/toxicity sources: the
 # default's recipe without source S, but LOSO_STEPS steps instead of GUARD_STEPS (the CPU budget: a lower bound for
@@ -79,9 +124,9 @@ train-default: pretrained setup-python build $(GUARD_WORK)/contrast.jsonl
 LOSO_SOURCES := gptfuzz jbb_artifacts diasafety hatecheck davidson_tweets
 LOSO_STEPS ?= 300
 
-train-loso: pretrained setup-python build $(GUARD_WORK)/contrast.jsonl
+train-loso: pretrained setup-python build $(GUARD_ROWS)
 	for source in $(LOSO_SOURCES); do \
-	  ($(TRAIN_PY) distill --init-from $(abspath $(PRETRAINED_MINILM)) --train $(GUARD_TRAIN) --exclude-source $$source \
+	  ($(TRAIN_PY) distill --init-from $(abspath $(PRETRAINED_MINILM)) --train $(abspath $(GUARD_ROWS)) --exclude-source $$source \
 	    $(GUARD_OVERSAMPLE) $(GUARD_COMMON) --epochs 1 --steps-per-epoch $(LOSO_STEPS) --lr 1e-4 --save-steps 20 \
 	    --output $(abspath $(GUARD_WORK))/loso-$$source) && \
 	  $(EDGEGUARD) convert $(GUARD_WORK)/loso-$$source -o $(GUARD_WORK)/loso-$$source.int8.gguf --quant int8 && \
@@ -93,18 +138,20 @@ train-loso: pretrained setup-python build $(GUARD_WORK)/contrast.jsonl
 
 # The default guard as ONNX Runtime users would run it, for side-by-side latency: the operator-by-operator graph of
 # bert_onnx_graph.py and its dynamic int8 quantization, each beside the config and vocabulary.
+GUARD_ONNX_MODEL ?= minilm-kd
+
 guard-onnx: setup-python
-	mkdir -p $(GUARD_WORK)/minilm-guard-onnx $(GUARD_WORK)/minilm-guard-onnx-int8
+	mkdir -p $(GUARD_WORK)/$(GUARD_ONNX_MODEL)-onnx $(GUARD_WORK)/$(GUARD_ONNX_MODEL)-onnx-int8
 	cd training && $(abspath $(PYTHON)) -c "import onnx, sys; from edgeguard_train.bert_onnx_graph import graph_from_directory; \
-	  onnx.save(graph_from_directory(sys.argv[1]), sys.argv[2])" $(abspath $(GUARD_WORK))/minilm-guard $(abspath $(GUARD_WORK))/minilm-guard-onnx/model.onnx
-	$(TRAIN_PY) quantize-onnx --input $(abspath $(GUARD_WORK))/minilm-guard-onnx/model.onnx \
-	  --output $(abspath $(GUARD_WORK))/minilm-guard-onnx-int8/model.onnx
-	for d in minilm-guard-onnx minilm-guard-onnx-int8; do \
-	  cp $(GUARD_WORK)/minilm-guard/config.json $(GUARD_WORK)/minilm-guard/vocab.txt $(GUARD_WORK)/minilm-guard/tokenizer_config.json $(GUARD_WORK)/$$d/; done
+	  onnx.save(graph_from_directory(sys.argv[1]), sys.argv[2])" $(abspath $(GUARD_WORK))/$(GUARD_ONNX_MODEL) $(abspath $(GUARD_WORK))/$(GUARD_ONNX_MODEL)-onnx/model.onnx
+	$(TRAIN_PY) quantize-onnx --input $(abspath $(GUARD_WORK))/$(GUARD_ONNX_MODEL)-onnx/model.onnx \
+	  --output $(abspath $(GUARD_WORK))/$(GUARD_ONNX_MODEL)-onnx-int8/model.onnx
+	for d in $(GUARD_ONNX_MODEL)-onnx $(GUARD_ONNX_MODEL)-onnx-int8; do \
+	  cp $(GUARD_WORK)/$(GUARD_ONNX_MODEL)/config.json $(GUARD_WORK)/$(GUARD_ONNX_MODEL)/vocab.txt $(GUARD_WORK)/$(GUARD_ONNX_MODEL)/tokenizer_config.json $(GUARD_WORK)/$$d/; done
 
 # The TF-IDF + logistic regression baseline on the same rows: dev per source and the leave-one-source-out splits.
-guard-tfidf: setup-python $(GUARD_WORK)/contrast.jsonl
-	$(TRAIN_PY) tfidf-baseline --train $(GUARD_TRAIN) --dev $(DEV) $(addprefix --loso ,$(LOSO_SOURCES)) \
+guard-tfidf: setup-python $(GUARD_ROWS)
+	$(TRAIN_PY) tfidf-baseline --train $(abspath $(GUARD_ROWS)) --dev $(DEV) $(addprefix --loso ,$(LOSO_SOURCES)) \
 	  --json $(abspath $(GUARD_WORK))/tfidf.json
 
 # The DeBERTa test model (tests/models/deberta-edge, the project's default before the BERT guards), end to end:
