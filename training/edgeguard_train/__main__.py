@@ -25,6 +25,7 @@ STAGES = {
     "train-tokenizer": "edgeguard_train.train_tokenizer",
     "import-onnx-bert": "edgeguard_train.import_onnx_bert",
     "make-fixture": "edgeguard_train.bert_fixtures",
+    "make-decoder-fixtures": "edgeguard_train.decoder_fixtures",
     "contrast": "edgeguard_train.contrast",
     "tfidf-baseline": "edgeguard_train.tfidf_baseline",
     "score-report": "edgeguard_train.score_report",
