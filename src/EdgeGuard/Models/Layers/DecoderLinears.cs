@@ -56,8 +56,9 @@ internal static class DecoderLinears
     }
 
     /// <summary>
-    /// The layer with int8 weights quantised to ±<paramref name="weightLimit"/> (unchanged when it has them). A layer
-    /// without a bias gets zeros: the int8 kernel's epilogue always adds one.
+    /// The layer with int8 weights quantised to ±<paramref name="weightLimit"/> (unchanged when it has them), its float
+    /// weights dropped: a decoder's int8 engine never multiplies them (a transposed <c>Conv1D</c> would otherwise stay on
+    /// the heap). A layer without a bias gets zeros: the int8 kernel's epilogue always adds one.
     /// </summary>
     public static Named WithInt8Weights(Named layer, int weightLimit)
     {
@@ -69,7 +70,7 @@ internal static class DecoderLinears
 
         ReadOnlyMemory<float> bias = linear.Bias.IsEmpty ? new float[linear.OutFeatures] : linear.Bias;
         PackedInt8Matrix packed = PackedInt8Matrix.Quantize(linear.Weight.Span, linear.InFeatures, linear.OutFeatures, linear.InFeatures, weightLimit);
-        return layer with { Layer = new Linear(linear.Weight, bias, linear.InFeatures, linear.OutFeatures, packed) };
+        return layer with { Layer = new Linear(ReadOnlyMemory<float>.Empty, bias, linear.InFeatures, linear.OutFeatures, packed) };
     }
 
     /// <summary>The size of a layer's outputs as stored: <c>P.weight</c>'s rows, or in an int8 bundle <c>P.qscale</c>'s length.</summary>
