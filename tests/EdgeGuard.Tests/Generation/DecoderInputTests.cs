@@ -70,12 +70,14 @@ public sealed class DecoderInputTests
         Assert.Equal(0, session.Length);
     }
 
-    [Fact]
-    public void Step_AllocatesNothingOnceTheCacheHasGrown()
+    [Theory]
+    [InlineData("qwen2-gqa-bias-untied", ModelPrecision.Float32)]
+    [InlineData("gpt2-long", ModelPrecision.Int8)]
+    public void Step_AllocatesNothingOnceTheCacheHasGrown(string fixture, ModelPrecision precision)
     {
         using var pool = new WorkerPool(1);
-        using var source = ModelSource.Open(DecoderFixtures.Path("qwen2-gqa-bias-untied"));
-        DecoderModel model = DecoderModel.Load(source, pool);
+        using var source = ModelSource.Open(DecoderFixtures.Path(fixture));
+        DecoderModel model = DecoderModel.Load(source, pool, precision);
         DecoderSession session = model.CreateSession();
         session.Prefill([3, 4, 5]);
         for (int i = 0; i < 4; i++)
