@@ -82,6 +82,16 @@ class DecoderConfig:
             raise ConfigError(f"model_type={model_type!r} is not a decoder this reference implements ({', '.join(MODEL_TYPES)})")
         values = dict(_DEFAULTS[model_type])
         values.update(raw)
+        parameters = raw.get("rope_parameters")
+        if parameters is not None and model_type in LLAMA_TYPES:
+            # transformers 5 writes the base and the variant together; they win over the top-level fields.
+            if "rope_theta" not in parameters and "rope_type" not in parameters:
+                raise ConfigError("rope_parameters gives neither rope_theta nor rope_type (per-layer-type parameters are not supported)")
+            values["rope_theta"] = parameters.get("rope_theta", values["rope_theta"])
+            scaling = {k: v for k, v in parameters.items() if k not in ("rope_theta", "partial_rotary_factor")}
+            values["rope_scaling"] = scaling if scaling.get("rope_type", "default") != "default" else None
+            if "partial_rotary_factor" in parameters:
+                values["partial_rotary_factor"] = parameters["partial_rotary_factor"]
         config = DecoderConfig(values)
         config.validate()
         return config

@@ -129,6 +129,17 @@ def test_unsupported_gpt2_and_qwen2_variants_are_refused():
         DecoderConfig.from_dict(dict(SPECS["qwen2-gqa-bias-untied"].config, use_sliding_window=True))
 
 
+def test_transformers5_rope_parameters_mean_what_rope_theta_and_rope_scaling_mean():
+    spec = SPECS["llama3-rope-long"]
+    v5 = {k: v for k, v in spec.config.items() if k not in ("rope_theta", "rope_scaling")}
+    v5["rope_parameters"] = dict(spec.config["rope_scaling"], rope_theta=spec.config["rope_theta"])
+    assert torch.equal(rope_inverse_frequencies(DecoderConfig.from_dict(v5)),
+                       rope_inverse_frequencies(DecoderConfig.from_dict(spec.config)))
+    per_layer = dict(v5, rope_parameters={"full_attention": {"rope_theta": 1e4}})
+    with pytest.raises(ConfigError, match="rope_parameters"):
+        DecoderConfig.from_dict(per_layer)
+
+
 def test_gpt2_conv1d_weights_are_stored_in_out():
     model = _model("gpt2-long")
     attn = model.transformer.h[0].attn

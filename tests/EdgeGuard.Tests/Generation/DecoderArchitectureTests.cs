@@ -96,6 +96,44 @@ public sealed class DecoderArchitectureTests
         Assert.Contains(expected, e.Message);
     }
 
+    [Theory]
+    [InlineData("llama-one-kv-head-untied", "{\"rope_theta\":500000.0,\"rope_type\":\"default\"}")]
+    [InlineData("llama3-rope-long", "{\"rope_theta\":10000.0,\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":64}")]
+    public void RopeParameters_AsTransformers5WritesThem_GiveTheFixturesLogits(string fixture, string parameters)
+    {
+        using var copy = DecoderFixtures.CopyWithConfig(fixture, c =>
+        {
+            c.Remove("rope_theta");
+            c.Remove("rope_scaling");
+            c["rope_parameters"] = JsonNode.Parse(parameters);
+        });
+        using var pool = new WorkerPool(1);
+        using var source = ModelSource.Open(copy.Path);
+        float[] expected = DecoderFixtures.Model(fixture).CreateSession().Prefill([9, 8, 7, 6, 5, 4, 3]).ToArray();
+        Assert.Equal(expected, DecoderModel.Load(source, pool).CreateSession().Prefill([9, 8, 7, 6, 5, 4, 3]).ToArray());
+
+        // Without them the base would silently be 10000 (or no scaling): the fixture notices.
+        using var bare = DecoderFixtures.CopyWithConfig(fixture, c =>
+        {
+            c.Remove("rope_theta");
+            c.Remove("rope_scaling");
+        });
+        using var bareSource = ModelSource.Open(bare.Path);
+        Assert.NotEqual(expected, DecoderModel.Load(bareSource, pool).CreateSession().Prefill([9, 8, 7, 6, 5, 4, 3]).ToArray());
+    }
+
+    [Theory]
+    [InlineData("{\"full_attention\":{\"rope_theta\":10000.0},\"sliding_attention\":{\"rope_theta\":10000.0}}", "rope_parameters gives neither rope_theta nor rope_type")]
+    [InlineData("{\"rope_theta\":20000.0,\"rope_type\":\"default\"}", "rope_theta=10000 disagrees with rope_parameters.rope_theta=20000")]
+    [InlineData("{\"rope_theta\":10000.0,\"rope_type\":\"yarn\",\"factor\":4.0}", "rope_parameters.rope_type=\"yarn\" is not supported")]
+    [InlineData("{\"rope_theta\":10000.0,\"partial_rotary_factor\":0.5}", "rope_parameters.partial_rotary_factor=0.5 is not supported")]
+    public void RopeParameters_ThatAreUnsupportedOrContradictory_AreRefused(string parameters, string expected)
+    {
+        using var copy = DecoderFixtures.CopyWithConfig("llama-gqa-tied", c => c["rope_parameters"] = JsonNode.Parse(parameters));
+        var e = Assert.Throws<ModelFileException>(() => ModelSource.Open(copy.Path).Dispose());
+        Assert.Contains(expected, e.Message);
+    }
+
     [Fact]
     public void UntiedConfig_OverWeightsWithoutAHead_IsRefusedNamingTieWordEmbeddings()
     {

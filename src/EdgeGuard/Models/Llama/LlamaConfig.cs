@@ -58,11 +58,20 @@ public class LlamaConfig : IModelConfig
     [JsonPropertyName("rms_norm_eps")]
     public double RmsNormEps { get; set; } = 1e-6;
 
+    /// <summary>The top-level <c>rope_theta</c> (transformers 4); see <see cref="RopeTheta"/> for the one in effect.</summary>
     [JsonPropertyName("rope_theta")]
-    public double RopeTheta { get; set; } = 10000.0;
+    public double? RopeThetaField { get; set; }
 
+    /// <summary>The RoPE variant as transformers 4 writes it (with a top-level <c>rope_theta</c>).</summary>
     [JsonPropertyName("rope_scaling")]
     public RopeScaling? RopeScaling { get; set; }
+
+    /// <summary>
+    /// The RoPE variant and base as transformers 5 writes them (<c>rope_theta</c> inside, often no top-level one): when
+    /// present it is what counts, as in transformers 5.
+    /// </summary>
+    [JsonPropertyName("rope_parameters")]
+    public RopeScaling? RopeParameters { get; set; }
 
     [JsonPropertyName("partial_rotary_factor")]
     public double? PartialRotaryFactor { get; set; }
@@ -95,9 +104,20 @@ public class LlamaConfig : IModelConfig
     [JsonIgnore]
     public int HeadSize => HeadDim ?? (HiddenSize / Math.Max(NumAttentionHeads, 1));
 
-    /// <summary>The RoPE variant: <c>default</c>, or <c>rope_scaling</c>'s <c>rope_type</c> (its older name <c>type</c>).</summary>
+    /// <summary>The RoPE base in effect: <c>rope_parameters.rope_theta</c>, else <c>rope_theta</c>, else 10000.</summary>
     [JsonIgnore]
-    public string RopeType => RopeScaling is null ? "default" : RopeScaling.RopeType ?? RopeScaling.Type ?? "default";
+    public double RopeTheta => RopeParameters?.RopeTheta ?? RopeThetaField ?? 10000.0;
+
+    /// <summary>The RoPE variant's parameters in effect: <c>rope_parameters</c>, else <c>rope_scaling</c>.</summary>
+    [JsonIgnore]
+    public RopeScaling? RopeVariant => RopeParameters ?? RopeScaling;
+
+    /// <summary>The RoPE variant: <c>default</c>, or the <c>rope_type</c> (its older name <c>type</c>) of <see cref="RopeVariant"/>.</summary>
+    [JsonIgnore]
+    public string RopeType => RopeVariant is { } variant ? variant.RopeType ?? variant.Type ?? "default" : "default";
+
+    // The field messages name.
+    private string RopeField => RopeParameters is null ? "rope_scaling" : "rope_parameters";
 
     /// <summary>A decoder has no classifier head.</summary>
     [JsonIgnore]
@@ -199,14 +219,10 @@ public class LlamaConfig : IModelConfig
             Fail($"rms_norm_eps={RmsNormEps.ToString(CultureInfo.InvariantCulture)} must be a positive number");
         }
 
-        if (!double.IsFinite(RopeTheta) || RopeTheta <= 1)
+        if ((PartialRotaryFactor ?? RopeParameters?.PartialRotaryFactor) is double partial && partial != 1.0)
         {
-            Fail($"rope_theta={RopeTheta.ToString(CultureInfo.InvariantCulture)} must be a number above 1");
-        }
-
-        if (PartialRotaryFactor is double partial && partial != 1.0)
-        {
-            Fail($"partial_rotary_factor={partial.ToString(CultureInfo.InvariantCulture)} is not supported (only 1: every value of a head rotates)");
+            string field = PartialRotaryFactor is null ? "rope_parameters.partial_rotary_factor" : "partial_rotary_factor";
+            Fail($"{field}={partial.ToString(CultureInfo.InvariantCulture)} is not supported (only 1: every value of a head rotates)");
         }
 
         if (AttentionBias || MlpBias)
@@ -249,30 +265,56 @@ public class LlamaConfig : IModelConfig
 
     private void ValidateRopeScaling()
     {
+        if (RopeParameters is { } parameters)
+        {
+            // transformers 5 may nest one set per layer type ({"full_attention": {...}}), which reads as no base and no type.
+            if (parameters.RopeTheta is null && parameters.RopeType is null && parameters.Type is null)
+            {
+                Fail("rope_parameters gives neither rope_theta nor rope_type (per-layer-type RoPE parameters are not supported)");
+            }
+
+            if (parameters.RopeTheta is double inner && RopeThetaField is double outer && inner != outer)
+            {
+                Fail($"rope_theta={outer.ToString(CultureInfo.InvariantCulture)} disagrees with rope_parameters.rope_theta={inner.ToString(CultureInfo.InvariantCulture)}");
+            }
+
+            string scalingType = RopeScaling is null ? "default" : RopeScaling.RopeType ?? RopeScaling.Type ?? "default";
+            if (RopeScaling is not null && scalingType != RopeType)
+            {
+                Fail($"rope_scaling.rope_type={ErrorText.Quote(scalingType)} disagrees with rope_parameters.rope_type={ErrorText.Quote(RopeType)}");
+            }
+        }
+
+        if (!double.IsFinite(RopeTheta) || RopeTheta <= 1)
+        {
+            Fail($"rope_theta={RopeTheta.ToString(CultureInfo.InvariantCulture)} must be a number above 1");
+        }
+
+        string field = RopeField;
         switch (RopeType)
         {
             case "default":
                 return;
             case "llama3":
-                RopeScaling scaling = RopeScaling!;
+                RopeScaling scaling = RopeVariant!;
                 if (scaling.Factor is not double factor || !double.IsFinite(factor) || factor < 1)
                 {
-                    Fail("rope_scaling.factor must be a number of at least 1 for rope_type \"llama3\"");
+                    Fail($"{field}.factor must be a number of at least 1 for rope_type \"llama3\"");
                 }
 
                 if (scaling.LowFreqFactor is not double low || scaling.HighFreqFactor is not double high || !double.IsFinite(low) || !double.IsFinite(high) || low <= 0 || high <= low)
                 {
-                    Fail("rope_scaling.low_freq_factor and high_freq_factor must be positive numbers with high_freq_factor > low_freq_factor for rope_type \"llama3\"");
+                    Fail($"{field}.low_freq_factor and high_freq_factor must be positive numbers with high_freq_factor > low_freq_factor for rope_type \"llama3\"");
                 }
 
                 if (scaling.OriginalMaxPositionEmbeddings is not int original || original < 1)
                 {
-                    Fail("rope_scaling.original_max_position_embeddings must be a positive integer for rope_type \"llama3\"");
+                    Fail($"{field}.original_max_position_embeddings must be a positive integer for rope_type \"llama3\"");
                 }
 
                 return;
             default:
-                Fail($"rope_scaling.rope_type={ErrorText.Quote(RopeType)} is not supported (\"default\" or \"llama3\")");
+                Fail($"{field}.rope_type={ErrorText.Quote(RopeType)} is not supported (\"default\" or \"llama3\")");
                 return;
         }
     }
@@ -314,9 +356,20 @@ public sealed class Qwen2Config : LlamaConfig
     public static new Qwen2Config Parse(string json, string origin) => Parse(json, origin, LlamaConfigJsonContext.Default.Qwen2Config);
 }
 
-/// <summary><c>rope_scaling</c>: the RoPE variant and its parameters (only what the <c>llama3</c> type reads).</summary>
+/// <summary>
+/// <c>rope_scaling</c> (transformers 4) or <c>rope_parameters</c> (transformers 5, which adds the base): the RoPE variant
+/// and its parameters, only what the <c>llama3</c> type reads.
+/// </summary>
 public sealed class RopeScaling
 {
+    /// <summary>The base, in <c>rope_parameters</c> only.</summary>
+    [JsonPropertyName("rope_theta")]
+    public double? RopeTheta { get; set; }
+
+    /// <summary>In <c>rope_parameters</c> only; 1 is the only value supported.</summary>
+    [JsonPropertyName("partial_rotary_factor")]
+    public double? PartialRotaryFactor { get; set; }
+
     [JsonPropertyName("rope_type")]
     public string? RopeType { get; set; }
 

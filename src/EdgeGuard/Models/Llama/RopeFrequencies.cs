@@ -25,7 +25,7 @@ internal static class RopeFrequencies
 
         if (config.RopeType == "llama3")
         {
-            ApplyLlama3(inverse, config.RopeScaling!);
+            ApplyLlama3(inverse, config.RopeVariant!);
         }
 
         return inverse;
