@@ -26,6 +26,7 @@ STAGES = {
     "import-onnx-bert": "edgeguard_train.import_onnx_bert",
     "make-fixture": "edgeguard_train.bert_fixtures",
     "make-logits-golden": "edgeguard_train.logits_golden",
+    "make-decoder-fixtures": "edgeguard_train.decoder_fixtures",
     "contrast": "edgeguard_train.contrast",
     "tfidf-baseline": "edgeguard_train.tfidf_baseline",
     "score-report": "edgeguard_train.score_report",

@@ -54,7 +54,7 @@ internal static class ConvertCommand
     {
         Quant.AcceptOnlyFromAmong("f32", "int8");
         WeightBits.AcceptOnlyFromAmong("7", "8");
-        var command = new Command("convert", "Convert a Hugging Face classifier directory (DeBERTa-v3, BERT, RoBERTa) into an EdgeGuard bundle (GGUF).")
+        var command = new Command("convert", "Convert a Hugging Face model directory (classifiers: DeBERTa-v3, BERT, RoBERTa; decoders: Llama, Qwen2, GPT-2) into an EdgeGuard bundle (GGUF).")
         {
             Source, Output, Threshold, UnsafeLabel, Name, Quant, WeightBits,
         };
@@ -77,6 +77,21 @@ internal static class ConvertCommand
             throw new ModelFileException($"{source}: not a directory; convert reads a Hugging Face model directory.");
         }
 
+        bool int8 = parsed.GetValue(Quant) == "int8";
+        if (!int8 && parsed.GetResult(WeightBits) is { Implicit: false })
+        {
+            throw new CliUsageException("--weight-bits applies to --quant int8 only.");
+        }
+
+        string name = parsed.GetValue(Name) ?? new DirectoryInfo(source).Name;
+        using (var probe = ModelSource.Open(source))
+        {
+            if (!probe.Architecture.IsClassifier)
+            {
+                return ConvertDecoder(parsed, probe, source, output, name, int8);
+            }
+        }
+
         // Opening the directory as a guard validates config, tensors, tokenizer and labels together before anything is written.
         using (Guard.Open(source, new GuardOptions { Threads = 1, UnsafeLabel = parsed.GetValue(UnsafeLabel) }))
         {
@@ -84,12 +99,6 @@ internal static class ConvertCommand
 
         using var model = ModelSource.Open(source);
         var labels = ModelLabels.Resolve(model.Labels!, parsed.GetValue(UnsafeLabel), source);
-        string name = parsed.GetValue(Name) ?? new DirectoryInfo(source).Name;
-        bool int8 = parsed.GetValue(Quant) == "int8";
-        if (!int8 && parsed.GetResult(WeightBits) is { Implicit: false })
-        {
-            throw new CliUsageException("--weight-bits applies to --quant int8 only.");
-        }
 
         int weightLimit = parsed.GetValue(WeightBits) == 7 ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
         using (var progress = new ProgressBar("convert", 100))
@@ -102,6 +111,32 @@ internal static class ConvertCommand
         using var bundle = ModelBundle.Open(output);
         string weights = int8 ? $" ({(bundle.Int8WeightLimit == PackedInt8Matrix.SevenBitWeightLimit ? 7 : 8)}-bit weights)" : string.Empty;
         Console.Out.WriteLine($"wrote {output}: {bundle.Architecture}, {bundle.Precision}{weights}, format version {bundle.FormatVersion}, {bundle.Tensors.Count} float tensors, {bundle.FileSize / (1024.0 * 1024.0):F1} MiB, labels [{string.Join(", ", labels.Names)}], unsafe = {labels.UnsafeName}, threshold {threshold:F2}");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>A decoder language model: no classifier metadata; the weights are loaded once as a decoder to validate them first.</summary>
+    private static int ConvertDecoder(ParseResult parsed, ModelSource model, string source, string output, string name, bool int8)
+    {
+        if (parsed.GetResult(Threshold) is { Implicit: false } || parsed.GetResult(UnsafeLabel) is { Implicit: false })
+        {
+            throw new CliUsageException($"--threshold and --unsafe-label apply to classifiers; {model.Config.ModelType} is a decoder language model.");
+        }
+
+        using (var pool = new WorkerPool(1))
+        {
+            model.LoadDecoder(pool);
+        }
+
+        int weightLimit = parsed.GetValue(WeightBits) == 7 ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
+        using (var progress = new ProgressBar("convert", 100))
+        {
+            BundleConversion.Write(
+                model, output, classifier: null, int8, weightLimit, name, Path.GetFileName(Path.GetFullPath(source)), new Progress<double>(p => progress.Report((long)(p * 100))));
+        }
+
+        using var bundle = ModelBundle.Open(output);
+        string weights = int8 ? $" ({(bundle.Int8WeightLimit == PackedInt8Matrix.SevenBitWeightLimit ? 7 : 8)}-bit weights)" : string.Empty;
+        Console.Out.WriteLine($"wrote {output}: {bundle.Architecture} decoder, {bundle.Precision}{weights}, format version {bundle.FormatVersion}, {bundle.Tensors.Count} float tensors, {bundle.FileSize / (1024.0 * 1024.0):F1} MiB");
         return ExitCodes.Ok;
     }
 }

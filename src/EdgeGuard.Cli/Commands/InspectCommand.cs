@@ -62,11 +62,12 @@ internal static class InspectCommand
                 bundle.Labels, bundle.UnsafeLabel, bundle.IsClassifier ? bundle.Threshold : null, metadata, bundle.IntegerTensors);
         }
 
-        var labels = ModelLabels.Resolve(model.Config.Labels, null, path);
+        // A decoder language model has no labels.
+        var labels = model.Architecture.IsClassifier ? ModelLabels.Resolve(model.Config.Labels, null, path) : null;
         long bytes = Directory.EnumerateFiles(path).Sum(f => new FileInfo(f).Length);
         return new ModelSummary(
             path, "huggingface", bytes, model.Config.ModelType, model.Config.ToJson(), model.Weights.Tensors.ToList(), model.TokenizerFiles.Kind, tokenizer,
-            labels.Names, labels.UnsafeIndex, null, [], []);
+            labels?.Names, labels?.UnsafeIndex ?? 0, null, [], []);
     }
 
     private static string DescribeTokenizer(ModelSummary s) => s.Tokenizer is DebertaTokenizer spm

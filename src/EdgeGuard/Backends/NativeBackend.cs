@@ -15,6 +15,12 @@ internal static class NativeBackend
         try
         {
             source = ModelSource.Open(path, options.VerifyWeights);
+            if (!source.Architecture.IsClassifier)
+            {
+                throw new ModelFileException(
+                    $"{path}: model_type={ErrorText.Quote(source.Config.ModelType)} is a decoder language model, not a sequence classifier; a guard needs a classifier.");
+            }
+
             IReadOnlyList<string> names = source.Labels
                 ?? throw new ModelFileException($"{path}: the bundle holds a {source.Config.ModelType} model without classifier labels; a guard needs a classifier.");
             var labels = ModelLabels.Resolve(names, options.UnsafeLabel ?? source.UnsafeLabel, path);

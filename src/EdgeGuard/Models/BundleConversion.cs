@@ -5,25 +5,30 @@ using EdgeGuard.ModelFiles.Bundle;
 namespace EdgeGuard.Models;
 
 /// <summary>
-/// A model of any registered architecture into one bundle: config, tokenizer files, classifier metadata and weights,
-/// float32 or int8 (the architecture quantises and precomputes; <see cref="BundleWriter"/> only writes).
+/// A model of any registered architecture into one bundle: config, tokenizer files, classifier metadata (for a classifier),
+/// the architecture's own descriptive keys and the weights, float32 or int8 (the architecture quantises and precomputes;
+/// <see cref="BundleWriter"/> only writes).
 /// </summary>
 public static class BundleConversion
 {
     /// <summary>Writes <paramref name="model"/> to <paramref name="output"/> atomically (see <see cref="BundleWriter"/>).</summary>
-    /// <param name="classifier">Labels, unsafe class and threshold to store.</param>
+    /// <param name="classifier">Labels, unsafe class and threshold to store; null for a model that is not a classifier (a decoder).</param>
     /// <param name="int8">Store the architecture's linear layers as packed int8 (per-channel, ±<paramref name="weightLimit"/>).</param>
     /// <param name="weightLimit"><see cref="PackedInt8Matrix.FullWeightLimit"/> (8-bit) or <see cref="PackedInt8Matrix.SevenBitWeightLimit"/> (7-bit).</param>
     /// <exception cref="ModelFiles.ModelFileException">The model's weights or tokenizer cannot be read or stored.</exception>
     public static void Write(
-        ModelSource model, string output, BundleClassifier classifier, bool int8, int weightLimit = PackedInt8Matrix.FullWeightLimit,
+        ModelSource model, string output, BundleClassifier? classifier, bool int8, int weightLimit = PackedInt8Matrix.FullWeightLimit,
         string? name = null, string? source = null, IProgress<double>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(classifier);
+        if (classifier is null && model.Architecture.IsClassifier)
+        {
+            throw new ArgumentNullException(nameof(classifier), $"A {model.Config.ModelType} model is a classifier; its bundle needs labels, the unsafe class and a threshold.");
+        }
+
         var contents = new BundleContents(
             model.Config.ModelType, model.Config.ToJson(), model.ToBundleTokenizer(), classifier,
-            int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, source);
+            int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, source, model.Architecture.DescribeBundleMetadata(model.Config));
         if (!int8)
         {
             BundleWriter.Write(output, contents, model.Weights, progress);
@@ -31,7 +36,9 @@ public static class BundleConversion
         }
 
         using var pool = new WorkerPool();
-        EncoderClassifier quantized = model.LoadClassifier(pool, ModelPrecision.Int8, weightLimit);
-        BundleWriter.WriteInt8(output, contents, model.Weights, quantized.ToInt8Conversion(), progress);
+        Int8Conversion conversion = model.Architecture.IsClassifier
+            ? model.LoadClassifier(pool, ModelPrecision.Int8, weightLimit).ToInt8Conversion()
+            : model.LoadDecoder(pool, ModelPrecision.Int8, weightLimit).ToInt8Conversion();
+        BundleWriter.WriteInt8(output, contents, model.Weights, conversion, progress);
     }
 }

@@ -1,5 +1,6 @@
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.ModelFiles;
+using EdgeGuard.ModelFiles.Gguf;
 using EdgeGuard.Tokenization;
 
 namespace EdgeGuard.Models;
@@ -8,7 +9,8 @@ namespace EdgeGuard.Models;
 /// One model family the runtime implements, keyed by <c>config.json</c>'s <c>model_type</c>: it parses and validates
 /// its config, loads its graph and names its tokenizer. Model files, the guard, the CLI and the daemon reach a model
 /// only through this; adding an architecture is a folder under <c>Models/</c> and a line in <see cref="ModelArchitectures"/>
-/// (docs/architectures.md).
+/// (docs/architectures.md). An architecture is a sequence classifier (<see cref="LoadClassifier"/>), a decoder language
+/// model (<see cref="LoadDecoder"/>) or both; each refuses what it is not with a message that says so.
 /// </summary>
 public abstract class ModelArchitecture
 {
@@ -37,6 +39,27 @@ public abstract class ModelArchitecture
     /// <param name="int8WeightLimit">The largest |w| of int8 weights quantised at load (127 or 63); unused in float32.</param>
     /// <exception cref="ModelFileException">A missing, misshapen or unexpected tensor.</exception>
     public abstract EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit);
+
+    /// <summary>Whether <see cref="LoadClassifier"/> loads a sequence classifier (a guard can run it).</summary>
+    public virtual bool IsClassifier => true;
+
+    /// <summary>Whether <see cref="LoadDecoder"/> loads a decoder language model.</summary>
+    public virtual bool IsDecoder => false;
+
+    /// <summary>
+    /// Loads the decoder language model (the graph <c>Generation.Decoding.DecoderModel</c> runs) of <paramref name="config"/> from <paramref name="weights"/> (validating every
+    /// tensor's name and shape), its linear layers computing in <paramref name="precision"/>.
+    /// </summary>
+    /// <param name="int8WeightLimit">The largest |w| of int8 weights quantised at load (127 or 63); unused in float32.</param>
+    /// <exception cref="ModelFileException">Not a decoder architecture, or a missing, misshapen or unexpected tensor.</exception>
+    public virtual DecoderGraph LoadDecoder(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit) =>
+        throw new ModelFileException($"{config.Origin}: model_type={ErrorText.Quote(ModelType)} is a sequence classifier, not a decoder language model; it cannot generate text.");
+
+    /// <summary>
+    /// Metadata a bundle of this architecture carries besides EdgeGuard's own keys, under <c>{model_type}.</c> (the
+    /// llama.cpp GGUF keys, so other GGUF tools can read the model's shape); empty by default.
+    /// </summary>
+    public virtual IReadOnlyList<KeyValuePair<string, GgufValue>> DescribeBundleMetadata(IModelConfig config) => [];
 
     /// <summary>The model's tokenizer from its files; checks that it fits the config's vocabulary.</summary>
     /// <exception cref="ModelFileException">The files are not a valid tokenizer, or it produces ids the model has no embedding for.</exception>

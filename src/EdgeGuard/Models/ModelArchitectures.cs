@@ -2,6 +2,8 @@ using System.Text.Json;
 using EdgeGuard.ModelFiles;
 using EdgeGuard.Models.Bert;
 using EdgeGuard.Models.Deberta;
+using EdgeGuard.Models.Gpt2;
+using EdgeGuard.Models.Llama;
 
 namespace EdgeGuard.Models;
 
@@ -13,6 +15,9 @@ public static class ModelArchitectures
         new DebertaArchitecture(),
         BertArchitecture.Bert,
         BertArchitecture.Roberta,
+        LlamaArchitecture.Llama,
+        LlamaArchitecture.Qwen2,
+        new Gpt2Architecture(),
     ];
 
     /// <summary>Every registered architecture.</summary>

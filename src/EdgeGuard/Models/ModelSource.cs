@@ -112,6 +112,20 @@ public sealed class ModelSource : IDisposable
         return Architecture.LoadClassifier(Config, Weights, pool, precision, limit);
     }
 
+    /// <summary>Loads the decoder language model on <paramref name="pool"/>: an int8 bundle in int8, anything else in <paramref name="precision"/>.</summary>
+    /// <param name="int8WeightLimit">For int8 quantised at load: the largest |w|; null for what this CPU's kernel multiplies fastest.</param>
+    /// <exception cref="ModelFileException">The architecture is not a decoder, or a tensor is missing or misshapen.</exception>
+    public DecoderGraph LoadDecoder(WorkerPool pool, ModelPrecision precision = ModelPrecision.Float32, int? int8WeightLimit = null)
+    {
+        if (Precision == BundleFormat.PrecisionInt8)
+        {
+            precision = ModelPrecision.Int8;
+        }
+
+        int limit = int8WeightLimit ?? Bundle?.Int8WeightLimit ?? Int8Gemm.PreferredWeightLimit(Int8Gemm.Selected);
+        return Architecture.LoadDecoder(Config, Weights, pool, precision, limit);
+    }
+
     /// <summary>The model's tokenizer, checked against the config's vocabulary.</summary>
     public ITokenizer LoadTokenizer() => Architecture.LoadTokenizer(TokenizerFiles, Config);
 

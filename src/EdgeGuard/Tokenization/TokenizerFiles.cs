@@ -17,6 +17,9 @@ public sealed class TokenizerFiles
     /// <summary>GPT-2/RoBERTa byte-level BPE (<c>vocab.json</c> + <c>merges.txt</c>, or <c>tokenizer.json</c>).</summary>
     public const string ByteLevelBpe = "bpe-bytelevel";
 
+    /// <summary>A Hugging Face <c>tokenizer.json</c> (decoder language models: Llama, Qwen2, GPT-2), with its config files.</summary>
+    public const string HuggingFaceTokenizerJson = "hf-tokenizer-json";
+
     // A tokenizer file larger than this is not a tokenizer: refused before it is read.
     private const long MaxFileBytes = 64L << 20;
 
@@ -25,6 +28,7 @@ public sealed class TokenizerFiles
         [SentencePieceUnigram] = ["spm.model"],
         [WordPiece] = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
         [ByteLevelBpe] = ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
+        [HuggingFaceTokenizerJson] = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
     };
 
     /// <param name="kind">One of the kind constants of this class.</param>

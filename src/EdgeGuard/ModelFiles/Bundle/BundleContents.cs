@@ -1,3 +1,5 @@
+using EdgeGuard.ModelFiles.Gguf;
+
 namespace EdgeGuard.ModelFiles.Bundle;
 
 /// <summary>Everything in a bundle besides the weights: what <see cref="BundleWriter"/> stores.</summary>
@@ -8,6 +10,10 @@ namespace EdgeGuard.ModelFiles.Bundle;
 /// <param name="Precision">Weight precision: <see cref="BundleFormat.PrecisionF32"/> or <see cref="BundleFormat.PrecisionInt8"/>.</param>
 /// <param name="Name">Optional human-readable model name (<c>general.name</c>).</param>
 /// <param name="Source">Optional provenance: a Hub id, a training run (<c>edgeguard.source</c>).</param>
+/// <param name="ArchitectureMetadata">
+/// Optional keys the architecture describes itself with for other GGUF tools (llama.cpp's <c>llama.block_count</c> …),
+/// each under <c>{Architecture}.</c>; they carry no meaning for this runtime, which reads the config.
+/// </param>
 public sealed record BundleContents(
     string Architecture,
     string ConfigJson,
@@ -15,7 +21,8 @@ public sealed record BundleContents(
     BundleClassifier? Classifier,
     string Precision,
     string? Name,
-    string? Source);
+    string? Source,
+    IReadOnlyList<KeyValuePair<string, GgufValue>>? ArchitectureMetadata = null);
 
 /// <summary>A tokenizer as a bundle carries it: its kind and its files, byte for byte.</summary>
 /// <param name="Kind">The tokenizer kind (<c>spm-unigram</c>, <c>wordpiece</c>, <c>bpe-bytelevel</c>).</param>

@@ -155,6 +155,11 @@ public static class BundleWriter
             gguf.AddMetadata(BundleKeys.Source, GgufValue.FromString(contents.Source));
         }
 
+        foreach ((string key, GgufValue value) in contents.ArchitectureMetadata ?? [])
+        {
+            gguf.AddMetadata(key, value);
+        }
+
         gguf.AddMetadata(BundleKeys.ConfigJson, GgufValue.FromString(ConfigJsonText.Canonicalize(contents.ConfigJson)));
         gguf.AddMetadata(BundleKeys.TokenizerKind, GgufValue.FromString(contents.Tokenizer.Kind));
         string[] fileNames = [.. contents.Tokenizer.Files.Keys.Order(StringComparer.Ordinal)];
@@ -204,6 +209,20 @@ public static class BundleWriter
             if (bytes is null || bytes.Length == 0)
             {
                 return $"tokenizer file {name} is empty";
+            }
+        }
+
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((string key, GgufValue value) in contents.ArchitectureMetadata ?? [])
+        {
+            if (!key.StartsWith(contents.Architecture + ".", StringComparison.Ordinal) || key.Length == contents.Architecture.Length + 1 || value is null)
+            {
+                return $"architecture metadata key {ErrorText.Quote(key)} is not a key under '{contents.Architecture}.' with a value";
+            }
+
+            if (!keys.Add(key))
+            {
+                return $"architecture metadata key {ErrorText.Quote(key)} is given twice";
             }
         }
 
