@@ -40,10 +40,12 @@ public sealed partial class ChatTemplate
     private const int QuotedLength = 80;
 
     private readonly string? _bosToken;
+    private readonly bool _alwaysGenerationPrompt;
     private readonly string? _eosToken;
 
-    private ChatTemplate(ChatTemplateFamily family, string? defaultSystemPrompt, bool dateHeader, string? bosToken, string? eosToken)
+    private ChatTemplate(ChatTemplateFamily family, string? defaultSystemPrompt, bool dateHeader, string? bosToken, string? eosToken, bool alwaysGenerationPrompt = false)
     {
+        _alwaysGenerationPrompt = alwaysGenerationPrompt;
         Family = family;
         DefaultSystemPrompt = defaultSystemPrompt;
         HasDateHeader = dateHeader;
@@ -75,7 +77,8 @@ public sealed partial class ChatTemplate
         bool Has(string marker) => template.Contains(marker, StringComparison.Ordinal);
         if (Has("<|start_header_id|>") && Has("<|end_header_id|>") && Has("<|eot_id|>"))
         {
-            return new(ChatTemplateFamily.Llama3, null, Has("Cutting Knowledge Date"), bosToken, eosToken);
+            // The first Llama 3 instruct template ended every conversation with the assistant header, whatever the caller asked.
+            return new(ChatTemplateFamily.Llama3, null, Has("Cutting Knowledge Date"), bosToken, eosToken, alwaysGenerationPrompt: !Has("add_generation_prompt"));
         }
 
         if (Has("<|im_start|>") && Has("<|im_end|>"))
@@ -241,7 +244,7 @@ public sealed partial class ChatTemplate
             Special(parts, "<|eot_id|>");
         }
 
-        if (addGenerationPrompt)
+        if (addGenerationPrompt || _alwaysGenerationPrompt)
         {
             Header(parts, "assistant");
         }

@@ -59,8 +59,14 @@ internal static class UnicodeNfc
     /// </summary>
     private static bool IsStable(ReadOnlySpan<char> text)
     {
-        int first = text.IndexOfAnyInRange('\u0300', '\uFFFF');
-        if (first < 0)
+        // A plain loop: the span range searches allocate for char on this runtime.
+        int first = 0;
+        while (first < text.Length && text[first] < 0x300)
+        {
+            first++;
+        }
+
+        if (first == text.Length)
         {
             return true;
         }
