@@ -189,6 +189,32 @@ public sealed class SentencePieceBpeTests
         Assert.Equal([model.IdOf("\u2581"), model.IdOf("a"), model.IdOf("bc")], sut.Encode("abc"));
     }
 
+    [Fact]
+    public void Encode_IntoAList_AllocatesNothingButTheOutput()
+    {
+        var sut = Tokenizer.Value;
+        string text = string.Join(' ', GoldenFile.Value.Cases.Select(c => c.Text).Take(40));
+        var ids = new List<int>(100_000);
+        sut.Encode(text, ids);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            ids.Clear();
+            sut.Encode(text, ids);
+        }
+
+        long perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / 10;
+        Assert.True(perCall == 0, $"{perCall} bytes allocated per Encode call");
+    }
+
+    [Fact]
+    public void Encode_LongTextWithoutSpaces_RoundTrips()
+    {
+        var sut = Tokenizer.Value;
+        string text = string.Concat(Enumerable.Repeat("abc東京😀", 100_000));
+        Assert.Equal(text, sut.Decode(sut.Encode(text)));
+    }
+
     private static T Read<T>(string file)
     {
         using var stream = File.OpenRead(Path.Combine(Directory, file));
