@@ -43,6 +43,25 @@ public sealed class DecoderTokenizerInputTests
         Assert.Equal(text, sut.Decode(ids));
     }
 
+    [Fact]
+    public void Llama3Pattern_LongSAfterApostrophe_IsAContractionAsRustFoldsIt()
+    {
+        // (?i:'s) matches 'ſ (U+017F folds to s) in Hugging Face's Rust tokenizers (transformers.js does not fold it): with
+        // ignore_merges and whole pre-tokens in the vocabulary, the pre-token boundary shows in the ids.
+        var llama3 = (ByteLevelBpeTokenizer)DecoderTokenizerGoldenTests.Load("llama3-small", "directory");
+        List<string> tokens = [.. llama3.Tokens, "'Å¿", "'Å¿top"];
+        var settings = llama3.Settings with
+        {
+            SpecialTokens = new Dictionary<string, int>(),
+            AddedTokens = new Dictionary<string, int>(),
+            Template = PairTemplate.None,
+            BosToken = null,
+            EosToken = null,
+        };
+        var sut = ByteLevelBpeTokenizer.Create(tokens, llama3.Merges, settings);
+        Assert.Equal([.. llama3.Encode("x"), tokens.Count - 2, .. llama3.Encode("top")], sut.Encode("x'ſtop"));
+    }
+
     [Theory]
     [InlineData("e\u0301", "\u00E9")]
     [InlineData("\u212B", "\u00C5")]
