@@ -478,13 +478,15 @@ public sealed class ByteLevelBpeTokenizer : IGenerativeTokenizer, ITokenBytes
         return text.Length <= 80 ? text : text[..80] + "…";
     }
 
-    /// <summary>The token of <paramref name="id"/> in GPT-2's byte-character spelling, or a special token's text.</summary>
+    /// <summary>The token of <paramref name="id"/> in GPT-2's byte-character spelling, or a special or added token's text.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="id"/> is outside [0, <see cref="VocabularySize"/>).</exception>
     public string GetToken(int id)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(id);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(id, VocabularySize);
-        return _specialById.TryGetValue(id, out string? special) ? special : id < _tokens.Length ? _tokens[id] : string.Empty;
+        return _specialById.TryGetValue(id, out string? special) ? special
+            : _addedById.TryGetValue(id, out byte[]? added) ? Encoding.UTF8.GetString(added)
+            : id < _tokens.Length ? _tokens[id] : string.Empty;
     }
 
     /// <inheritdoc />
@@ -507,7 +509,9 @@ public sealed class ByteLevelBpeTokenizer : IGenerativeTokenizer, ITokenBytes
     /// <remarks>
     /// Ranges are untrimmed (a token's leading space is part of it) and a token made of some bytes of a character covers
     /// the whole character, as Hugging Face reports them without <c>trim_offsets</c>; a prefix space added by
-    /// <see cref="ByteLevelBpeSettings.AddPrefixSpace"/> covers nothing.
+    /// <see cref="ByteLevelBpeSettings.AddPrefixSpace"/> covers nothing. With <see cref="ByteLevelBpeSettings.NormalizeNfc"/>,
+    /// text that is not in NFC is normalised first and the ranges are positions in the normalised text (Hugging Face maps
+    /// them back to the input; for text already in NFC, nearly all text, the two are the same).
     /// </remarks>
     public void Encode(ReadOnlySpan<char> text, List<int> ids, List<TokenOffset> offsets)
     {
