@@ -175,7 +175,7 @@ public sealed class ByteLevelBpeTokenizer : IGenerativeTokenizer, ITokenBytes
     {
         if (TokenizerFile.Find(files, "tokenizer.json") is { } json)
         {
-            return FromTokenizerJson(json, TokenizerFile.Find(files, "tokenizer_config.json"), TokenizerFile.Find(files, "chat_template.jinja"));
+            return FromTokenizerJson(json, TokenizerFile.Find(files, "tokenizer_config.json"), TokenizerFile.Find(files, "chat_template.jinja"), TokenizerFile.Find(files, "special_tokens_map.json"));
         }
 
         if (files.Kind == TokenizerFiles.HuggingFaceTokenizerJson)
@@ -272,10 +272,11 @@ public sealed class ByteLevelBpeTokenizer : IGenerativeTokenizer, ITokenBytes
         return FromTokenizerJson(
             TokenizerFileReader.Open(tokenizerJsonPath, "tokenizer.json"),
             tokenizerConfigPath is null ? null : TokenizerFileReader.Open(tokenizerConfigPath, "tokenizer config"),
+            null,
             null);
     }
 
-    private static ByteLevelBpeTokenizer FromTokenizerJson(TokenizerFile file, TokenizerFile? tokenizerConfig, TokenizerFile? chatTemplateFile)
+    private static ByteLevelBpeTokenizer FromTokenizerJson(TokenizerFile file, TokenizerFile? tokenizerConfig, TokenizerFile? chatTemplateFile, TokenizerFile? specialTokensMap)
     {
         string path = file.Origin;
         using var document = TokenizerFileReader.ReadObject(file, "tokenizer.json");
@@ -315,7 +316,7 @@ public sealed class ByteLevelBpeTokenizer : IGenerativeTokenizer, ITokenBytes
             (special ? specials : added)[content] = id;
         }
 
-        var config = ReadGenerationConfig(tokenizerConfig, chatTemplateFile);
+        var config = ReadGenerationConfig(tokenizerConfig, chatTemplateFile, specialTokensMap);
         var settings = new ByteLevelBpeSettings
         {
             AddPrefixSpace = addPrefixSpace,
@@ -333,16 +334,26 @@ public sealed class ByteLevelBpeTokenizer : IGenerativeTokenizer, ITokenBytes
         return new ByteLevelBpeTokenizer(tokens, merges, settings, path);
     }
 
-    /// <summary><c>bos_token</c>, <c>eos_token</c> and <c>chat_template</c> of <c>tokenizer_config.json</c> (or <c>chat_template.jinja</c>), when given.</summary>
-    internal static (string? Bos, string? Eos, string? ChatTemplate) ReadGenerationConfig(TokenizerFile? tokenizerConfig, TokenizerFile? chatTemplateFile)
+    /// <summary>
+    /// <c>bos_token</c>, <c>eos_token</c> and <c>chat_template</c> of <c>tokenizer_config.json</c> (the template from
+    /// <c>chat_template.jinja</c> when there is one, the tokens from <c>special_tokens_map.json</c> when the config names none).
+    /// </summary>
+    private static (string? Bos, string? Eos, string? ChatTemplate) ReadGenerationConfig(TokenizerFile? tokenizerConfig, TokenizerFile? chatTemplateFile, TokenizerFile? specialTokensMap)
     {
         string? bos = null, eos = null, chatTemplate = null;
+        if (specialTokensMap is { } mapFile)
+        {
+            using var map = TokenizerFileReader.ReadObject(mapFile, "special tokens map");
+            bos = TokenizerFileReader.Token(map.RootElement, "bos_token", mapFile.Origin);
+            eos = TokenizerFileReader.Token(map.RootElement, "eos_token", mapFile.Origin);
+        }
+
         if (tokenizerConfig is { } configFile)
         {
             using var config = TokenizerFileReader.ReadObject(configFile, "tokenizer config");
             var root = config.RootElement;
-            bos = TokenizerFileReader.Token(root, "bos_token", configFile.Origin);
-            eos = TokenizerFileReader.Token(root, "eos_token", configFile.Origin);
+            bos = TokenizerFileReader.Token(root, "bos_token", configFile.Origin) ?? bos;
+            eos = TokenizerFileReader.Token(root, "eos_token", configFile.Origin) ?? eos;
             chatTemplate = Tokenization.ChatTemplate.ReadFromConfig(root, configFile.Origin);
         }
 

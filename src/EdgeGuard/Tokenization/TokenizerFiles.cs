@@ -34,7 +34,7 @@ public sealed class TokenizerFiles
         [SentencePieceUnigram] = ["spm.model"],
         [WordPiece] = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
         [ByteLevelBpe] = ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
-        [HuggingFaceTokenizerJson] = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja"],
+        [HuggingFaceTokenizerJson] = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"],
         [SentencePieceBpe] = ["tokenizer.model", "tokenizer_config.json", "chat_template.jinja"],
     };
 
@@ -94,11 +94,12 @@ public sealed class TokenizerFiles
     /// <summary>
     /// The kind of a decoder model's tokenizer in <paramref name="directory"/>: <c>tokenizer.model</c> (SentencePiece BPE,
     /// which Llama 2 / TinyLlama directories hold beside a <c>tokenizer.json</c> converted from it), else <c>tokenizer.json</c>
-    /// (byte-level BPE); null when neither is there.
+    /// (byte-level BPE), else GPT-2's <c>vocab.json</c> + <c>merges.txt</c>; null when none is there.
     /// </summary>
     public static string? DecoderKindInDirectory(string directory) =>
         File.Exists(Path.Combine(directory, "tokenizer.model")) ? SentencePieceBpe
         : File.Exists(Path.Combine(directory, "tokenizer.json")) ? HuggingFaceTokenizerJson
+        : File.Exists(Path.Combine(directory, "vocab.json")) && File.Exists(Path.Combine(directory, "merges.txt")) ? ByteLevelBpe
         : null;
 
     /// <summary>Reads the files of a <paramref name="kind"/> tokenizer that <paramref name="directory"/> holds.</summary>

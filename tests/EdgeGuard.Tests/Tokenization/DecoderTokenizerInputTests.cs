@@ -146,6 +146,52 @@ public sealed class DecoderTokenizerInputTests
     }
 
     [Fact]
+    public void ChatTemplate_Llama31_PrintsTheCallersDateOrTheTemplatesFallback()
+    {
+        var sut = DecoderTokenizerGoldenTests.Load("llama3-small", "directory");
+        string source = DecoderTokenizerGoldenTests.Golden("llama3-small").Chat.First(c => c.Name.StartsWith("llama3.1/", StringComparison.Ordinal)).Template;
+        var template = ChatTemplate.Recognize(source, "test", "<|begin_of_text|>", "<|eot_id|>");
+        Assert.True(template.HasDateHeader);
+        ChatMessage[] messages = [new("user", "hi")];
+        Assert.Contains("Today Date: 26 Jul 2024\n\n<|eot_id|>", template.Render(messages, false), StringComparison.Ordinal);
+        Assert.Contains("Today Date: 07 Dec 2026\n\n<|eot_id|>", template.Render(messages, false, "07 Dec 2026"), StringComparison.Ordinal);
+        int[] expected = [sut.BosId!.Value, sut.SpecialTokenId("<|start_header_id|>")!.Value, .. sut.Encode("system")];
+        Assert.Equal(expected, template.Encode(sut, messages, true, "07 Dec 2026")[..expected.Length]);
+    }
+
+    [Fact]
+    public void DecoderKindInDirectory_PicksTokenizerModelThenTokenizerJsonThenVocabJson()
+    {
+        Assert.Equal(TokenizerFiles.HuggingFaceTokenizerJson, TokenizerFiles.DecoderKindInDirectory(DataDirectory("llama3-small")));
+        Assert.Equal(TokenizerFiles.ByteLevelBpe, TokenizerFiles.DecoderKindInDirectory(DataDirectory("gpt2")));
+        Assert.Equal(TokenizerFiles.SentencePieceBpe, TokenizerFiles.DecoderKindInDirectory(DataDirectory("spm-bpe-small")));
+        Assert.Null(TokenizerFiles.DecoderKindInDirectory(DataDirectory("bert-uncased-minilm")));
+    }
+
+    [Fact]
+    public void Load_EosOnlyInSpecialTokensMap_IsRead()
+    {
+        string directory = Directory.CreateTempSubdirectory("edgeguard-tok-").FullName;
+        try
+        {
+            File.Copy(Path.Combine(DataDirectory("qwen2-small"), "tokenizer.json"), Path.Combine(directory, "tokenizer.json"));
+            var bare = EdgeGuard.Tokenization.Tokenizers.LoadGenerative(TokenizerFiles.FromDirectory(directory, TokenizerFiles.HuggingFaceTokenizerJson));
+            Assert.Equal(bare.SpecialTokenId("<|endoftext|>"), bare.EosId);
+            Assert.Null(bare.BosId);
+
+            File.WriteAllText(Path.Combine(directory, "special_tokens_map.json"), """{"eos_token": {"content": "<|im_end|>"}}""");
+            var mapped = EdgeGuard.Tokenization.Tokenizers.LoadGenerative(TokenizerFiles.FromDirectory(directory, TokenizerFiles.HuggingFaceTokenizerJson));
+            Assert.Equal(mapped.SpecialTokenId("<|im_end|>"), mapped.EosId);
+            var e = Assert.Throws<ModelFileException>(() => mapped.GetChatTemplate());
+            Assert.Contains("no chat_template", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void StreamingDecoder_EmojiSplitAcrossTokens_IsGivenWhole()
     {
         var sut = DecoderTokenizerGoldenTests.Load("llama3-small", "directory");
