@@ -32,6 +32,7 @@ public sealed class ByteLevelBpeTokenizer : IGenerativeTokenizer, ITokenBytes
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _tokenIds;
     private readonly Dictionary<string, int> _specialAndAddedIds;
     private readonly AddedTokenMatcher _addedTokenMatcher;
+    private readonly string _chatTemplateOrigin;
 
     private ByteLevelBpeTokenizer(string[] tokens, IReadOnlyList<(string Left, string Right)> merges, ByteLevelBpeSettings settings, string source)
     {
@@ -112,8 +113,6 @@ public sealed class ByteLevelBpeTokenizer : IGenerativeTokenizer, ITokenBytes
         Template = settings.Template ?? DefaultTemplate(settings.SpecialTokens);
         _chatTemplateOrigin = source;
     }
-
-    private readonly string _chatTemplateOrigin;
 
     /// <summary>The settings the tokenizer runs with (special tokens, prefix space, template).</summary>
     public ByteLevelBpeSettings Settings { get; }

@@ -260,7 +260,8 @@ public sealed partial class ChatTemplate
 
     private void ChatMl(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, List<Part> parts)
     {
-        if (DefaultSystemPrompt is not null && (messages.Count == 0 || messages[0].Role != "system"))
+        // The templates print the default inside their message loop: an empty conversation gets none.
+        if (DefaultSystemPrompt is not null && messages.Count > 0 && messages[0].Role != "system")
         {
             Turn(parts, "system", DefaultSystemPrompt);
         }
@@ -328,7 +329,8 @@ public sealed partial class ChatTemplate
             Text(parts, "\n");
         }
 
-        if (addGenerationPrompt)
+        // The template prints the generation prompt inside its message loop (after the last message): none without messages.
+        if (addGenerationPrompt && messages.Count > 0)
         {
             Text(parts, "<|assistant|>\n");
         }

@@ -192,6 +192,18 @@ public sealed class DecoderTokenizerInputTests
     }
 
     [Fact]
+    public void ChatTemplate_EmptyConversation_PrintsWhatTheJinjaLoopsPrint()
+    {
+        // ChatML and Zephyr print the default system prompt and Zephyr its generation prompt inside the message loop.
+        var qwen = DecoderTokenizerGoldenTests.Load("qwen2-small", "directory").GetChatTemplate();
+        Assert.Equal("<|im_start|>assistant\n", qwen.Render([], addGenerationPrompt: true));
+        var zephyr = SentencePieceBpeTokenizer.FromFiles(Path.Combine(DataDirectory("spm-bpe-small"), "tokenizer.model"), Path.Combine(DataDirectory("spm-bpe-small"), "tokenizer_config.json")).GetChatTemplate();
+        Assert.Equal(string.Empty, zephyr.Render([], addGenerationPrompt: true));
+        var llama3 = DecoderTokenizerGoldenTests.Load("llama3-small", "directory").GetChatTemplate();
+        Assert.Equal("<|start_header_id|>assistant<|end_header_id|>\n\n", llama3.Render([], addGenerationPrompt: true));
+    }
+
+    [Fact]
     public void StreamingDecoder_EmojiSplitAcrossTokens_IsGivenWhole()
     {
         var sut = DecoderTokenizerGoldenTests.Load("llama3-small", "directory");
