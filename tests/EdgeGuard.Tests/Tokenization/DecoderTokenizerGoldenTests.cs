@@ -83,6 +83,17 @@ public sealed class DecoderTokenizerGoldenTests
 
     [Theory]
     [MemberData(nameof(Tokenizers))]
+    public void Decode_IdsWithSpecialTokens_SkipsSpecialAndPrintsAddedTokensAsTheGolden(string name, string loader)
+    {
+        var sut = Load(name, loader);
+        foreach (var c in Golden(name).Cases)
+        {
+            Assert.True(c.DecodedWithSpecial == sut.Decode(c.IdsWithSpecial), $"{name} {c.Name}: decoded '{sut.Decode(c.IdsWithSpecial)}'");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Tokenizers))]
     public void Encode_TextSpellingSpecialTokens_GivesNoSpecialOrAddedId(string name, string loader)
     {
         var sut = Load(name, loader);
@@ -229,7 +240,7 @@ internal sealed record DecoderGolden(DecoderGoldenTokenizer Tokenizer, DecoderGo
 
 internal sealed record DecoderGoldenTokenizer(string Kind, int? BosId, int? EosId, Dictionary<string, int> SpecialIds, Dictionary<string, int> AddedIds);
 
-internal sealed record DecoderGoldenCase(string Name, string Text, int[] Ids, string Decoded, int[][] Offsets, bool NfcChanged, int[] IdsWithSpecial, int[] SingleIds);
+internal sealed record DecoderGoldenCase(string Name, string Text, int[] Ids, string Decoded, int[][] Offsets, bool NfcChanged, int[] IdsWithSpecial, string DecodedWithSpecial, int[] SingleIds);
 
 internal sealed record DecoderGoldenChat(string Name, string Template, DecoderGoldenMessage[] Messages, bool AddGenerationPrompt, string Text, int[]? Ids);
 

@@ -139,6 +139,8 @@ async function generate(dir, templates) {
       offsets: utf16Offsets(text, ro.getOffsets(), unit),
       nfc_changed: json.normalizer?.type === "NFC" && text.normalize("NFC") !== text,
       ids_with_special: agree ? withSpecial.ids : rustSpecial,
+      // What generation prints: special tokens skipped, other added tokens (Qwen's <think>) as their text.
+      decoded_with_special: ids.length === 0 ? "" : full.decode(agree ? withSpecial.ids : rustSpecial, { skip_special_tokens: true, clean_up_tokenization_spaces: false }),
       single_ids: Array.from(single.getIds()),
     });
   }
