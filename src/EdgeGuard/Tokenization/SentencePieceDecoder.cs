@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace EdgeGuard.Tokenization;
 
 /// <summary>
@@ -35,55 +33,62 @@ internal sealed class SentencePieceDecoder
     /// <summary>Decodes <paramref name="ids"/>; ids at or past the piece count print nothing (they are added specials).</summary>
     public string Decode(ReadOnlySpan<int> ids)
     {
-        var text = new PooledBuffer<byte>(ids.Length * 4);
-        var pendingBytes = new PooledBuffer<byte>(16);
+        var bytes = new PooledBuffer<byte>(ids.Length * 4);
         try
         {
-            bool atStart = true;
-            bool strippedDummyPrefix = false;
+            var state = default(TokenDecodeState);
             foreach (int id in ids)
             {
-                SentencePieceType type = id < _types.Length ? _types[id] : SentencePieceType.Control;
-                if (type == SentencePieceType.Byte)
-                {
-                    ByteFallbackPieces.TryParse(_pieces[id], out byte value);
-                    pendingBytes.Add(value);
-                    continue;
-                }
-
-                FlushBytes(ref pendingBytes, ref text);
-                atStart &= !strippedDummyPrefix && text.Count == 0;
-                strippedDummyPrefix = false;
-                switch (type)
-                {
-                    case SentencePieceType.Control:
-                        break;
-                    case SentencePieceType.Unknown:
-                        text.AddRange(_unknownSurface);
-                        break;
-                    default:
-                        ReadOnlySpan<byte> piece = _pieces[id];
-                        if (atStart && _stripLeadingMetaSpace && piece.StartsWith(SentencePieceUtf8.MetaSpace))
-                        {
-                            piece = piece[SentencePieceUtf8.MetaSpace.Length..];
-
-                            // Without whitespace removal only the one dummy prefix is stripped.
-                            strippedDummyPrefix = !_stripEveryLeadingMetaSpace;
-                        }
-
-                        AppendWithSpaces(piece, ref text);
-                        break;
-                }
+                AppendBytes(id, ref state, ref bytes);
             }
 
-            FlushBytes(ref pendingBytes, ref text);
-            return Encoding.UTF8.GetString(text.Span);
+            // Normal pieces are whole characters, so replacing per byte over everything is what SentencePiece does per run of byte pieces.
+            return StreamingDecoder.ToText(bytes.Span, replaceEachInvalidByte: true);
         }
         finally
         {
-            pendingBytes.Dispose();
-            text.Dispose();
+            bytes.Dispose();
         }
+    }
+
+    /// <summary>Appends what piece <paramref name="id"/> prints after the pieces <paramref name="state"/> has seen: raw bytes for a byte piece.</summary>
+    public void AppendBytes(int id, ref TokenDecodeState state, ref PooledBuffer<byte> bytes)
+    {
+        SentencePieceType type = id < _types.Length ? _types[id] : SentencePieceType.Control;
+        if (type == SentencePieceType.Byte)
+        {
+            ByteFallbackPieces.TryParse(_pieces[id], out byte value);
+            bytes.Add(value);
+            state.Printed++;
+            return;
+        }
+
+        // The start lasts while nothing has been printed and, without whitespace removal, until the one dummy prefix is gone.
+        state.PastStart |= state.StrippedDummyPrefix || state.Printed > 0;
+        state.StrippedDummyPrefix = false;
+        int before = bytes.Count;
+        switch (type)
+        {
+            case SentencePieceType.Control:
+                break;
+            case SentencePieceType.Unknown:
+                bytes.AddRange(_unknownSurface);
+                break;
+            default:
+                ReadOnlySpan<byte> piece = _pieces[id];
+                if (!state.PastStart && _stripLeadingMetaSpace && piece.StartsWith(SentencePieceUtf8.MetaSpace))
+                {
+                    piece = piece[SentencePieceUtf8.MetaSpace.Length..];
+
+                    // Without whitespace removal only the one dummy prefix is stripped.
+                    state.StrippedDummyPrefix = !_stripEveryLeadingMetaSpace;
+                }
+
+                AppendWithSpaces(piece, ref bytes);
+                break;
+        }
+
+        state.Printed += bytes.Count - before;
     }
 
     private static void AppendWithSpaces(ReadOnlySpan<byte> piece, ref PooledBuffer<byte> text)
@@ -102,25 +107,5 @@ internal sealed class SentencePieceDecoder
             text.Add((byte)' ');
             piece = piece[(at + meta.Length)..];
         }
-    }
-
-    private static void FlushBytes(ref PooledBuffer<byte> pending, ref PooledBuffer<byte> text)
-    {
-        ReadOnlySpan<byte> bytes = pending.Span;
-        while (!bytes.IsEmpty)
-        {
-            if (SentencePieceUtf8.TryDecodeChar(bytes, out int length))
-            {
-                text.AddRange(bytes[..length]);
-            }
-            else
-            {
-                text.AddRange(SentencePieceUtf8.ReplacementCharacter);
-            }
-
-            bytes = bytes[length..];
-        }
-
-        pending.Shrink(pending.Count);
     }
 }

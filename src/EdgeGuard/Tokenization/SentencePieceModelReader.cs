@@ -4,8 +4,9 @@ using EdgeGuard.ModelFiles;
 namespace EdgeGuard.Tokenization;
 
 /// <summary>
-/// Parses a SentencePiece <c>ModelProto</c> (the <c>spm.model</c> file) and checks that it is a Unigram
-/// model this runtime can encode with exactly as SentencePiece does. Anything else, including input that is
+/// Parses a SentencePiece <c>ModelProto</c> (<c>spm.model</c>, <c>tokenizer.model</c>) and checks that it is a model of
+/// the expected type (Unigram for DeBERTa-v3, BPE for Llama 2 / TinyLlama) this runtime can encode with exactly as
+/// SentencePiece does. Anything else, including input that is
 /// not a protobuf at all, fails with a one-line <see cref="ModelFileException"/>.
 /// </summary>
 internal static class SentencePieceModelReader
@@ -24,6 +25,8 @@ internal static class SentencePieceModelReader
     private const int TrainerTreatWhitespaceAsSuffixField = 24;
     private const int TrainerByteFallbackField = 35;
     private const int TrainerUnkIdField = 40;
+    private const int TrainerBosIdField = 41;
+    private const int TrainerEosIdField = 42;
     private const int TrainerUnkSurfaceField = 44;
 
     private const int NormalizerNameField = 1;
@@ -38,9 +41,9 @@ internal static class SentencePieceModelReader
     private static readonly NormalizerSpec DefaultNormalizerSpec =
         new(string.Empty, [], AddDummyPrefix: true, RemoveExtraWhitespaces: true, EscapeWhitespaces: true);
 
-    /// <summary>Reads and validates a model.</summary>
-    /// <exception cref="ModelFileException">The bytes are not a usable SentencePiece Unigram model.</exception>
-    public static SentencePieceModel Read(ReadOnlySpan<byte> modelProto)
+    /// <summary>Reads and validates a model of <paramref name="modelType"/> (<see cref="TrainerSpec.UnigramModelType"/> or <see cref="TrainerSpec.BpeModelType"/>).</summary>
+    /// <exception cref="ModelFileException">The bytes are not a usable SentencePiece model of that type.</exception>
+    public static SentencePieceModel Read(ReadOnlySpan<byte> modelProto, int modelType = TrainerSpec.UnigramModelType)
     {
         if (modelProto.IsEmpty)
         {
@@ -95,7 +98,7 @@ internal static class SentencePieceModelReader
         }
 
         var model = new SentencePieceModel(pieces, trainer, normalizer, hasDenormalizerRules);
-        Validate(model);
+        Validate(model, modelType);
         return model;
     }
 
@@ -147,6 +150,8 @@ internal static class SentencePieceModelReader
                 TrainerModelTypeField => spec with { ModelType = reader.ReadInt32(field, wireType) },
                 TrainerByteFallbackField => spec with { ByteFallback = reader.ReadBool(field, wireType) },
                 TrainerUnkIdField => spec with { UnkId = reader.ReadInt32(field, wireType) },
+                TrainerBosIdField => spec with { BosId = reader.ReadInt32(field, wireType) },
+                TrainerEosIdField => spec with { EosId = reader.ReadInt32(field, wireType) },
                 TrainerTreatWhitespaceAsSuffixField => spec with { TreatWhitespaceAsSuffix = reader.ReadBool(field, wireType) },
                 TrainerUnkSurfaceField => spec with { UnkSurface = reader.ReadBytes(field, wireType).ToArray() },
                 _ => Skip(ref reader, wireType, spec),
@@ -175,34 +180,39 @@ internal static class SentencePieceModelReader
         return spec;
     }
 
+    private static string ModelTypeName(int modelType) => modelType switch
+    {
+        TrainerSpec.UnigramModelType => "UNIGRAM",
+        TrainerSpec.BpeModelType => "BPE",
+        3 => "WORD",
+        4 => "CHAR",
+        _ => modelType.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     private static T Skip<T>(ref ProtobufReader reader, ProtobufWireType wireType, T unchanged)
     {
         reader.SkipField(wireType);
         return unchanged;
     }
 
-    private static void Validate(SentencePieceModel model)
+    private static void Validate(SentencePieceModel model, int expectedModelType)
     {
-        if (model.Trainer.ModelType != TrainerSpec.UnigramModelType)
+        if (model.Trainer.ModelType != expectedModelType)
         {
-            string name = model.Trainer.ModelType switch
-            {
-                2 => "BPE",
-                3 => "WORD",
-                4 => "CHAR",
-                _ => model.Trainer.ModelType.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            };
-            throw new ModelFileException($"Unsupported SentencePiece model: model_type is {name}; only UNIGRAM models are supported.");
+            string name = ModelTypeName(model.Trainer.ModelType);
+            throw new ModelFileException(expectedModelType == TrainerSpec.UnigramModelType
+                ? $"Unsupported SentencePiece model: model_type is {name}; only UNIGRAM models are supported."
+                : $"Unsupported SentencePiece model: model_type is {name}; a decoder's tokenizer.model must be {ModelTypeName(expectedModelType)}.");
         }
 
         if (model.Trainer.TreatWhitespaceAsSuffix)
         {
-            throw new ModelFileException("Unsupported SentencePiece model: treat_whitespace_as_suffix is set; DeBERTa-v3 models put the meta space before words.");
+            throw new ModelFileException("Unsupported SentencePiece model: treat_whitespace_as_suffix is set; DeBERTa-v3 and Llama models put the meta space before words.");
         }
 
         if (model.HasDenormalizerRules)
         {
-            throw new ModelFileException("Unsupported SentencePiece model: it has denormalization rules (denormalizer_spec), which DeBERTa-v3 models do not use.");
+            throw new ModelFileException("Unsupported SentencePiece model: it has denormalization rules (denormalizer_spec), which DeBERTa-v3 and Llama models do not use.");
         }
 
         var seen = new Dictionary<string, int>(model.Pieces.Count, StringComparer.Ordinal);
@@ -253,6 +263,14 @@ internal static class SentencePieceModelReader
         if (byteCount > 0 && !model.Trainer.ByteFallback)
         {
             throw new ModelFileException("Corrupt SentencePiece model: it has byte pieces but byte_fallback is off.");
+        }
+
+        foreach (var (field, id) in new[] { ("bos_id", model.Trainer.BosId), ("eos_id", model.Trainer.EosId) })
+        {
+            if (id >= model.Pieces.Count)
+            {
+                throw new ModelFileException($"Corrupt SentencePiece model: {field} {id} is past the {model.Pieces.Count} pieces.");
+            }
         }
 
         if (model.Trainer.ByteFallback && byteCount != 256)

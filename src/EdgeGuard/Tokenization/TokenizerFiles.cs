@@ -17,8 +17,14 @@ public sealed class TokenizerFiles
     /// <summary>GPT-2/RoBERTa byte-level BPE (<c>vocab.json</c> + <c>merges.txt</c>, or <c>tokenizer.json</c>).</summary>
     public const string ByteLevelBpe = "bpe-bytelevel";
 
-    /// <summary>A Hugging Face <c>tokenizer.json</c> (decoder language models: Llama, Qwen2, GPT-2), with its config files.</summary>
+    /// <summary>
+    /// A byte-level BPE <c>tokenizer.json</c> as Hugging Face <c>tokenizers</c> writes it for decoder models (GPT-2, Llama 3,
+    /// Qwen2, SmolLM), with <c>tokenizer_config.json</c> (BOS/EOS, chat template) when present.
+    /// </summary>
     public const string HuggingFaceTokenizerJson = "hf-tokenizer-json";
+
+    /// <summary>SentencePiece BPE (<c>tokenizer.model</c>, Llama 2 / TinyLlama), with <c>tokenizer_config.json</c> when present.</summary>
+    public const string SentencePieceBpe = "spm-bpe";
 
     // A tokenizer file larger than this is not a tokenizer: refused before it is read.
     private const long MaxFileBytes = 64L << 20;
@@ -28,7 +34,8 @@ public sealed class TokenizerFiles
         [SentencePieceUnigram] = ["spm.model"],
         [WordPiece] = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
         [ByteLevelBpe] = ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
-        [HuggingFaceTokenizerJson] = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
+        [HuggingFaceTokenizerJson] = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"],
+        [SentencePieceBpe] = ["tokenizer.model", "tokenizer_config.json", "chat_template.jinja"],
     };
 
     /// <param name="kind">One of the kind constants of this class.</param>
@@ -69,6 +76,8 @@ public sealed class TokenizerFiles
         SentencePieceUnigram => "spm.model",
         WordPiece => "vocab.txt (or tokenizer.json)",
         ByteLevelBpe => "vocab.json with merges.txt (or tokenizer.json)",
+        HuggingFaceTokenizerJson => "tokenizer.json",
+        SentencePieceBpe => "tokenizer.model",
         _ => string.Join(" or ", FileNames(kind)),
     };
 
@@ -80,6 +89,17 @@ public sealed class TokenizerFiles
         File.Exists(Path.Combine(directory, "spm.model")) ? SentencePieceUnigram
         : File.Exists(Path.Combine(directory, "vocab.txt")) ? WordPiece
         : File.Exists(Path.Combine(directory, "vocab.json")) || File.Exists(Path.Combine(directory, "tokenizer.json")) ? ByteLevelBpe
+        : null;
+
+    /// <summary>
+    /// The kind of a decoder model's tokenizer in <paramref name="directory"/>: <c>tokenizer.model</c> (SentencePiece BPE,
+    /// which Llama 2 / TinyLlama directories hold beside a <c>tokenizer.json</c> converted from it), else <c>tokenizer.json</c>
+    /// (byte-level BPE), else GPT-2's <c>vocab.json</c> + <c>merges.txt</c>; null when none is there.
+    /// </summary>
+    public static string? DecoderKindInDirectory(string directory) =>
+        File.Exists(Path.Combine(directory, "tokenizer.model")) ? SentencePieceBpe
+        : File.Exists(Path.Combine(directory, "tokenizer.json")) ? HuggingFaceTokenizerJson
+        : File.Exists(Path.Combine(directory, "vocab.json")) && File.Exists(Path.Combine(directory, "merges.txt")) ? ByteLevelBpe
         : null;
 
     /// <summary>Reads the files of a <paramref name="kind"/> tokenizer that <paramref name="directory"/> holds.</summary>

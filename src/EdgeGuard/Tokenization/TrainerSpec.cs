@@ -9,9 +9,13 @@ namespace EdgeGuard.Tokenization;
 /// <param name="UnkId">The id the trainer assigned to the unknown piece.</param>
 /// <param name="TreatWhitespaceAsSuffix">The meta space goes after words instead of before them.</param>
 /// <param name="UnkSurface">What decoding prints for the unknown piece (default <c>" ⁇ "</c>).</param>
-internal sealed record TrainerSpec(int ModelType, bool ByteFallback, int UnkId, bool TreatWhitespaceAsSuffix, byte[] UnkSurface)
+/// <param name="BosId">The id of the beginning-of-sentence piece (default 1; -1 when the model has none).</param>
+/// <param name="EosId">The id of the end-of-sentence piece (default 2; -1 when the model has none).</param>
+internal sealed record TrainerSpec(int ModelType, bool ByteFallback, int UnkId, bool TreatWhitespaceAsSuffix, byte[] UnkSurface, int BosId = 1, int EosId = 2)
 {
     public const int UnigramModelType = 1;
+
+    public const int BpeModelType = 2;
 
     /// <summary>SentencePiece's default <c>unk_surface</c>: U+2047 between spaces.</summary>
     public static readonly byte[] DefaultUnkSurface = " \u2047 "u8.ToArray();
