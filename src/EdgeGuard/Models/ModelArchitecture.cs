@@ -20,6 +20,12 @@ public abstract class ModelArchitecture
     /// <summary>The kind of tokenizer (<see cref="TokenizerFiles"/>) a Hugging Face directory of this architecture carries.</summary>
     public abstract string TokenizerKind { get; }
 
+    /// <summary>
+    /// The kind of tokenizer a Hugging Face directory of this architecture holds: <see cref="TokenizerKind"/>, unless the
+    /// family ships several (a Llama directory holds a SentencePiece <c>tokenizer.model</c> or a <c>tokenizer.json</c>).
+    /// </summary>
+    public virtual string TokenizerKindIn(string directory) => TokenizerKind;
+
     /// <summary>Parses <paramref name="json"/> and refuses, naming the field, any variant this engine does not implement.</summary>
     /// <exception cref="ModelFileException">Not a config of this architecture, or an unsupported or inconsistent field.</exception>
     public abstract IModelConfig ParseConfig(string json, string origin);

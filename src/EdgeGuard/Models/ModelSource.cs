@@ -146,7 +146,7 @@ public sealed class ModelSource : IDisposable
             // Before anyone sizes anything (labels, layers, tables) by the config.
             architecture.CheckWeights(config, hf.Weights);
             return new ModelSource(
-                path, HuggingFaceFormatName, architecture, config, hf.Weights, () => TokenizerFiles.FromDirectory(hf.DirectoryPath, architecture.TokenizerKind), hf);
+                path, HuggingFaceFormatName, architecture, config, hf.Weights, () => TokenizerFiles.FromDirectory(hf.DirectoryPath, architecture.TokenizerKindIn(hf.DirectoryPath)), hf);
         }
         catch
         {

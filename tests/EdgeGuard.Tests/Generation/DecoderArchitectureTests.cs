@@ -6,6 +6,7 @@ using EdgeGuard.Models;
 using EdgeGuard.Models.Gpt2;
 using EdgeGuard.Models.Llama;
 using EdgeGuard.Testing;
+using TempDirectory = EdgeGuard.Tests.Bundle.TempDirectory;
 
 namespace EdgeGuard.Tests.Generation;
 
@@ -23,6 +24,24 @@ public sealed class DecoderArchitectureTests
         Assert.True(architecture.IsDecoder);
         Assert.False(architecture.IsClassifier);
         Assert.Equal("hf-tokenizer-json", architecture.TokenizerKind);
+    }
+
+    [Theory]
+    [InlineData("spm-bpe-small", "tokenizer.model", "spm-bpe")]
+    [InlineData("qwen2-small", "tokenizer.json", "hf-tokenizer-json")]
+    public void Directory_TokenizerKind_IsTheOneItsFilesHold(string tokenizer, string file, string kind)
+    {
+        // A Llama directory may hold Llama 2's SentencePiece model or a tokenizer.json; the files decide, not the family.
+        using var directory = new TempDirectory();
+        foreach (string name in new[] { "config.json", "model.safetensors" })
+        {
+            File.Copy(System.IO.Path.Combine(DecoderFixtures.Path("llama-gqa-tied"), name), directory.File(name));
+        }
+
+        File.Copy(System.IO.Path.Combine(RepoPaths.RepoRoot, "tests", "data", "tokenizers", tokenizer, file), directory.File(file));
+        using var source = ModelSource.Open(directory.Path);
+        Assert.Equal(kind, source.TokenizerFiles.Kind);
+        Assert.True(source.TokenizerFiles.Find(file).HasValue);
     }
 
     [Fact]

@@ -18,6 +18,9 @@ public sealed class Gpt2Architecture : ModelArchitecture
     public override string TokenizerKind => TokenizerFiles.HuggingFaceTokenizerJson;
 
     /// <inheritdoc />
+    public override string TokenizerKindIn(string directory) => TokenizerFiles.DecoderKindInDirectory(directory) ?? TokenizerKind;
+
+    /// <inheritdoc />
     public override bool IsClassifier => false;
 
     /// <inheritdoc />
