@@ -85,7 +85,7 @@ public sealed class Q8TableBundleTests
     }
 
     [Fact]
-    public void WriteInt8_DebertaWithQ8Tables_DequantisesRowsWithinHalfABlockScaleAndScoresLikeTheInt8Engine()
+    public void WriteInt8_DebertaWithQ8Tables_DequantisesRowsWithinHalfABlockScaleAndScoresLikeTheInt8EngineWithoutAllocating()
     {
         using var temp = new TempDirectory();
         HuggingFaceDirectory directory = SharedModels.Directory(SharedModels.Xsmall);
@@ -118,6 +118,12 @@ public sealed class Q8TableBundleTests
         {
             Assert.InRange(Math.Abs(UnsafeProbability(expected, row) - UnsafeProbability(actual, row)), 0f, Int8ScoreTolerance);
         }
+
+        // Lookups dequantise into the workspace: nothing is allocated per row.
+        fromBundle.Forward(ids, [37, 20], 2, 37, actual);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        fromBundle.Forward(ids, [37, 20], 2, 37, actual);
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
     }
 
     [Fact]
