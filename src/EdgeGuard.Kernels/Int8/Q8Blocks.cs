@@ -72,12 +72,11 @@ public static class Q8Blocks
 
             BinaryPrimitives.WriteHalfLittleEndian(stored, scale);
             float d = (float)scale;
-            float inverse = d == 0 ? 0 : 1 / d;
             Span<sbyte> q = MemoryMarshal.Cast<byte, sbyte>(stored[ScaleBytes..]);
             for (int i = 0; i < BlockLength; i++)
             {
                 // A subnormal float16 scale can round below max / 127; the clamp keeps such a block's maximum at ±127.
-                q[i] = (sbyte)Math.Clamp(MathF.Round(values[i] * inverse, MidpointRounding.AwayFromZero), -Limit, Limit);
+                q[i] = d == 0 ? (sbyte)0 : (sbyte)Math.Clamp(MathF.Round(values[i] / d, MidpointRounding.AwayFromZero), -Limit, Limit);
             }
         }
     }
