@@ -127,13 +127,15 @@ public sealed class Q8TableBundleTests
     }
 
     [Fact]
-    public void FindQ8Table_WrongShape_IsRefusedNamingTheTensor()
+    public void FindQ8Table_IsAViewOfTheMapAndAWrongShapeIsRefusedNamingTheTensor()
     {
         using var temp = new TempDirectory();
         string path = temp.File("forged.gguf");
         BundleForge.Write(path, Metadata(4, BundleFormat.PrecisionInt8), [Q8Tensor("table", 2, 64)]);
         using ModelBundle bundle = ModelBundle.Open(path);
-        Assert.NotNull(bundle.FindQ8Table("table", 2, 64));
+        ReadOnlyMemory<byte> blocks = bundle.FindQ8Table("table", 2, 64)!.Value;
+        Assert.False(MemoryMarshal.TryGetArray(blocks, out _), "the blocks are read from the map, not copied");
+        Assert.Equal(4 * Q8Blocks.BlockBytes, blocks.Length);
         Assert.Null(bundle.FindHalfTable("table", 2, 64));
         Assert.Null(bundle.FindQ8Table("absent", 2, 64));
         var e = Assert.Throws<ModelFileException>(() => bundle.FindQ8Table("table", 4, 32));
