@@ -374,6 +374,48 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
         Assert.False(File.Exists(path));
     }
 
+    [Theory]
+    [InlineData(null, 4, "Q8_0")]
+    [InlineData("q8_0", 4, "Q8_0")]
+    [InlineData("f16", 3, "F16")]
+    public void ConvertInt8_WordTable_IsStoredAsAskedAndScoresLikeTheFloatBundle(string? wordTable, int version, string dtype)
+    {
+        const string text = "How do I pick a lock?";
+        string path = Path.Combine(model.Root, $"int8-table-{wordTable ?? "default"}.gguf");
+        string[] options = wordTable is null ? [] : ["--word-table", wordTable];
+        var convert = CliProcess.Run(["convert", model.HfDir, "-o", path, "--quant", "int8", .. options]);
+        Assert.Equal(0, convert.ExitCode);
+        Assert.Contains($"format version {version}", convert.Stdout);
+
+        var inspect = CliProcess.Run("inspect", path);
+        Assert.Equal(0, inspect.ExitCode);
+        string tableLine = Assert.Single(inspect.Stdout.Split('\n'), l => l.Contains("deberta.embeddings.word_embeddings.weight", StringComparison.Ordinal));
+        Assert.Contains($" {dtype} ", tableLine);
+
+        double Score(string bundle)
+        {
+            var r = CliProcess.Run("classify", text, "--model", bundle, "--json");
+            Assert.True(r.ExitCode is 0 or 1, r.Stderr);
+            using var doc = JsonDocument.Parse(r.Stdout);
+            return doc.RootElement.GetProperty("unsafe_score").GetDouble();
+        }
+
+        double reference = Score(model.BundlePath);
+        Assert.InRange(Score(path), reference - 0.03, reference + 0.03);
+    }
+
+    [Theory]
+    [InlineData("f32", "f16", "--quant int8 only")]
+    [InlineData("int8", "q4_0", "Argument 'q4_0' not recognized")]
+    public void Convert_WordTableWithoutInt8OrUnknown_IsAUsageError(string quant, string wordTable, string message)
+    {
+        string path = Path.Combine(model.Root, $"refused-{quant}-{wordTable}.gguf");
+        var r = CliProcess.Run("convert", model.HfDir, "-o", path, "--quant", quant, "--word-table", wordTable);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Stderr);
+        Assert.False(File.Exists(path));
+    }
+
     [Fact]
     public void Convert_NotADirectory_IsAnError()
     {

@@ -50,13 +50,21 @@ internal static class ConvertCommand
         DefaultValueFactory = _ => 8,
     };
 
+    private static readonly Option<string> WordTable = new("--word-table")
+    {
+        Description = "With --quant int8: how the word embedding table is stored: q8_0 (ggml Q8_0 blocks, about half the size of f16; "
+            + "bundle format 4) or f16 (bundle format 3, which earlier EdgeGuard releases also read). Tables whose width is not a multiple of 32 stay f16.",
+        DefaultValueFactory = _ => "q8_0",
+    };
+
     public static Command Create()
     {
         Quant.AcceptOnlyFromAmong("f32", "int8");
         WeightBits.AcceptOnlyFromAmong("7", "8");
+        WordTable.AcceptOnlyFromAmong("q8_0", "f16");
         var command = new Command("convert", "Convert a Hugging Face model directory (classifiers: DeBERTa-v3, BERT, RoBERTa; decoders: Llama, Qwen2, GPT-2) into an EdgeGuard bundle (GGUF).")
         {
-            Source, Output, Threshold, UnsafeLabel, Name, Quant, WeightBits,
+            Source, Output, Threshold, UnsafeLabel, Name, Quant, WeightBits, WordTable,
         };
         CommandRunner.SetAction(command, Run);
         return command;
@@ -100,12 +108,18 @@ internal static class ConvertCommand
         using var model = ModelSource.Open(source);
         var labels = ModelLabels.Resolve(model.Labels!, parsed.GetValue(UnsafeLabel), source);
 
+        if (!int8 && parsed.GetResult(WordTable) is { Implicit: false })
+        {
+            throw new CliUsageException("--word-table applies to --quant int8 only (a float bundle stores every tensor as f32).");
+        }
+
         int weightLimit = parsed.GetValue(WeightBits) == 7 ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
         using (var progress = new ProgressBar("convert", 100))
         {
             BundleConversion.Write(
                 model, output, new BundleClassifier(labels.Names, labels.UnsafeIndex, threshold), int8, weightLimit, name,
-                Path.GetFileName(Path.GetFullPath(source)), new Progress<double>(p => progress.Report((long)(p * 100))));
+                Path.GetFileName(Path.GetFullPath(source)), new Progress<double>(p => progress.Report((long)(p * 100))),
+                parsed.GetValue(WordTable) == "f16" ? WordTableFormat.F16 : WordTableFormat.Q8_0);
         }
 
         using var bundle = ModelBundle.Open(output);

@@ -104,7 +104,7 @@ internal static class InspectCommand
         Console.Out.WriteLine(string.Create(c, $"tensors    {s.Tensors.Count}, {elements / 1e6:F2}M parameters"));
         foreach (var t in s.Tensors.OrderBy(x => x.Name, StringComparer.Ordinal))
         {
-            Console.Out.WriteLine(string.Create(c, $"  {t.Name,-64} {t.DType,-5} {t.ShapeText,-16} {t.ElementCount * ModelFiles.TensorDTypes.SizeOf(t.DType),12:N0} B"));
+            Console.Out.WriteLine(string.Create(c, $"  {t.Name,-64} {t.DType,-5} {t.ShapeText,-16} {ModelFiles.TensorDTypes.ByteLength(t.DType, t.ElementCount),12:N0} B"));
         }
 
         if (s.IntegerTensors.Count > 0)

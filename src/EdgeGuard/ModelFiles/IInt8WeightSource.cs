@@ -4,7 +4,7 @@ namespace EdgeGuard.ModelFiles;
 
 /// <summary>
 /// A weight source that may also hold what conversion prepared for the int8 engine: packed int8 linear layers, float16
-/// lookup tables, and tensors an architecture precomputed from weights the file no longer holds (an int8 bundle).
+/// or Q8_0 lookup tables, and tensors an architecture precomputed from weights the file no longer holds (an int8 bundle).
 /// </summary>
 public interface IInt8WeightSource
 {
@@ -29,4 +29,12 @@ public interface IInt8WeightSource
     /// </summary>
     /// <exception cref="ModelFileException">The tensor is float16 but not <paramref name="rows"/>×<paramref name="columns"/>.</exception>
     ReadOnlyMemory<Half>? FindHalfTable(string name, int rows, int columns);
+
+    /// <summary>
+    /// The tensor <paramref name="name"/> as stored Q8_0 blocks (<see cref="Kernels.Int8.Q8Blocks"/>, row after row) when
+    /// the file holds it so (int8 bundles store the word embedding table that way, dequantised row by row on lookup),
+    /// else null.
+    /// </summary>
+    /// <exception cref="ModelFileException">The tensor is Q8_0 but not <paramref name="rows"/>×<paramref name="columns"/>.</exception>
+    ReadOnlyMemory<byte>? FindQ8Table(string name, int rows, int columns);
 }

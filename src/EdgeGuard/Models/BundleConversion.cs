@@ -15,10 +15,11 @@ public static class BundleConversion
     /// <param name="classifier">Labels, unsafe class and threshold to store; null for a model that is not a classifier (a decoder).</param>
     /// <param name="int8">Store the architecture's linear layers as packed int8 (per-channel, ±<paramref name="weightLimit"/>).</param>
     /// <param name="weightLimit"><see cref="PackedInt8Matrix.FullWeightLimit"/> (8-bit) or <see cref="PackedInt8Matrix.SevenBitWeightLimit"/> (7-bit).</param>
+    /// <param name="wordTable">With <paramref name="int8"/>: how the word embedding table is stored.</param>
     /// <exception cref="ModelFiles.ModelFileException">The model's weights or tokenizer cannot be read or stored.</exception>
     public static void Write(
         ModelSource model, string output, BundleClassifier? classifier, bool int8, int weightLimit = PackedInt8Matrix.FullWeightLimit,
-        string? name = null, string? source = null, IProgress<double>? progress = null)
+        string? name = null, string? source = null, IProgress<double>? progress = null, WordTableFormat wordTable = WordTableFormat.Q8_0)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (classifier is null && model.Architecture.IsClassifier)
@@ -39,6 +40,11 @@ public static class BundleConversion
         Int8Conversion conversion = model.Architecture.IsClassifier
             ? model.LoadClassifier(pool, ModelPrecision.Int8, weightLimit).ToInt8Conversion()
             : model.LoadDecoder(pool, ModelPrecision.Int8, weightLimit).ToInt8Conversion();
+        if (wordTable == WordTableFormat.Q8_0)
+        {
+            conversion = conversion.WithQ8Tables(model.Weights);
+        }
+
         BundleWriter.WriteInt8(output, contents, model.Weights, conversion, progress);
     }
 }

@@ -23,9 +23,9 @@ public sealed class BundleValidationTests : IDisposable
     [Fact]
     public void Open_NewerBundleVersion_IsRefusedWithUpgradeMessage()
     {
-        string path = Forge(BundleForge.With(BundleKeys.FormatVersion, GgufValue.FromUInt32(4)));
+        string path = Forge(BundleForge.With(BundleKeys.FormatVersion, GgufValue.FromUInt32(5)));
         var e = Assert.Throws<ModelFileException>(() => ModelBundle.Open(path));
-        Assert.Equal($"{path}: bundle format version 4 is newer than this runtime supports (3); upgrade EdgeGuard", e.Message);
+        Assert.Equal($"{path}: bundle format version 5 is newer than this runtime supports (4); upgrade EdgeGuard", e.Message);
     }
 
     [Fact]

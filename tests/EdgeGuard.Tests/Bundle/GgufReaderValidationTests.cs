@@ -165,6 +165,35 @@ public sealed class GgufReaderValidationTests : IDisposable
         AssertRefused(OneTensor(type: type), $"ggml type {type}, which this runtime does not read");
 
     [Fact]
+    public void Open_Q8_0Tensor_IsSizedByBlocks()
+    {
+        // [2, 64]: four 34-byte blocks.
+        string path = Write(new RawGgufBuilder().Header(1, 0).TensorInfo("t", 8, 0, 64, 2).PadTo(32).Zeros(4 * 34).ToArray());
+        using GgufReader reader = GgufReader.Open(path);
+        GgufTensorInfo tensor = reader.FindTensor("t")!;
+        Assert.Equal(GgmlType.Q8_0, tensor.Type);
+        Assert.Equal([2L, 64L], tensor.Shape);
+        Assert.Equal(136, tensor.ByteLength);
+        Assert.Equal(128, tensor.ElementCount);
+    }
+
+    [Fact]
+    public void Open_Q8_0TensorCutShort_FailsAsTruncated() =>
+        AssertRefused(new RawGgufBuilder().Header(1, 0).TensorInfo("t", 8, 0, 64, 2).PadTo(32).Zeros((4 * 34) - 1).ToArray(), "past the end");
+
+    [Theory]
+    [InlineData(new ulong[] { 48, 2 }, "rows of 48 values")]
+    [InlineData(new ulong[] { 16 }, "rows of 16 values")]
+    [InlineData(new ulong[0], "rows of 1 values")]
+    public void Open_Q8_0RowsThatAreNotWholeBlocks_Fail(ulong[] dims, string expected) =>
+        AssertRefused(new RawGgufBuilder().Header(1, 0).TensorInfo("t", 8, 0, dims).PadTo(32).Zeros(256).ToArray(), $"tensor 't' is Q8_0 with {expected}; that type stores whole blocks of 32 values");
+
+    [Fact]
+    public void Open_Q8_0ByteSizeOverflow_Fails() =>
+        // 31·2⁵⁸ elements fit 64 bits; their 31·2⁵³ blocks of 34 bytes do not.
+        AssertRefused(OneTensor(dims: [31 * 32, 1UL << 53], type: 8), "has a byte size that overflows 64 bits");
+
+    [Fact]
     public void Open_MisalignedTensorOffset_Fails() =>
         AssertRefused(OneTensor(offset: 4), "not a multiple of the alignment 32");
 

@@ -139,6 +139,24 @@ public sealed class GgufRoundTripTests : IDisposable
     }
 
     [Fact]
+    public void AddTensor_Q8_0_WritesWholeBlocksAndRefusesPartialRows()
+    {
+        string path = _dir.File("q8.gguf");
+        byte[] blocks = new byte[3 * 2 * 34];
+        new Random(9).NextBytes(blocks);
+        var writer = new GgufWriter(alignment: 64);
+        Assert.Throws<ArgumentException>(() => writer.AddTensor("partial", GgmlType.Q8_0, [2, 48], s => s.Write(new byte[102])));
+        writer.AddTensor("table", GgmlType.Q8_0, [3, 64], s => s.Write(blocks));
+        WriteFile(path, writer);
+
+        using GgufReader reader = GgufReader.Open(path);
+        GgufTensorInfo info = reader.FindTensor("table")!;
+        Assert.Equal(GgmlType.Q8_0, info.Type);
+        Assert.Equal([3L, 64L], info.Shape);
+        Assert.Equal(blocks, reader.GetTensorBytes(info).ToArray());
+    }
+
+    [Fact]
     public void Open_FileWithoutTensors_HasAnEmptyDataSection()
     {
         string path = _dir.File("empty.gguf");

@@ -8,10 +8,11 @@ namespace EdgeGuard.ModelFiles.Bundle;
 public static class BundleFormat
 {
     /// <summary>
-    /// The bundle format version this runtime writes and the newest it reads. A file's version is the oldest
-    /// runtime format that can execute it correctly; readers refuse anything newer.
+    /// The newest bundle format version this runtime reads and writes. A file's version is the oldest runtime format
+    /// that can execute it correctly, so the writer stamps <see cref="ModelAgnosticVersion"/> unless the file needs
+    /// more (<see cref="Q8TableVersion"/>); readers refuse anything newer.
     /// </summary>
-    public const uint CurrentVersion = 3;
+    public const uint CurrentVersion = 4;
 
     /// <summary>The version of DeBERTa-v3 bundles with float weights only (<see cref="PrecisionF32"/>), which runtimes since version 1 read.</summary>
     public const uint Float32Version = 1;
@@ -25,6 +26,12 @@ public static class BundleFormat
     /// architecture's precomputed tensors under its own name.
     /// </summary>
     public const uint ModelAgnosticVersion = 3;
+
+    /// <summary>
+    /// The version of int8 bundles that store a lookup table (the word embeddings) as ggml Q8_0 blocks; version 3
+    /// stores it as float16. A file is stamped 4 only when it holds a Q8_0 tensor, which earlier runtimes cannot read.
+    /// </summary>
+    public const uint Q8TableVersion = 4;
 
     /// <summary>The architecture every version 1 and 2 bundle holds: DeBERTa-v2/v3.</summary>
     public const string LegacyArchitecture = "deberta-v2";

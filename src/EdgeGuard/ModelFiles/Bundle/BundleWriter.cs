@@ -13,7 +13,7 @@ public static class BundleWriter
 
     /// <summary>
     /// Writes every tensor of <paramref name="weights"/> and <paramref name="contents"/> to <paramref name="path"/>
-    /// as a float bundle (format version <see cref="BundleFormat.CurrentVersion"/>).
+    /// as a float bundle (format version <see cref="BundleFormat.ModelAgnosticVersion"/>).
     /// </summary>
     /// <remarks>
     /// Tensors are stored as F32 whatever their source type: F16 and BF16 widen exactly, and F32 weights are
@@ -48,7 +48,7 @@ public static class BundleWriter
             throw new PlatformNotSupportedException("Bundles are little-endian; writing them on a big-endian host is not supported.");
         }
 
-        GgufWriter gguf = Describe(contents, BundleFormat.PrecisionF32);
+        GgufWriter gguf = Describe(contents, BundleFormat.PrecisionF32, BundleFormat.ModelAgnosticVersion);
         AddTensors(gguf, weights, keepHalfPrecision);
         WriteAtomically(Path.GetFullPath(path), gguf, progress);
     }
@@ -56,8 +56,10 @@ public static class BundleWriter
     /// <summary>
     /// Writes an int8 bundle: every linear layer of <paramref name="conversion"/> as <c>P.qweight</c> (I8, per-channel
     /// symmetric, packed as <see cref="PackedInt8Matrix"/>), <c>P.qscale</c> (F32) and <c>P.qsum</c> (I32) instead of
-    /// <c>P.weight</c>; its float16 tables as F16 instead of F32; its precomputed tensors (named under the architecture)
-    /// as F32; every other tensor of <paramref name="weights"/> as F32. Atomic and self-verified as
+    /// <c>P.weight</c>; its float16 tables as F16 and its Q8_0 tables as Q8_0 instead of F32; its precomputed tensors
+    /// (named under the architecture) as F32; every other tensor of <paramref name="weights"/> as F32. The file is format
+    /// version <see cref="BundleFormat.Q8TableVersion"/> when it holds a Q8_0 table, else
+    /// <see cref="BundleFormat.ModelAgnosticVersion"/>. Atomic and self-verified as
     /// <see cref="Write(string, BundleContents, ITensorSource, IProgress{double}?)"/>.
     /// </summary>
     /// <param name="contents">As for a float bundle, with <see cref="BundleContents.Precision"/> = <see cref="BundleFormat.PrecisionInt8"/>.</param>
@@ -69,7 +71,8 @@ public static class BundleWriter
         ArgumentNullException.ThrowIfNull(contents);
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(conversion);
-        GgufWriter gguf = Describe(contents, BundleFormat.PrecisionInt8);
+        uint version = conversion.Q8Tables.Count > 0 ? BundleFormat.Q8TableVersion : BundleFormat.ModelAgnosticVersion;
+        GgufWriter gguf = Describe(contents, BundleFormat.PrecisionInt8, version);
         gguf.AddMetadata(BundleKeys.Int8Layout, GgufValue.FromString(PackedInt8Matrix.LayoutKey));
         gguf.AddMetadata(BundleKeys.Int8WeightLimit, GgufValue.FromUInt32((uint)conversion.WeightLimit));
 
@@ -79,6 +82,12 @@ public static class BundleWriter
         {
             replaced.Add(table.Name);
             entries.Add((table.Name, GgmlType.F16, [table.Rows, table.Columns], stream => stream.Write(MemoryMarshal.AsBytes(table.Values.Span))));
+        }
+
+        foreach (Int8Conversion.Q8Table table in conversion.Q8Tables)
+        {
+            replaced.Add(table.Name);
+            entries.Add((table.Name, GgmlType.Q8_0, [table.Rows, table.Columns], stream => stream.Write(table.Blocks.Span)));
         }
 
         foreach (TensorInfo tensor in weights.Tensors)
@@ -121,7 +130,7 @@ public static class BundleWriter
         WriteAtomically(Path.GetFullPath(path), gguf, progress);
     }
 
-    private static GgufWriter Describe(BundleContents contents, string precision)
+    private static GgufWriter Describe(BundleContents contents, string precision, uint version)
     {
         string? problem = DescribeInvalidContents(contents, precision);
         if (problem is not null)
@@ -136,7 +145,7 @@ public static class BundleWriter
             gguf.AddMetadata(BundleKeys.Name, GgufValue.FromString(contents.Name));
         }
 
-        gguf.AddMetadata(BundleKeys.FormatVersion, GgufValue.FromUInt32(BundleFormat.CurrentVersion));
+        gguf.AddMetadata(BundleKeys.FormatVersion, GgufValue.FromUInt32(version));
 
         // Placeholders; BundleChecksum.Seal fills them in once the whole file is on disk.
         gguf.AddMetadata(BundleKeys.HeaderChecksum, GgufValue.FromUInt64(0));

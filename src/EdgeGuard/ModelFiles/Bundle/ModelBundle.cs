@@ -232,6 +232,10 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
         {
             HalfPrecision.WidenF16(_file.GetTensorBytes(stored), values);
         }
+        else if (stored.Type == GgmlType.Q8_0)
+        {
+            Q8Blocks.Dequantize(_file.GetTensorBytes(stored), values);
+        }
         else
         {
             HalfPrecision.WidenBF16(_file.GetTensorBytes(stored), values);
@@ -278,6 +282,19 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
 
         CheckStored(stored, GgmlType.F16, [rows, columns]);
         return _file.GetTensorMemory<Half>(stored);
+    }
+
+    /// <inheritdoc />
+    public ReadOnlyMemory<byte>? FindQ8Table(string name, int rows, int columns)
+    {
+        GgufTensorInfo? stored = _file.FindTensor(name);
+        if (stored is null || stored.Type != GgmlType.Q8_0)
+        {
+            return null;
+        }
+
+        CheckStored(stored, GgmlType.Q8_0, [rows, columns]);
+        return _file.GetTensorMemory<byte>(stored);
     }
 
     /// <inheritdoc />
@@ -406,9 +423,10 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
                 continue;
             }
 
-            if (!GgmlTypes.TryGetTensorDType(stored.Type, out TensorDType dtype))
+            bool q8Table = stored.Type == GgmlType.Q8_0 && Precision == BundleFormat.PrecisionInt8 && FormatVersion >= BundleFormat.Q8TableVersion;
+            if (!GgmlTypes.TryGetTensorDType(stored.Type, out TensorDType dtype) || (stored.Type == GgmlType.Q8_0 && !q8Table))
             {
-                Fail($"tensor '{stored.Name}' is stored as {GgmlTypes.Name(stored.Type)}, which bundle format version {FormatVersion} does not use (F32, F16, BF16); the file needs a newer EdgeGuard or is corrupt");
+                Fail($"tensor '{stored.Name}' is stored as {GgmlTypes.Name(stored.Type)}, which {Precision} bundles of format version {FormatVersion} do not use (F32, F16, BF16{(FormatVersion >= BundleFormat.Q8TableVersion ? "; Q8_0 in int8 bundles" : string.Empty)}); the file needs a newer EdgeGuard or is corrupt");
             }
 
             tensors.Add(stored.Name, (new TensorInfo(stored.Name, dtype, stored.Shape), stored));

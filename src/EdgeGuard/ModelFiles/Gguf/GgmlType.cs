@@ -1,9 +1,11 @@
+using EdgeGuard.Kernels.Int8;
+
 namespace EdgeGuard.ModelFiles.Gguf;
 
 /// <summary>
-/// Element types of tensors in a GGUF file, with ggml's numeric ids. Only the plain (non-block) types are
-/// listed: the block-quantized ggml formats (Q4_0, Q8_K, …) are not used by EdgeGuard, and a file holding
-/// one is refused by id.
+/// Element types of tensors in a GGUF file, with ggml's numeric ids: the plain types, and of ggml's block-quantized
+/// formats only <see cref="Q8_0"/> (int8 bundles store their word tables so); a file holding another block type
+/// (Q4_0, Q8_K, …) is refused by id.
 /// </summary>
 public enum GgmlType : uint
 {
@@ -12,6 +14,9 @@ public enum GgmlType : uint
 
     /// <summary>IEEE 754 binary16.</summary>
     F16 = 1,
+
+    /// <summary>ggml's Q8_0 blocks (<see cref="Q8Blocks"/>): 32 values as a float16 scale and 32 signed bytes; rows are whole blocks.</summary>
+    Q8_0 = 8,
 
     /// <summary>Signed 8-bit integer.</summary>
     I8 = 24,
@@ -35,7 +40,7 @@ public enum GgmlType : uint
 /// <summary>Sizes and conversions of <see cref="GgmlType"/> values.</summary>
 public static class GgmlTypes
 {
-    /// <summary>Bytes per element, or 0 when <paramref name="type"/> is not a type this runtime reads.</summary>
+    /// <summary>Bytes per element of a plain type, or 0 for a block type (<see cref="GgmlType.Q8_0"/>) and types this runtime does not read.</summary>
     public static int ElementSize(GgmlType type) => type switch
     {
         GgmlType.I8 => 1,
@@ -44,6 +49,12 @@ public static class GgmlTypes
         GgmlType.I64 or GgmlType.F64 => 8,
         _ => 0,
     };
+
+    /// <summary>Values per block: 32 for <see cref="GgmlType.Q8_0"/>, 1 for a plain type, 0 for types this runtime does not read.</summary>
+    public static int BlockLength(GgmlType type) => type == GgmlType.Q8_0 ? Q8Blocks.BlockLength : ElementSize(type) == 0 ? 0 : 1;
+
+    /// <summary>Bytes per block (per element for a plain type), or 0 for types this runtime does not read.</summary>
+    public static int BlockBytes(GgmlType type) => type == GgmlType.Q8_0 ? Q8Blocks.BlockBytes : ElementSize(type);
 
     /// <summary>The ggml type that stores <paramref name="type"/>.</summary>
     public static GgmlType From(TensorDType type) => type switch
@@ -68,6 +79,9 @@ public static class GgmlTypes
             case GgmlType.BF16:
                 dtype = TensorDType.BF16;
                 return true;
+            case GgmlType.Q8_0:
+                dtype = TensorDType.Q8_0;
+                return true;
             default:
                 dtype = default;
                 return false;
@@ -79,6 +93,7 @@ public static class GgmlTypes
     {
         GgmlType.F32 => "F32",
         GgmlType.F16 => "F16",
+        GgmlType.Q8_0 => "Q8_0",
         GgmlType.I8 => "I8",
         GgmlType.I16 => "I16",
         GgmlType.I32 => "I32",

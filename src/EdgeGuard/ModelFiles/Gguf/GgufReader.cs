@@ -16,7 +16,7 @@ namespace EdgeGuard.ModelFiles.Gguf;
 /// (inside the file, valid UTF-8), every array (count bounded by the bytes left, nesting bounded), booleans 0 or 1,
 /// <c>general.alignment</c> (u32, power of two, multiple of 8), and every tensor (name unique and at most
 /// <see cref="GgufFormat.MaxTensorNameBytes"/> bytes, at most <see cref="GgufFormat.MaxDimensions"/> dimensions,
-/// none zero or negative, a ggml type this runtime reads, offset aligned, data inside the data section,
+/// none zero or negative, a ggml type this runtime reads, rows of a block type whole blocks, offset aligned, data inside the data section,
 /// no two tensors overlapping). Any violation is a <see cref="ModelFileException"/> naming the file and the problem.
 /// The instance is immutable after opening and safe to read from several threads.
 /// </remarks>
@@ -366,9 +366,17 @@ public sealed class GgufReader : IDisposable
             }
 
             var type = (GgmlType)reader.ReadUInt32(name);
-            if (GgmlTypes.ElementSize(type) == 0)
+            int blockLength = GgmlTypes.BlockLength(type);
+            if (blockLength == 0)
             {
-                Fail(path, $"tensor '{name}' has {GgmlTypes.Name(type)}, which this runtime does not read (supported: F32, F16, BF16, I8, I16, I32, I64, F64)");
+                Fail(path, $"tensor '{name}' has {GgmlTypes.Name(type)}, which this runtime does not read (supported: F32, F16, BF16, Q8_0, I8, I16, I32, I64, F64)");
+            }
+
+            // A block never spans two rows: the row length (innermost dimension; 1 for a scalar) is whole blocks.
+            long rowLength = dimensionCount == 0 ? 1 : shape[^1];
+            if (rowLength % blockLength != 0)
+            {
+                Fail(path, $"tensor '{name}' is {GgmlTypes.Name(type)} with rows of {rowLength} values; that type stores whole blocks of {blockLength} values");
             }
 
             ulong offset = reader.ReadUInt64(name);
@@ -389,13 +397,14 @@ public sealed class GgufReader : IDisposable
         var tensors = new List<GgufTensorInfo>(infos.Count);
         foreach ((string name, GgmlType type, long[] shape, long elements, ulong offset) in infos)
         {
-            int elementSize = GgmlTypes.ElementSize(type);
-            if (elements > long.MaxValue / elementSize)
+            long blocks = elements / GgmlTypes.BlockLength(type);
+            int blockBytes = GgmlTypes.BlockBytes(type);
+            if (blocks > long.MaxValue / blockBytes)
             {
                 Fail(path, $"tensor '{name}' has a byte size that overflows 64 bits");
             }
 
-            long byteLength = elements * elementSize;
+            long byteLength = blocks * blockBytes;
             if (offset % alignment != 0)
             {
                 Fail(path, $"tensor '{name}' starts at data offset {offset}, not a multiple of the alignment {alignment}");

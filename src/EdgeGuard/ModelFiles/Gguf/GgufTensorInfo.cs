@@ -9,9 +9,9 @@ namespace EdgeGuard.ModelFiles.Gguf;
 /// <param name="Type">Element type.</param>
 /// <param name="Shape">Dimensions, outermost first; empty for a scalar.</param>
 /// <param name="Offset">Absolute file offset of the first byte of data.</param>
-/// <param name="ByteLength">Bytes of data: element count times element size.</param>
+/// <param name="ByteLength">Bytes of data: block count times block size (element count times element size for a plain type).</param>
 public sealed record GgufTensorInfo(string Name, GgmlType Type, IReadOnlyList<long> Shape, long Offset, long ByteLength)
 {
     /// <summary>Number of elements (1 for a scalar).</summary>
-    public long ElementCount => ByteLength / GgmlTypes.ElementSize(Type);
+    public long ElementCount => ByteLength / GgmlTypes.BlockBytes(Type) * GgmlTypes.BlockLength(Type);
 }

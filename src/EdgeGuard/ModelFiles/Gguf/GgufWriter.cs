@@ -73,10 +73,11 @@ public sealed class GgufWriter
 
     /// <summary>
     /// Declares a tensor. <paramref name="writeData"/> is called once during <see cref="WriteTo"/> and must write
-    /// exactly the tensor's bytes (element count times element size, little-endian, row-major) to the stream it is given.
+    /// exactly the tensor's bytes (element count times element size, or block count times block size, little-endian,
+    /// row-major) to the stream it is given.
     /// </summary>
     /// <param name="name">Unique name, at most <see cref="GgufFormat.MaxTensorNameBytes"/> UTF-8 bytes.</param>
-    /// <param name="type">Element type; one of the types <see cref="GgmlTypes.ElementSize"/> knows.</param>
+    /// <param name="type">Element type; one of the types <see cref="GgmlTypes.BlockBytes"/> knows.</param>
     /// <param name="shape">Dimensions, outermost first (written innermost first, as GGUF stores them).</param>
     /// <param name="writeData">Writes the tensor's bytes.</param>
     /// <exception cref="ArgumentException">The name, type or shape cannot be stored, or the name is taken.</exception>
@@ -91,10 +92,16 @@ public sealed class GgufWriter
             throw new ArgumentException(problem, nameof(shape));
         }
 
-        int elementSize = GgmlTypes.ElementSize(type);
-        if (elementSize == 0)
+        int blockLength = GgmlTypes.BlockLength(type);
+        if (blockLength == 0)
         {
             throw new ArgumentException($"Tensor '{name}': {GgmlTypes.Name(type)} is not a type this writer stores.", nameof(type));
+        }
+
+        long rowLength = shape.Count == 0 ? 1 : shape[^1];
+        if (rowLength % blockLength != 0)
+        {
+            throw new ArgumentException($"Tensor '{name}': {GgmlTypes.Name(type)} stores whole blocks of {blockLength} values; rows of {rowLength} are not.", nameof(shape));
         }
 
         long elements = 1;
@@ -103,7 +110,9 @@ public sealed class GgufWriter
             elements *= dimension;
         }
 
-        if (elements > long.MaxValue / elementSize)
+        long blocks = elements / blockLength;
+        int blockBytes = GgmlTypes.BlockBytes(type);
+        if (blocks > long.MaxValue / blockBytes)
         {
             throw new ArgumentException($"Tensor '{name}' is too large to store.", nameof(shape));
         }
@@ -113,7 +122,7 @@ public sealed class GgufWriter
             throw new ArgumentException($"Tensor '{name}' was already added.", nameof(name));
         }
 
-        long byteLength = elements * elementSize;
+        long byteLength = blocks * blockBytes;
         _tensors.Add(new PendingTensor(name, type, shape.ToArray(), _dataLength, byteLength, writeData));
         _dataLength = GgufFormat.AlignUp(_dataLength + byteLength, Alignment);
     }
