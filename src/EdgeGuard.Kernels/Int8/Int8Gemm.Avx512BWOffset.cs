@@ -70,5 +70,36 @@ internal readonly unsafe struct Vector512Tile<TStep> : IInt8Tile
 
     // four activation bytes (stored with the step's offset) to every 32-bit lane
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> Broadcast(sbyte* x) => Vector512.Create(Unsafe.ReadUnaligned<int>(x)).AsByte();
+    internal static Vector512<byte> Broadcast(sbyte* x) => Vector512.Create(Unsafe.ReadUnaligned<int>(x)).AsByte();
+}
+
+/// <summary>
+/// One row × one 16-channel panel for any <see cref="IU8S8Step512"/> (<see cref="IInt8Row"/>): a step's 64 panel bytes
+/// are one vector against the row's four offset activations broadcast to every lane; four steps per iteration (the
+/// padded k holds a multiple of 16), steps 0–1 and 2–3 into their own accumulators.
+/// </summary>
+internal readonly unsafe struct Vector512Row<TStep> : IInt8Row
+    where TStep : struct, IU8S8Step512
+{
+    public static void Row(sbyte* x, sbyte* panel, int k, int* dots)
+    {
+        const int next = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * next;
+        Vector512<int> a = default, b = default;
+        Vector512<short> ones = Vector512.Create((short)1);
+        for (int i = 0; i < k; i += 4 * next)
+        {
+            sbyte* step = panel + (i * PackedInt8Matrix.PanelWidth);
+            a = TStep.MultiplyAdd(
+                a, Vector512Tile<TStep>.Broadcast(x + i), Vector512.Load(step), Vector512Tile<TStep>.Broadcast(x + i + next), Vector512.Load(step + stepBytes), ones);
+            b = TStep.MultiplyAdd(
+                b,
+                Vector512Tile<TStep>.Broadcast(x + i + (2 * next)),
+                Vector512.Load(step + (2 * stepBytes)),
+                Vector512Tile<TStep>.Broadcast(x + i + (3 * next)),
+                Vector512.Load(step + (3 * stepBytes)),
+                ones);
+        }
+
+        (a + b).Store(dots);
+    }
 }

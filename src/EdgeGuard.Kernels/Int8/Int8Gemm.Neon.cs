@@ -59,15 +59,43 @@ internal readonly unsafe struct AdvSimdTile : IInt8Tile
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<sbyte> Broadcast(sbyte* x) => Vector128.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
+    internal static Vector128<sbyte> Broadcast(sbyte* x) => Vector128.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
 
     /// <summary>Two steps' products of one row with one 16-byte vector of each step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(Vector128<sbyte> u, Vector128<sbyte> v, Vector128<sbyte> w, Vector128<sbyte> z, ref Vector128<int> low, ref Vector128<int> high)
+    internal static void Accumulate(Vector128<sbyte> u, Vector128<sbyte> v, Vector128<sbyte> w, Vector128<sbyte> z, ref Vector128<int> low, ref Vector128<int> high)
     {
         Vector128<short> pl = AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u.GetLower(), w.GetLower()), v.GetLower(), z.GetLower());
         Vector128<short> ph = AdvSimd.MultiplyWideningUpperAndAdd(AdvSimd.MultiplyWideningUpper(u, w), v, z);
         low = AdvSimd.AddPairwiseWideningAndAdd(low, pl);
         high = AdvSimd.AddPairwiseWideningAndAdd(high, ph);
+    }
+}
+
+/// <summary>
+/// One row × one 16-channel panel (<see cref="IInt8Row"/>) in <see cref="AdvSimdTile"/>'s scheme: two steps per
+/// iteration, each channel pair of each of the step's four 16-byte vectors in its own accumulator (eight).
+/// </summary>
+internal readonly unsafe struct AdvSimdRow : IInt8Row
+{
+    public static void Row(sbyte* x, sbyte* panel, int k, int* dots)
+    {
+        Vector128<int> l0 = default, h0 = default, l1 = default, h1 = default, l2 = default, h2 = default, l3 = default, h3 = default;
+        const int depth = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * depth;
+        for (int i = 0; i < k; i += 2 * depth)
+        {
+            sbyte* s = panel + (i * PackedInt8Matrix.PanelWidth);
+            Vector128<sbyte> u = AdvSimdTile.Broadcast(x + i), v = AdvSimdTile.Broadcast(x + i + depth);
+            AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s), AdvSimd.LoadVector128(s + stepBytes), ref l0, ref h0);
+            AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 16), AdvSimd.LoadVector128(s + stepBytes + 16), ref l1, ref h1);
+            AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 32), AdvSimd.LoadVector128(s + stepBytes + 32), ref l2, ref h2);
+            AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 48), AdvSimd.LoadVector128(s + stepBytes + 48), ref l3, ref h3);
+        }
+
+        // [c(lo) k01, c(lo) k23, c(lo+1) k01, c(lo+1) k23] pairs → one lane per channel
+        AdvSimd.Arm64.AddPairwise(l0, h0).Store(dots);
+        AdvSimd.Arm64.AddPairwise(l1, h1).Store(dots + 4);
+        AdvSimd.Arm64.AddPairwise(l2, h2).Store(dots + 8);
+        AdvSimd.Arm64.AddPairwise(l3, h3).Store(dots + 12);
     }
 }
