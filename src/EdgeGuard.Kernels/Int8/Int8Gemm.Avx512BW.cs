@@ -64,17 +64,16 @@ internal readonly unsafe struct Avx512BWRow : IInt8Row
         const int depth = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * depth;
         Vector512<int> c0 = default, c1 = default, c2 = default, c3 = default;
         Vector512<short> ones = Vector512.Create((short)1);
-        for (int i = 0; i < k; i += 4 * depth)
+        for (sbyte* end = x + k; x < end; x += 4 * depth, panel += 4 * stepBytes)
         {
-            sbyte* step = panel + (i * PackedInt8Matrix.PanelWidth);
-            Vector512<sbyte> w = Vector512.Load(step);
-            c0 = Avx512BWTile.Step(c0, x + i, w, Vector512<sbyte>.Zero - w, ones);
-            w = Vector512.Load(step + stepBytes);
-            c1 = Avx512BWTile.Step(c1, x + i + depth, w, Vector512<sbyte>.Zero - w, ones);
-            w = Vector512.Load(step + (2 * stepBytes));
-            c2 = Avx512BWTile.Step(c2, x + i + (2 * depth), w, Vector512<sbyte>.Zero - w, ones);
-            w = Vector512.Load(step + (3 * stepBytes));
-            c3 = Avx512BWTile.Step(c3, x + i + (3 * depth), w, Vector512<sbyte>.Zero - w, ones);
+            Vector512<sbyte> w = Vector512.Load(panel);
+            c0 = Avx512BWTile.Step(c0, x, w, Vector512<sbyte>.Zero - w, ones);
+            w = Vector512.Load(panel + stepBytes);
+            c1 = Avx512BWTile.Step(c1, x + depth, w, Vector512<sbyte>.Zero - w, ones);
+            w = Vector512.Load(panel + (2 * stepBytes));
+            c2 = Avx512BWTile.Step(c2, x + (2 * depth), w, Vector512<sbyte>.Zero - w, ones);
+            w = Vector512.Load(panel + (3 * stepBytes));
+            c3 = Avx512BWTile.Step(c3, x + (3 * depth), w, Vector512<sbyte>.Zero - w, ones);
         }
 
         ((c0 + c1) + (c2 + c3)).Store(dots);

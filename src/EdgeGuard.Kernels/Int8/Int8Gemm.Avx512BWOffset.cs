@@ -86,17 +86,16 @@ internal readonly unsafe struct Vector512Row<TStep> : IInt8Row
         const int next = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * next;
         Vector512<int> a = default, b = default;
         Vector512<short> ones = Vector512.Create((short)1);
-        for (int i = 0; i < k; i += 4 * next)
+        for (sbyte* end = x + k; x < end; x += 4 * next, panel += 4 * stepBytes)
         {
-            sbyte* step = panel + (i * PackedInt8Matrix.PanelWidth);
             a = TStep.MultiplyAdd(
-                a, Vector512Tile<TStep>.Broadcast(x + i), Vector512.Load(step), Vector512Tile<TStep>.Broadcast(x + i + next), Vector512.Load(step + stepBytes), ones);
+                a, Vector512Tile<TStep>.Broadcast(x), Vector512.Load(panel), Vector512Tile<TStep>.Broadcast(x + next), Vector512.Load(panel + stepBytes), ones);
             b = TStep.MultiplyAdd(
                 b,
-                Vector512Tile<TStep>.Broadcast(x + i + (2 * next)),
-                Vector512.Load(step + (2 * stepBytes)),
-                Vector512Tile<TStep>.Broadcast(x + i + (3 * next)),
-                Vector512.Load(step + (3 * stepBytes)),
+                Vector512Tile<TStep>.Broadcast(x + (2 * next)),
+                Vector512.Load(panel + (2 * stepBytes)),
+                Vector512Tile<TStep>.Broadcast(x + (3 * next)),
+                Vector512.Load(panel + (3 * stepBytes)),
                 ones);
         }
 

@@ -73,8 +73,9 @@ internal readonly unsafe struct AdvSimdTile : IInt8Tile
 }
 
 /// <summary>
-/// One row × one 16-channel panel (<see cref="IInt8Row"/>) in <see cref="AdvSimdTile"/>'s scheme: two steps per
-/// iteration, each channel pair of each of the step's four 16-byte vectors in its own accumulator (eight).
+/// One row × one 16-channel panel (<see cref="IInt8Row"/>) in <see cref="AdvSimdTile"/>'s scheme, four steps per iteration
+/// (the padded k holds a multiple of 16): each channel pair of each of a step's four 16-byte vectors in its own
+/// accumulator (eight).
 /// </summary>
 internal readonly unsafe struct AdvSimdRow : IInt8Row
 {
@@ -82,14 +83,10 @@ internal readonly unsafe struct AdvSimdRow : IInt8Row
     {
         Vector128<int> l0 = default, h0 = default, l1 = default, h1 = default, l2 = default, h2 = default, l3 = default, h3 = default;
         const int depth = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * depth;
-        for (int i = 0; i < k; i += 2 * depth)
+        for (sbyte* end = x + k; x < end; x += 4 * depth, panel += 4 * stepBytes)
         {
-            sbyte* s = panel + (i * PackedInt8Matrix.PanelWidth);
-            Vector128<sbyte> u = AdvSimdTile.Broadcast(x + i), v = AdvSimdTile.Broadcast(x + i + depth);
-            AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s), AdvSimd.LoadVector128(s + stepBytes), ref l0, ref h0);
-            AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 16), AdvSimd.LoadVector128(s + stepBytes + 16), ref l1, ref h1);
-            AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 32), AdvSimd.LoadVector128(s + stepBytes + 32), ref l2, ref h2);
-            AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 48), AdvSimd.LoadVector128(s + stepBytes + 48), ref l3, ref h3);
+            TwoSteps(x, panel, ref l0, ref h0, ref l1, ref h1, ref l2, ref h2, ref l3, ref h3);
+            TwoSteps(x + (2 * depth), panel + (2 * stepBytes), ref l0, ref h0, ref l1, ref h1, ref l2, ref h2, ref l3, ref h3);
         }
 
         // [c(lo) k01, c(lo) k23, c(lo+1) k01, c(lo+1) k23] pairs → one lane per channel
@@ -97,5 +94,26 @@ internal readonly unsafe struct AdvSimdRow : IInt8Row
         AdvSimd.Arm64.AddPairwise(l1, h1).Store(dots + 4);
         AdvSimd.Arm64.AddPairwise(l2, h2).Store(dots + 8);
         AdvSimd.Arm64.AddPairwise(l3, h3).Store(dots + 12);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoSteps(
+        sbyte* x,
+        sbyte* s,
+        ref Vector128<int> l0,
+        ref Vector128<int> h0,
+        ref Vector128<int> l1,
+        ref Vector128<int> h1,
+        ref Vector128<int> l2,
+        ref Vector128<int> h2,
+        ref Vector128<int> l3,
+        ref Vector128<int> h3)
+    {
+        const int stepBytes = PackedInt8Matrix.PanelWidth * PackedInt8Matrix.StepDepth;
+        Vector128<sbyte> u = AdvSimdTile.Broadcast(x), v = AdvSimdTile.Broadcast(x + PackedInt8Matrix.StepDepth);
+        AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s), AdvSimd.LoadVector128(s + stepBytes), ref l0, ref h0);
+        AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 16), AdvSimd.LoadVector128(s + stepBytes + 16), ref l1, ref h1);
+        AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 32), AdvSimd.LoadVector128(s + stepBytes + 32), ref l2, ref h2);
+        AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 48), AdvSimd.LoadVector128(s + stepBytes + 48), ref l3, ref h3);
     }
 }

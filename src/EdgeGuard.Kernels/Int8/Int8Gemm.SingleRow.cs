@@ -1,3 +1,4 @@
+using System.Numerics;
 using EdgeGuard.Kernels.Float32;
 using EdgeGuard.Kernels.Threading;
 
@@ -77,9 +78,19 @@ public static unsafe partial class Int8Gemm
             int n = p * width, count = Math.Min(width, a.N - n);
 
             // Σ(x + offset)·w − offset·Σw = Σx·w
-            for (int c = 0; c < count && a.Offset != 0; c++)
+            if (a.Offset != 0 && count == width)
             {
-                correction[c] = a.Offset * a.WSum[n + c];
+                for (int c = 0; c < width; c += Vector<int>.Count)
+                {
+                    (Vector.Load(a.WSum + n + c) * a.Offset).Store(correction + c);
+                }
+            }
+            else if (a.Offset != 0)
+            {
+                for (int c = 0; c < count; c++)
+                {
+                    correction[c] = a.Offset * a.WSum[n + c];
+                }
             }
 
             TRow.Row(a.X, a.W + ((long)p * a.K * width), a.K, dots);

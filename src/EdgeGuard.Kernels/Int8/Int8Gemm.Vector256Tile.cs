@@ -84,16 +84,17 @@ internal readonly unsafe struct Vector256Row<TStep> : IInt8Row
         const int next = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * next;
         Vector256<int> a0 = default, a1 = default, b0 = default, b1 = default;
         Vector256<short> ones = Vector256.Create((short)1);
-        for (int i = 0; i < k; i += 4 * next)
+
+        // pointers stepped rather than indexed: every load addresses at a constant offset, no index arithmetic per iteration
+        for (sbyte* end = x + k; x < end; x += 4 * next, panel += 4 * stepBytes)
         {
-            sbyte* step = panel + (i * PackedInt8Matrix.PanelWidth);
-            Vector256<byte> u = Vector256Tile<TStep>.Broadcast(x + i), t = Vector256Tile<TStep>.Broadcast(x + i + next);
-            a0 = TStep.MultiplyAdd(a0, u, Vector256.Load(step), t, Vector256.Load(step + stepBytes), ones);
-            a1 = TStep.MultiplyAdd(a1, u, Vector256.Load(step + 32), t, Vector256.Load(step + stepBytes + 32), ones);
-            u = Vector256Tile<TStep>.Broadcast(x + i + (2 * next));
-            t = Vector256Tile<TStep>.Broadcast(x + i + (3 * next));
-            b0 = TStep.MultiplyAdd(b0, u, Vector256.Load(step + (2 * stepBytes)), t, Vector256.Load(step + (3 * stepBytes)), ones);
-            b1 = TStep.MultiplyAdd(b1, u, Vector256.Load(step + (2 * stepBytes) + 32), t, Vector256.Load(step + (3 * stepBytes) + 32), ones);
+            Vector256<byte> u = Vector256Tile<TStep>.Broadcast(x), t = Vector256Tile<TStep>.Broadcast(x + next);
+            a0 = TStep.MultiplyAdd(a0, u, Vector256.Load(panel), t, Vector256.Load(panel + stepBytes), ones);
+            a1 = TStep.MultiplyAdd(a1, u, Vector256.Load(panel + 32), t, Vector256.Load(panel + stepBytes + 32), ones);
+            u = Vector256Tile<TStep>.Broadcast(x + (2 * next));
+            t = Vector256Tile<TStep>.Broadcast(x + (3 * next));
+            b0 = TStep.MultiplyAdd(b0, u, Vector256.Load(panel + (2 * stepBytes)), t, Vector256.Load(panel + (3 * stepBytes)), ones);
+            b1 = TStep.MultiplyAdd(b1, u, Vector256.Load(panel + (2 * stepBytes) + 32), t, Vector256.Load(panel + (3 * stepBytes) + 32), ones);
         }
 
         (a0 + b0).Store(dots);
