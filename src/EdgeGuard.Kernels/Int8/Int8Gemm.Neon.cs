@@ -59,11 +59,11 @@ internal readonly unsafe struct AdvSimdTile : IInt8Tile
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector128<sbyte> Broadcast(sbyte* x) => Vector128.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
+    private static Vector128<sbyte> Broadcast(sbyte* x) => Vector128.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
 
     /// <summary>Two steps' products of one row with one 16-byte vector of each step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Accumulate(Vector128<sbyte> u, Vector128<sbyte> v, Vector128<sbyte> w, Vector128<sbyte> z, ref Vector128<int> low, ref Vector128<int> high)
+    private static void Accumulate(Vector128<sbyte> u, Vector128<sbyte> v, Vector128<sbyte> w, Vector128<sbyte> z, ref Vector128<int> low, ref Vector128<int> high)
     {
         Vector128<short> pl = AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u.GetLower(), w.GetLower()), v.GetLower(), z.GetLower());
         Vector128<short> ph = AdvSimd.MultiplyWideningUpperAndAdd(AdvSimd.MultiplyWideningUpper(u, w), v, z);
@@ -75,7 +75,9 @@ internal readonly unsafe struct AdvSimdTile : IInt8Tile
 /// <summary>
 /// One row × one 16-channel panel (<see cref="IInt8Row"/>) in <see cref="AdvSimdTile"/>'s scheme, four steps per iteration
 /// (the padded k holds a multiple of 16): each channel pair of each of a step's four 16-byte vectors in its own
-/// accumulator (eight).
+/// accumulator (eight). The four broadcast activations are the same in both halves of a vector, so the high channel
+/// pair takes <c>smull</c> on 64-bit halves loaded as such rather than <c>smull2</c>: no half of a 128-bit register is
+/// copied out for the low pair (the JIT moves <c>GetLower()</c> into a register of its own).
 /// </summary>
 internal readonly unsafe struct AdvSimdRow : IInt8Row
 {
@@ -109,11 +111,22 @@ internal readonly unsafe struct AdvSimdRow : IInt8Row
         ref Vector128<int> l3,
         ref Vector128<int> h3)
     {
+        Vector64<sbyte> u = Vector64.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
+        Vector64<sbyte> v = Vector64.Create(Unsafe.ReadUnaligned<int>(x + PackedInt8Matrix.StepDepth)).AsSByte();
+        Accumulate(u, v, s, ref l0, ref h0);
+        Accumulate(u, v, s + 16, ref l1, ref h1);
+        Accumulate(u, v, s + 32, ref l2, ref h2);
+        Accumulate(u, v, s + 48, ref l3, ref h3);
+    }
+
+    /// <summary>Two steps' products of the row with one 16-byte vector of each step (<paramref name="s"/> and 64 bytes on).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(Vector64<sbyte> u, Vector64<sbyte> v, sbyte* s, ref Vector128<int> low, ref Vector128<int> high)
+    {
         const int stepBytes = PackedInt8Matrix.PanelWidth * PackedInt8Matrix.StepDepth;
-        Vector128<sbyte> u = AdvSimdTile.Broadcast(x), v = AdvSimdTile.Broadcast(x + PackedInt8Matrix.StepDepth);
-        AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s), AdvSimd.LoadVector128(s + stepBytes), ref l0, ref h0);
-        AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 16), AdvSimd.LoadVector128(s + stepBytes + 16), ref l1, ref h1);
-        AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 32), AdvSimd.LoadVector128(s + stepBytes + 32), ref l2, ref h2);
-        AdvSimdTile.Accumulate(u, v, AdvSimd.LoadVector128(s + 48), AdvSimd.LoadVector128(s + stepBytes + 48), ref l3, ref h3);
+        Vector128<short> pl = AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u, AdvSimd.LoadVector64(s)), v, AdvSimd.LoadVector64(s + stepBytes));
+        Vector128<short> ph = AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u, AdvSimd.LoadVector64(s + 8)), v, AdvSimd.LoadVector64(s + stepBytes + 8));
+        low = AdvSimd.AddPairwiseWideningAndAdd(low, pl);
+        high = AdvSimd.AddPairwiseWideningAndAdd(high, ph);
     }
 }
