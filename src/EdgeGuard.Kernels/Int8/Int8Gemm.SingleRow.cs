@@ -67,10 +67,12 @@ public static unsafe partial class Int8Gemm
     {
         const int width = PackedInt8Matrix.PanelWidth;
         int* dots = stackalloc int[width];
+
+        // kernels without an offset subtract nothing; with one, every channel a panel stores is set below
         int* correction = stackalloc int[width];
-        for (int c = 0; c < width; c++)
+        if (a.Offset == 0)
         {
-            correction[c] = 0;
+            new Span<int>(correction, width).Clear();
         }
 
         for (int p = p0; p < p1; p++)
