@@ -111,22 +111,28 @@ internal readonly unsafe struct AdvSimdRow : IInt8Row
         ref Vector128<int> l3,
         ref Vector128<int> h3)
     {
+        // every load at a constant offset from s (a pointer per vector made the JIT add it to s first)
+        const int z = PackedInt8Matrix.PanelWidth * PackedInt8Matrix.StepDepth;
         Vector64<sbyte> u = Vector64.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
         Vector64<sbyte> v = Vector64.Create(Unsafe.ReadUnaligned<int>(x + PackedInt8Matrix.StepDepth)).AsSByte();
-        Accumulate(u, v, s, ref l0, ref h0);
-        Accumulate(u, v, s + 16, ref l1, ref h1);
-        Accumulate(u, v, s + 32, ref l2, ref h2);
-        Accumulate(u, v, s + 48, ref l3, ref h3);
+        Accumulate(u, Load(s), Load(s + 8), v, Load(s + z), Load(s + z + 8), ref l0, ref h0);
+        Accumulate(u, Load(s + 16), Load(s + 24), v, Load(s + z + 16), Load(s + z + 24), ref l1, ref h1);
+        Accumulate(u, Load(s + 32), Load(s + 40), v, Load(s + z + 32), Load(s + z + 40), ref l2, ref h2);
+        Accumulate(u, Load(s + 48), Load(s + 56), v, Load(s + z + 48), Load(s + z + 56), ref l3, ref h3);
     }
 
-    /// <summary>Two steps' products of the row with one 16-byte vector of each step (<paramref name="s"/> and 64 bytes on).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(Vector64<sbyte> u, Vector64<sbyte> v, sbyte* s, ref Vector128<int> low, ref Vector128<int> high)
+    private static Vector64<sbyte> Load(sbyte* p) => AdvSimd.LoadVector64(p);
+
+    /// <summary>
+    /// Two steps' products of the row (<paramref name="u"/>, <paramref name="v"/>) with one 16-byte vector of each step,
+    /// as its low and high channel pairs (<paramref name="wl"/>, <paramref name="wh"/> and <paramref name="zl"/>, <paramref name="zh"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(
+        Vector64<sbyte> u, Vector64<sbyte> wl, Vector64<sbyte> wh, Vector64<sbyte> v, Vector64<sbyte> zl, Vector64<sbyte> zh, ref Vector128<int> low, ref Vector128<int> high)
     {
-        const int stepBytes = PackedInt8Matrix.PanelWidth * PackedInt8Matrix.StepDepth;
-        Vector128<short> pl = AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u, AdvSimd.LoadVector64(s)), v, AdvSimd.LoadVector64(s + stepBytes));
-        Vector128<short> ph = AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u, AdvSimd.LoadVector64(s + 8)), v, AdvSimd.LoadVector64(s + stepBytes + 8));
-        low = AdvSimd.AddPairwiseWideningAndAdd(low, pl);
-        high = AdvSimd.AddPairwiseWideningAndAdd(high, ph);
+        low = AdvSimd.AddPairwiseWideningAndAdd(low, AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u, wl), v, zl));
+        high = AdvSimd.AddPairwiseWideningAndAdd(high, AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u, wh), v, zh));
     }
 }
