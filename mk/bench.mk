@@ -71,8 +71,11 @@ $(BENCH_MODELS)/%/int8.onnx: $(BENCH_MODELS)/%/f32.onnx | setup-python
 
 bench-models: $(call bench_model_files,$(SHAPES),$(BENCH_MODEL_FILES))
 
+# make bench-gemm BENCH_GEMM_FLAGS="--m 1": only the single-row products (each beside the 4-row tiles on the same row)
+BENCH_GEMM_FLAGS ?=
+
 bench-gemm: build
-	$(BENCH) gemm
+	$(BENCH) gemm $(BENCH_GEMM_FLAGS)
 
 bench-e2e: build $(call bench_model_files,$(BENCH_SHAPES),hf/config.json)
 	$(foreach s,$(BENCH_SHAPES),$(BENCH) e2e $(BENCH_MODELS)/$(s)/hf --seq $(BENCH_SEQ) --iters 10 &&) true

@@ -12,7 +12,7 @@ internal static class GemmBenchmark
     public static int Run(HarnessOptions options)
     {
         bool quick = options.Flag("quick");
-        int[] ms = quick ? [1, 128] : [1, 16, 128, 512];
+        int[] ms = options.Ints("m", quick ? [1, 128] : [1, 16, 128, 512]);
         (int K, int N)[] shapes = quick
             ? [(1024, 4096), (768, 3072)]
             : [(384, 384), (384, 1536), (1536, 384), (768, 768), (768, 3072), (3072, 768), (1024, 1024), (1024, 4096), (4096, 1024)];
@@ -20,8 +20,9 @@ internal static class GemmBenchmark
         double ghz = options.Int("mhz", NominalMegahertz()) / 1000.0;
         Console.WriteLine($"# threads={pool.DegreeOfParallelism}, clock {ghz:F3} GHz (--mhz, else /proc/cpuinfo's first 'cpu MHz')");
         Console.WriteLine("# peak = threads × GHz × ops/cycle of the variant's multiply instruction (see docs/performance.md)");
-        Console.WriteLine("| kernel | M | K | N | ms/call | GOP/s | % of peak |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
+        Console.WriteLine("# weights GB/s = packed weight bytes (padded N × padded K) / time: what bounds M = 1, which reads each byte once");
+        Console.WriteLine("| kernel | M | K | N | ms/call | GOP/s | % of peak | weights GB/s |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
         foreach (Int8GemmVariant variant in Enum.GetValues<Int8GemmVariant>())
         {
             if (!Int8Gemm.IsSupported(variant) || variant == Int8GemmVariant.Scalar)
@@ -38,12 +39,18 @@ internal static class GemmBenchmark
             {
                 foreach (int m in ms)
                 {
-                    double[] seconds = Time([.. limits.Select(limit => Int8Call(variant, pool, m, k, n, limit))]);
-                    for (int i = 0; i < limits.Length; i++)
+                    // M = 1 runs the single-row kernel; the 4-row tiles on the same row are timed in turn with it, for comparison
+                    bool[] singleRow = m == 1 ? [true, false] : [true];
+                    var cases = limits.SelectMany(limit => singleRow.Select(row => (Limit: limit, Row: row))).ToArray();
+                    double[] seconds = Time([.. cases.Select(c => Int8Call(variant, pool, m, k, n, c.Limit, c.Row))]);
+                    for (int i = 0; i < cases.Length; i++)
                     {
-                        string name = limits[i] == PackedInt8Matrix.FullWeightLimit ? variant.ToString() : $"{variant}, 7-bit weights";
+                        string name = (cases[i].Limit == PackedInt8Matrix.FullWeightLimit ? variant.ToString() : $"{variant}, 7-bit weights")
+                            + (cases[i].Row ? string.Empty : ", 4-row tiles");
                         double gops = 2.0 * m * n * k / seconds[i] / 1e9;
-                        Console.WriteLine($"| int8 {name} | {m} | {k} | {n} | {seconds[i] * 1e3:F3} | {gops:F1} | {100 * gops / peak:F0}% of {peak:F0} |");
+                        double weightBytes = (double)PackedInt8Matrix.PadRows(n) * PackedInt8Matrix.PadColumns(k);
+                        Console.WriteLine(
+                            $"| int8 {name} | {m} | {k} | {n} | {seconds[i] * 1e3:F3} | {gops:F1} | {100 * gops / peak:F0}% of {peak:F0} | {weightBytes / seconds[i] / 1e9:F1} |");
                     }
                 }
             }
@@ -56,10 +63,44 @@ internal static class GemmBenchmark
             {
                 double seconds = TimeFloat(pool, m, k, n);
                 double gflops = 2.0 * m * n * k / seconds / 1e9;
-                Console.WriteLine($"| f32 {Gemm.Selected} | {m} | {k} | {n} | {seconds * 1e3:F3} | {gflops:F1} | {100 * gflops / floatPeak:F0}% of {floatPeak:F0} |");
+                Console.WriteLine(
+                    $"| f32 {Gemm.Selected} | {m} | {k} | {n} | {seconds * 1e3:F3} | {gflops:F1} | {100 * gflops / floatPeak:F0}% of {floatPeak:F0} | {4.0 * n * k / seconds / 1e9:F1} |");
             }
         }
 
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>gemm-calls</c>: exactly <c>--calls</c> int8 products of one shape on the calling thread (<c>--tiles</c>: one row through
+    /// the 4-row tiles, as M = 1 ran before it had its own kernels), untimed and unchecked,
+    /// for counting instructions (<c>valgrind --tool=callgrind</c>): two runs that differ only in <c>--calls</c> differ by
+    /// that many calls' instructions, setup and start-up cancelling out.
+    /// </summary>
+    public static int RunCalls(HarnessOptions options)
+    {
+        string name = options.Positional.FirstOrDefault() ?? Int8Gemm.Selected.ToString();
+        if (!Enum.TryParse(name, out Int8GemmVariant variant) || !Enum.IsDefined(variant) || !Int8Gemm.IsSupported(variant))
+        {
+            Console.Error.WriteLine($"gemm-calls: '{name}' is not an int8 kernel this CPU runs.");
+            return 2;
+        }
+
+        int m = options.Int("m", 1), k = options.Int("k", 1024), n = options.Int("n", 4096), calls = options.Int("calls", 1);
+        int weightLimit = options.Int("weight-bits", 8) == 7 ? PackedInt8Matrix.SevenBitWeightLimit : PackedInt8Matrix.FullWeightLimit;
+        bool singleRowKernel = !options.Flag("tiles");
+        var random = new Random(1);
+        float[] x = Random(random, m * k), w = Random(random, n * k), bias = Random(random, n), y = new float[m * n];
+        var q = new QuantizedRows(m, k, variant);
+        q.Quantize(x, k, m, k);
+        PackedInt8Matrix packed = PackedInt8Matrix.Quantize(w, k, n, k, weightLimit);
+        for (int i = 0; i < calls; i++)
+        {
+            Int8Gemm.Multiply(variant, null, q, packed, bias, Int8Epilogue.Bias, [], y, singleRowKernel);
+        }
+
+        string path = singleRowKernel ? string.Empty : ", 4-row tiles";
+        Console.WriteLine($"# {calls} × int8 {variant}{path} M={m} K={k} N={n} weights ±{weightLimit}, 1 thread; y[0] = {y[0]}");
         return 0;
     }
 
@@ -96,7 +137,8 @@ internal static class GemmBenchmark
     }
 
     /// <summary>One product at that shape and weight limit, checked bit-exact against the scalar twin first.</summary>
-    private static Action Int8Call(Int8GemmVariant variant, WorkerPool pool, int m, int k, int n, int weightLimit)
+    /// <param name="singleRowKernel">False runs one row through the 4-row tiles too (what M = 1 ran before it had its own kernels).</param>
+    private static Action Int8Call(Int8GemmVariant variant, WorkerPool pool, int m, int k, int n, int weightLimit, bool singleRowKernel)
     {
         var random = new Random(1);
         float[] x = Random(random, m * k), w = Random(random, n * k), bias = Random(random, n), y = new float[m * n], check = new float[m * n];
@@ -104,13 +146,13 @@ internal static class GemmBenchmark
         q.Quantize(x, k, m, k);
         PackedInt8Matrix packed = PackedInt8Matrix.Quantize(w, k, n, k, weightLimit);
         Int8Gemm.Multiply(Int8GemmVariant.Scalar, null, q, packed, bias, Int8Epilogue.Bias, [], check);
-        Int8Gemm.Multiply(variant, pool, q, packed, bias, Int8Epilogue.Bias, [], y);
+        Int8Gemm.Multiply(variant, pool, q, packed, bias, Int8Epilogue.Bias, [], y, singleRowKernel);
         if (!check.AsSpan().SequenceEqual(y))
         {
             throw new InvalidOperationException($"{variant} disagrees with the scalar kernel at {m}×{k}×{n}.");
         }
 
-        return () => Int8Gemm.Multiply(variant, pool, q, packed, bias, Int8Epilogue.Bias, [], y);
+        return () => Int8Gemm.Multiply(variant, pool, q, packed, bias, Int8Epilogue.Bias, [], y, singleRowKernel);
     }
 
     private static double TimeFloat(WorkerPool pool, int m, int k, int n)

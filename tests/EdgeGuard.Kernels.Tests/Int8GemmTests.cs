@@ -329,7 +329,7 @@ public sealed class Int8GemmTests
 
     private static float RandomValue(Random random) => (float)((random.NextDouble() * 2) - 1);
 
-    private static float[] RandomValues(Random random, int length)
+    internal static float[] RandomValues(Random random, int length)
     {
         float[] values = new float[length];
         for (int i = 0; i < length; i++)

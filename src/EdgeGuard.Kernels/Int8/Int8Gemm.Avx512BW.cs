@@ -43,11 +43,39 @@ internal readonly unsafe struct Avx512BWTile : IInt8Tile
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Step(Vector512<int> acc, sbyte* x, Vector512<sbyte> w, Vector512<sbyte> negated, Vector512<short> ones)
+    internal static Vector512<int> Step(Vector512<int> acc, sbyte* x, Vector512<sbyte> w, Vector512<sbyte> negated, Vector512<short> ones)
     {
         // four activations to every lane; |x| as u8, sign moved onto w
         Vector512<sbyte> v = Vector512.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
         Vector512<short> pairs = Avx512BW.MultiplyAddAdjacent(Avx512BW.Abs(v), Avx512BW.BlendVariable(w, negated, v));
         return Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(pairs, ones));
+    }
+}
+
+/// <summary>
+/// One row × one 16-channel panel (<see cref="IInt8Row"/>) in <see cref="Avx512BWTile"/>'s scheme: per step the panel's
+/// 64 bytes, their negation, and the row's four activations broadcast; four steps per iteration (the padded k holds a
+/// multiple of 16), each into its own accumulator.
+/// </summary>
+internal readonly unsafe struct Avx512BWRow : IInt8Row
+{
+    public static void Row(sbyte* x, sbyte* panel, int k, int* dots)
+    {
+        const int depth = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * depth;
+        Vector512<int> c0 = default, c1 = default, c2 = default, c3 = default;
+        Vector512<short> ones = Vector512.Create((short)1);
+        for (sbyte* end = x + k; x < end; x += 4 * depth, panel += 4 * stepBytes)
+        {
+            Vector512<sbyte> w = Vector512.Load(panel);
+            c0 = Avx512BWTile.Step(c0, x, w, Vector512<sbyte>.Zero - w, ones);
+            w = Vector512.Load(panel + stepBytes);
+            c1 = Avx512BWTile.Step(c1, x + depth, w, Vector512<sbyte>.Zero - w, ones);
+            w = Vector512.Load(panel + (2 * stepBytes));
+            c2 = Avx512BWTile.Step(c2, x + (2 * depth), w, Vector512<sbyte>.Zero - w, ones);
+            w = Vector512.Load(panel + (3 * stepBytes));
+            c3 = Avx512BWTile.Step(c3, x + (3 * depth), w, Vector512<sbyte>.Zero - w, ones);
+        }
+
+        ((c0 + c1) + (c2 + c3)).Store(dots);
     }
 }

@@ -70,5 +70,43 @@ internal readonly unsafe struct Vector512Tile<TStep> : IInt8Tile
 
     // four activation bytes (stored with the step's offset) to every 32-bit lane
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> Broadcast(sbyte* x) => Vector512.Create(Unsafe.ReadUnaligned<int>(x)).AsByte();
+    internal static Vector512<byte> Broadcast(sbyte* x) => Vector512.Create(Unsafe.ReadUnaligned<int>(x)).AsByte();
+}
+
+/// <summary>
+/// One row × one 16-channel panel for any <see cref="IU8S8Step512"/> (<see cref="IInt8Row"/>): a step's 64 panel bytes
+/// are one vector against the row's four offset activations broadcast to every lane; eight steps per iteration (the
+/// padded k holds a multiple of 16), steps 0–1 and 2–3 of each four into their own accumulators.
+/// </summary>
+internal readonly unsafe struct Vector512Row<TStep> : IInt8Row
+    where TStep : struct, IU8S8Step512
+{
+    public static void Row(sbyte* x, sbyte* panel, int k, int* dots)
+    {
+        const int next = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * next;
+        Vector512<int> a = default, b = default;
+        Vector512<short> ones = Vector512.Create((short)1);
+        for (sbyte* end = x + k; x < end; x += 8 * next, panel += 8 * stepBytes)
+        {
+            FourSteps(x, panel, ones, ref a, ref b);
+            FourSteps(x + (4 * next), panel + (4 * stepBytes), ones, ref a, ref b);
+        }
+
+        (a + b).Store(dots);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FourSteps(sbyte* x, sbyte* panel, Vector512<short> ones, ref Vector512<int> a, ref Vector512<int> b)
+    {
+        const int next = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * next;
+        a = TStep.MultiplyAdd(
+            a, Vector512Tile<TStep>.Broadcast(x), Vector512.Load(panel), Vector512Tile<TStep>.Broadcast(x + next), Vector512.Load(panel + stepBytes), ones);
+        b = TStep.MultiplyAdd(
+            b,
+            Vector512Tile<TStep>.Broadcast(x + (2 * next)),
+            Vector512.Load(panel + (2 * stepBytes)),
+            Vector512Tile<TStep>.Broadcast(x + (3 * next)),
+            Vector512.Load(panel + (3 * stepBytes)),
+            ones);
+    }
 }

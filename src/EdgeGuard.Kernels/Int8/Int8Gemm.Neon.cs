@@ -71,3 +71,68 @@ internal readonly unsafe struct AdvSimdTile : IInt8Tile
         high = AdvSimd.AddPairwiseWideningAndAdd(high, ph);
     }
 }
+
+/// <summary>
+/// One row × one 16-channel panel (<see cref="IInt8Row"/>) in <see cref="AdvSimdTile"/>'s scheme, four steps per iteration
+/// (the padded k holds a multiple of 16): each channel pair of each of a step's four 16-byte vectors in its own
+/// accumulator (eight). The four broadcast activations are the same in both halves of a vector, so the high channel
+/// pair takes <c>smull</c> on 64-bit halves loaded as such rather than <c>smull2</c>: no half of a 128-bit register is
+/// copied out for the low pair (the JIT moves <c>GetLower()</c> into a register of its own).
+/// </summary>
+internal readonly unsafe struct AdvSimdRow : IInt8Row
+{
+    public static void Row(sbyte* x, sbyte* panel, int k, int* dots)
+    {
+        Vector128<int> l0 = default, h0 = default, l1 = default, h1 = default, l2 = default, h2 = default, l3 = default, h3 = default;
+        const int depth = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * depth;
+        for (sbyte* end = x + k; x < end; x += 4 * depth, panel += 4 * stepBytes)
+        {
+            TwoSteps(x, panel, ref l0, ref h0, ref l1, ref h1, ref l2, ref h2, ref l3, ref h3);
+            TwoSteps(x + (2 * depth), panel + (2 * stepBytes), ref l0, ref h0, ref l1, ref h1, ref l2, ref h2, ref l3, ref h3);
+        }
+
+        // [c(lo) k01, c(lo) k23, c(lo+1) k01, c(lo+1) k23] pairs → one lane per channel
+        AdvSimd.Arm64.AddPairwise(l0, h0).Store(dots);
+        AdvSimd.Arm64.AddPairwise(l1, h1).Store(dots + 4);
+        AdvSimd.Arm64.AddPairwise(l2, h2).Store(dots + 8);
+        AdvSimd.Arm64.AddPairwise(l3, h3).Store(dots + 12);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoSteps(
+        sbyte* x,
+        sbyte* s,
+        ref Vector128<int> l0,
+        ref Vector128<int> h0,
+        ref Vector128<int> l1,
+        ref Vector128<int> h1,
+        ref Vector128<int> l2,
+        ref Vector128<int> h2,
+        ref Vector128<int> l3,
+        ref Vector128<int> h3)
+    {
+        // every load at a constant offset from s (a pointer per vector made the JIT add it to s first)
+        const int z = PackedInt8Matrix.PanelWidth * PackedInt8Matrix.StepDepth;
+        Vector64<sbyte> u = Vector64.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
+        Vector64<sbyte> v = Vector64.Create(Unsafe.ReadUnaligned<int>(x + PackedInt8Matrix.StepDepth)).AsSByte();
+        Accumulate(u, Load(s), Load(s + 8), v, Load(s + z), Load(s + z + 8), ref l0, ref h0);
+        Accumulate(u, Load(s + 16), Load(s + 24), v, Load(s + z + 16), Load(s + z + 24), ref l1, ref h1);
+        Accumulate(u, Load(s + 32), Load(s + 40), v, Load(s + z + 32), Load(s + z + 40), ref l2, ref h2);
+        Accumulate(u, Load(s + 48), Load(s + 56), v, Load(s + z + 48), Load(s + z + 56), ref l3, ref h3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector64<sbyte> Load(sbyte* p) => AdvSimd.LoadVector64(p);
+
+    /// <summary>
+    /// Two steps' products of the row (<paramref name="u"/>, <paramref name="v"/>) with one 16-byte vector of each step,
+    /// as its low and high channel pairs (<paramref name="wl"/>, <paramref name="wh"/> and <paramref name="zl"/>, <paramref name="zh"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(
+        Vector64<sbyte> u, Vector64<sbyte> wl, Vector64<sbyte> wh, Vector64<sbyte> v, Vector64<sbyte> zl, Vector64<sbyte> zh, ref Vector128<int> low, ref Vector128<int> high)
+    {
+        low = AdvSimd.AddPairwiseWideningAndAdd(low, AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u, wl), v, zl));
+        high = AdvSimd.AddPairwiseWideningAndAdd(high, AdvSimd.MultiplyWideningLowerAndAdd(AdvSimd.MultiplyWideningLower(u, wh), v, zh));
+    }
+}

@@ -49,7 +49,7 @@ internal readonly unsafe struct AdvSimdDpTile : IInt8Tile
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<sbyte> Broadcast(sbyte* x) => Vector128.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
+    internal static Vector128<sbyte> Broadcast(sbyte* x) => Vector128.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Row(
@@ -60,5 +60,55 @@ internal readonly unsafe struct AdvSimdDpTile : IInt8Tile
         c1 = Dp.DotProduct(c1, x, w1);
         c2 = Dp.DotProduct(c2, x, w2);
         c3 = Dp.DotProduct(c3, x, w3);
+    }
+}
+
+/// <summary>
+/// One row × one 16-channel panel (<see cref="IInt8Row"/>): per step the panel's four 16-byte vectors against the row's
+/// four activations broadcast (<c>ld1r</c>); four steps per iteration (the padded k holds a multiple of 16), even and odd
+/// steps into their own four accumulators each, so each <c>sdot</c> chain has a step's worth of others between its links.
+/// </summary>
+internal readonly unsafe struct AdvSimdDpRow : IInt8Row
+{
+    public static void Row(sbyte* x, sbyte* panel, int k, int* dots)
+    {
+        Vector128<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector128<int> b0 = default, b1 = default, b2 = default, b3 = default;
+        const int depth = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * depth;
+        for (sbyte* end = x + k; x < end; x += 4 * depth, panel += 4 * stepBytes)
+        {
+            TwoSteps(x, panel, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+            TwoSteps(x + (2 * depth), panel + (2 * stepBytes), ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+        }
+
+        (a0 + b0).Store(dots);
+        (a1 + b1).Store(dots + 4);
+        (a2 + b2).Store(dots + 8);
+        (a3 + b3).Store(dots + 12);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoSteps(
+        sbyte* x,
+        sbyte* s,
+        ref Vector128<int> a0,
+        ref Vector128<int> a1,
+        ref Vector128<int> a2,
+        ref Vector128<int> a3,
+        ref Vector128<int> b0,
+        ref Vector128<int> b1,
+        ref Vector128<int> b2,
+        ref Vector128<int> b3)
+    {
+        const int depth = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * depth;
+        Vector128<sbyte> u = AdvSimdDpTile.Broadcast(x), v = AdvSimdDpTile.Broadcast(x + depth);
+        a0 = Dp.DotProduct(a0, u, AdvSimd.LoadVector128(s));
+        a1 = Dp.DotProduct(a1, u, AdvSimd.LoadVector128(s + 16));
+        a2 = Dp.DotProduct(a2, u, AdvSimd.LoadVector128(s + 32));
+        a3 = Dp.DotProduct(a3, u, AdvSimd.LoadVector128(s + 48));
+        b0 = Dp.DotProduct(b0, v, AdvSimd.LoadVector128(s + stepBytes));
+        b1 = Dp.DotProduct(b1, v, AdvSimd.LoadVector128(s + stepBytes + 16));
+        b2 = Dp.DotProduct(b2, v, AdvSimd.LoadVector128(s + stepBytes + 32));
+        b3 = Dp.DotProduct(b3, v, AdvSimd.LoadVector128(s + stepBytes + 48));
     }
 }

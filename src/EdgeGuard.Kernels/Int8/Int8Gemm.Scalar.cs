@@ -28,6 +28,29 @@ internal readonly unsafe struct ScalarTile<TActivations> : IInt8Tile
     }
 }
 
+/// <summary>
+/// Reference twin of every vector <see cref="IInt8Row"/>: one row's plain int32 multiply-adds over the panel layout,
+/// reading the stored bytes as <see cref="ScalarTile{TActivations}"/> does.
+/// </summary>
+internal readonly unsafe struct ScalarRow<TActivations> : IInt8Row
+    where TActivations : struct, IActivationBytes
+{
+    public static void Row(sbyte* x, sbyte* panel, int k, int* dots)
+    {
+        const int width = PackedInt8Matrix.PanelWidth, depth = PackedInt8Matrix.StepDepth;
+        for (int c = 0; c < width; c++)
+        {
+            int sum = 0;
+            for (int i = 0; i < k; i++)
+            {
+                sum += TActivations.Read(x[i]) * panel[(i / depth * width * depth) + (c * depth) + (i % depth)];
+            }
+
+            dots[c] = sum;
+        }
+    }
+}
+
 /// <summary>How the scalar twin reads a stored activation byte.</summary>
 internal interface IActivationBytes
 {

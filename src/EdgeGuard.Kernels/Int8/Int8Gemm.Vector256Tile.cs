@@ -67,5 +67,46 @@ internal readonly unsafe struct Vector256Tile<TStep> : IInt8Tile
 
     // four activation bytes (stored with the step's offset) to every 32-bit lane
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Broadcast(sbyte* x) => Vector256.Create(Unsafe.ReadUnaligned<int>(x)).AsByte();
+    internal static Vector256<byte> Broadcast(sbyte* x) => Vector256.Create(Unsafe.ReadUnaligned<int>(x)).AsByte();
+}
+
+/// <summary>
+/// One row × one 16-channel panel for any <see cref="IU8S8Step"/> (<see cref="IInt8Row"/>): per step the panel's 64 bytes
+/// are two vectors (channels 0–7, 8–15) against the row's four offset activations broadcast to every lane. Eight steps
+/// per iteration (the padded k holds a multiple of 16), steps 0–1 and 2–3 of each four into their own accumulators,
+/// so the multiply-add chains (<c>vpdpbusd</c> waits on its accumulator) run two at a time per channel half.
+/// </summary>
+internal readonly unsafe struct Vector256Row<TStep> : IInt8Row
+    where TStep : struct, IU8S8Step
+{
+    public static void Row(sbyte* x, sbyte* panel, int k, int* dots)
+    {
+        const int next = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * next;
+        Vector256<int> a0 = default, a1 = default, b0 = default, b1 = default;
+        Vector256<short> ones = Vector256.Create((short)1);
+
+        // pointers stepped rather than indexed: every load addresses at a constant offset, no index arithmetic per iteration
+        for (sbyte* end = x + k; x < end; x += 8 * next, panel += 8 * stepBytes)
+        {
+            FourSteps(x, panel, ones, ref a0, ref a1, ref b0, ref b1);
+            FourSteps(x + (4 * next), panel + (4 * stepBytes), ones, ref a0, ref a1, ref b0, ref b1);
+        }
+
+        (a0 + b0).Store(dots);
+        (a1 + b1).Store(dots + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FourSteps(
+        sbyte* x, sbyte* panel, Vector256<short> ones, ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> b0, ref Vector256<int> b1)
+    {
+        const int next = PackedInt8Matrix.StepDepth, stepBytes = PackedInt8Matrix.PanelWidth * next;
+        Vector256<byte> u = Vector256Tile<TStep>.Broadcast(x), t = Vector256Tile<TStep>.Broadcast(x + next);
+        a0 = TStep.MultiplyAdd(a0, u, Vector256.Load(panel), t, Vector256.Load(panel + stepBytes), ones);
+        a1 = TStep.MultiplyAdd(a1, u, Vector256.Load(panel + 32), t, Vector256.Load(panel + stepBytes + 32), ones);
+        u = Vector256Tile<TStep>.Broadcast(x + (2 * next));
+        t = Vector256Tile<TStep>.Broadcast(x + (3 * next));
+        b0 = TStep.MultiplyAdd(b0, u, Vector256.Load(panel + (2 * stepBytes)), t, Vector256.Load(panel + (3 * stepBytes)), ones);
+        b1 = TStep.MultiplyAdd(b1, u, Vector256.Load(panel + (2 * stepBytes) + 32), t, Vector256.Load(panel + (3 * stepBytes) + 32), ones);
+    }
 }

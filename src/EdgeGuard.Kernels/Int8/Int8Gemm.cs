@@ -16,8 +16,9 @@ namespace EdgeGuard.Kernels.Int8;
 /// Every variant computes the same exact integer dot products, so all of them give bit-identical outputs; the
 /// variant is chosen once, at start-up, from what the process's CPU (under NativeAOT: the build's instruction
 /// sets) supports. Each variant lives in its own file (<c>Int8Gemm.&lt;Variant&gt;.cs</c>) and computes a tile of
-/// 4 activation rows × one 16-channel panel (<see cref="IInt8Tile"/>); this file holds the driver, the epilogue and
-/// the split over the pool.
+/// 4 activation rows × one 16-channel panel (<see cref="IInt8Tile"/>) and, for a single row (token-by-token decoding),
+/// one row × one panel (<see cref="IInt8Row"/>, driven by <c>Int8Gemm.SingleRow.cs</c>); this file holds the driver,
+/// the epilogue and the split over the pool.
 /// </remarks>
 public static unsafe partial class Int8Gemm
 {
@@ -84,7 +85,24 @@ public static unsafe partial class Int8Gemm
 
     /// <summary>As <see cref="Multiply(WorkerPool, QuantizedRows, PackedInt8Matrix, ReadOnlySpan{float}, Int8Epilogue, ReadOnlySpan{float}, Span{float})"/> with a chosen variant; <paramref name="pool"/> null runs on the caller.</summary>
     internal static void Multiply(
-        Int8GemmVariant variant, WorkerPool? pool, QuantizedRows x, PackedInt8Matrix w, ReadOnlySpan<float> bias, Int8Epilogue epilogue, ReadOnlySpan<float> residual, Span<float> y)
+        Int8GemmVariant variant, WorkerPool? pool, QuantizedRows x, PackedInt8Matrix w, ReadOnlySpan<float> bias, Int8Epilogue epilogue, ReadOnlySpan<float> residual, Span<float> y) =>
+        Multiply(variant, pool, x, w, bias, epilogue, residual, y, singleRowKernel: true);
+
+    /// <summary>
+    /// As <see cref="Multiply(Int8GemmVariant, WorkerPool?, QuantizedRows, PackedInt8Matrix, ReadOnlySpan{float}, Int8Epilogue, ReadOnlySpan{float}, Span{float})"/>;
+    /// <paramref name="singleRowKernel"/> false runs one row through the 4-row tiles too, the path the single-row kernels
+    /// are tested against.
+    /// </summary>
+    internal static void Multiply(
+        Int8GemmVariant variant,
+        WorkerPool? pool,
+        QuantizedRows x,
+        PackedInt8Matrix w,
+        ReadOnlySpan<float> bias,
+        Int8Epilogue epilogue,
+        ReadOnlySpan<float> residual,
+        Span<float> y,
+        bool singleRowKernel)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(w);
@@ -139,6 +157,12 @@ public static unsafe partial class Int8Gemm
             var args = new Args(px, x.PaddedColumns, x.Offset, psx, pw, w.WeightLimit, psw, ps, pb, epilogue == Int8Epilogue.BiasResidual ? pr : null, py, n, epilogue);
             long work = (long)m * n * x.PaddedColumns;
             int panels = w.Panels;
+            if (m == 1 && singleRowKernel)
+            {
+                MultiplyRow(variant, pool, args, panels, work >= ParallelThreshold);
+                return;
+            }
+
             if (pool is null || pool.DegreeOfParallelism == 1 || work < ParallelThreshold)
             {
                 Run(variant, args, 0, m, 0, panels);
