@@ -10,10 +10,11 @@ Rust implementation uses (JavaScript's ``\\s`` differs on U+0085 and U+FEFF). Te
 from __future__ import annotations
 
 import collections
+import heapq
 import json
 import os
 import unicodedata
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .wordpiece import build_row, is_white_space
 
@@ -194,43 +195,113 @@ class ByteLevelBpeTokenizer:
                          None if response is None else self.encode(response), max_length)
 
 
-def train(texts: Iterable[str], merges_count: int, special_tokens: Sequence[str]) -> Tuple[List[str], List[Tuple[str, str]]]:
-    """Learns ``merges_count`` merges from ``texts`` (most frequent pair first, ties by the pair's text): the token list
-    is the special tokens, the 256 byte symbols, then one token per merge. A merge that would spell a special token
-    is skipped, so no text can become a special id."""
+def _pair_order_key(pair: Tuple[str, str]) -> Tuple[int, ...]:
+    """Among pairs of equal count the one with the smallest key is merged first: the lowest code points of ``"a b"``,
+    and of two spellings one of which starts the other, the longer (the sentinel sorts after every code point)."""
+    return tuple(ord(c) for c in pair[0] + " " + pair[1]) + (0x110000,)
+
+
+def word_counts(texts: Iterable[str]) -> "collections.Counter[Tuple[str, ...]]":
+    """Every pre-token of ``texts`` as its byte symbols, with how often it occurs."""
     words: collections.Counter = collections.Counter()
     for text in texts:
         for start, end in pre_tokenize(text):
             words[tuple(BYTE_TO_CHAR[b] for b in text[start:end].encode("utf-8", errors="replace"))] += 1
+    return words
+
+
+def train(texts: Iterable[str], merges_count: int, special_tokens: Sequence[str],
+          words: Optional["collections.Counter[Tuple[str, ...]]"] = None,
+          progress: Optional[Callable[[], None]] = None) -> Tuple[List[str], List[Tuple[str, str]]]:
+    """Learns ``merges_count`` merges from ``texts`` (most frequent pair first, ties by ``_pair_order_key``): the token
+    list is the special tokens, the 256 byte symbols, then one token per merge. A merge that would spell a special token
+    is skipped, so no text can become a special id. ``words`` (``word_counts``) replaces ``texts`` when given;
+    ``progress`` is called once per merge.
+
+    Pair counts are kept up to date incrementally: a merge recounts only the words that hold its pair, and a heap with
+    stale entries skipped on pop finds the next pair, so a merge costs the size of the words it touches, not of the
+    corpus.
+    """
+    if words is None:
+        words = word_counts(texts)
     tokens = list(special_tokens) + [BYTE_TO_CHAR[b] for b in sorted(BYTE_TO_CHAR, key=lambda b: ord(BYTE_TO_CHAR[b]))]
-    merges: List[Tuple[str, str]] = []
     specials = set(special_tokens)
-    vocab = {w: c for w, c in words.items() if len(w) > 1}
-    while len(merges) < merges_count:
-        pairs: collections.Counter = collections.Counter()
-        for word, count in vocab.items():
-            for a, b in zip(word, word[1:]):
-                pairs[(a, b)] += count
-        candidates = [(count, pair) for pair, count in pairs.items() if pair[0] + pair[1] not in specials]
-        if not candidates:
-            break
-        best = max(candidates, key=lambda cp: (cp[0], [-ord(c) for c in cp[1][0] + " " + cp[1][1]]))[1]
-        merges.append(best)
-        tokens.append(best[0] + best[1])
-        merged = {}
-        for word, count in vocab.items():
+    symbols: List[List[str]] = []
+    counts: List[int] = []
+    pair_counts: Dict[Tuple[str, str], int] = collections.defaultdict(int)
+    pair_words: Dict[Tuple[str, str], set] = collections.defaultdict(set)
+    for word, count in words.items():
+        if len(word) < 2:
+            continue
+        index = len(symbols)
+        symbols.append(list(word))
+        counts.append(count)
+        for pair in zip(word, word[1:]):
+            pair_counts[pair] += count
+            pair_words[pair].add(index)
+    heap = [(-count, _pair_order_key(pair), pair) for pair, count in pair_counts.items()]
+    heapq.heapify(heap)
+    merges: List[Tuple[str, str]] = []
+    while len(merges) < merges_count and heap:
+        negative, _, pair = heapq.heappop(heap)
+        if pair_counts.get(pair, 0) != -negative or -negative <= 0 or pair[0] + pair[1] in specials:
+            continue  # stale (the count changed since this entry was pushed), gone, or would spell a special token
+        merges.append(pair)
+        merged_symbol = pair[0] + pair[1]
+        tokens.append(merged_symbol)
+        changed: Dict[Tuple[str, str], int] = collections.defaultdict(int)
+        for index in pair_words.pop(pair, ()):
+            word, count = symbols[index], counts[index]
+            if len(word) < 2:
+                continue
+            for old in zip(word, word[1:]):
+                changed[old] -= count
             out, k = [], 0
             while k < len(word):
-                if k < len(word) - 1 and (word[k], word[k + 1]) == best:
-                    out.append(word[k] + word[k + 1])
+                if k < len(word) - 1 and word[k] == pair[0] and word[k + 1] == pair[1]:
+                    out.append(merged_symbol)
                     k += 2
                 else:
                     out.append(word[k])
                     k += 1
-            if len(out) > 1:
-                merged[tuple(out)] = merged.get(tuple(out), 0) + count
-        vocab = merged
+            symbols[index] = out
+            for new in zip(out, out[1:]):
+                changed[new] += count
+                pair_words[new].add(index)
+        for changed_pair, delta in changed.items():
+            if delta == 0:
+                continue
+            total = pair_counts.get(changed_pair, 0) + delta
+            if total > 0:
+                pair_counts[changed_pair] = total
+                heapq.heappush(heap, (-total, _pair_order_key(changed_pair), changed_pair))
+            else:
+                pair_counts.pop(changed_pair, None)
+        pair_counts.pop(pair, None)
+        if progress is not None:
+            progress()
     return tokens, merges
+
+
+def tokenizer_json(tokens: Sequence[str], merges: Sequence[Tuple[str, str]], special_tokens: Sequence[str], *,
+                   roberta: bool) -> Dict[str, Any]:
+    """A Hugging Face ``tokenizer.json``: ByteLevel pre-tokenizer (GPT-2's pattern), BPE, the ``special_tokens`` as
+    special added tokens, and RoBERTa's ``<s> … </s>`` template (``roberta``) or none (the ``ByteLevel`` post-processor)."""
+    vocab = {t: i for i, t in enumerate(tokens)}
+    added = [{"id": vocab[t], "content": t, "single_word": False, "lstrip": t == "<mask>", "rstrip": False,
+              "normalized": False, "special": True} for t in special_tokens if t in vocab]
+    post = ({"type": "RobertaProcessing", "sep": ["</s>", vocab["</s>"]], "cls": ["<s>", vocab["<s>"]],
+             "trim_offsets": True, "add_prefix_space": False} if roberta
+            else {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": True})
+    return {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+        "post_processor": post,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "", "end_of_word_suffix": "",
+                  "fuse_unk": False, "byte_fallback": False, "ignore_merges": False, "vocab": vocab,
+                  "merges": [f"{a} {b}" for a, b in merges]},
+    }
 
 
 def write_files(directory: str, tokens: Sequence[str], merges: Sequence[Tuple[str, str]], *, roberta: bool) -> None:
@@ -242,19 +313,5 @@ def write_files(directory: str, tokens: Sequence[str], merges: Sequence[Tuple[st
     with open(os.path.join(directory, "merges.txt"), "w", encoding="utf-8") as f:
         f.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] if roberta else ["<|endoftext|>"]
-    added = [{"id": vocab[t], "content": t, "single_word": False, "lstrip": t == "<mask>", "rstrip": False,
-              "normalized": False, "special": True} for t in specials if t in vocab]
-    post = ({"type": "RobertaProcessing", "sep": ["</s>", vocab["</s>"]], "cls": ["<s>", vocab["<s>"]],
-             "trim_offsets": True, "add_prefix_space": False} if roberta
-            else {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": True})
-    tokenizer = {
-        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
-        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
-        "post_processor": post,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
-        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "", "end_of_word_suffix": "",
-                  "fuse_unk": False, "byte_fallback": False, "ignore_merges": False, "vocab": vocab,
-                  "merges": [f"{a} {b}" for a, b in merges]},
-    }
     with open(os.path.join(directory, "tokenizer.json"), "w", encoding="utf-8") as f:
-        json.dump(tokenizer, f, ensure_ascii=False, indent=1)
+        json.dump(tokenizer_json(tokens, merges, specials, roberta=roberta), f, ensure_ascii=False, indent=1)
