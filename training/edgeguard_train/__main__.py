@@ -31,6 +31,9 @@ STAGES = {
     "tfidf-baseline": "edgeguard_train.tfidf_baseline",
     "score-report": "edgeguard_train.score_report",
     "soft-labels": "edgeguard_train.soft_labels",
+    "train-bpe": "edgeguard_train.train_bpe",
+    "train-lm": "edgeguard_train.train_lm",
+    "antidote": "edgeguard_train.antidote",
 }
 
 

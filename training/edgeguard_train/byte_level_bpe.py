@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from .wordpiece import build_row, is_white_space
 
 _CONTRACTIONS = ("s", "t", "re", "ve", "m", "ll", "d")
+_PIECES_CACHE_SIZE = 1 << 18
 
 
 def bytes_to_unicode() -> Dict[int, str]:
@@ -104,6 +105,8 @@ class ByteLevelBpeTokenizer:
             else:
                 template = ([], [], [], 1)  # GPT-2: concatenation, the second sequence marked 1 as Hugging Face does
         self.template = template
+        # Pre-token (as byte symbols) -> its BPE pieces: a corpus repeats its words, and merging is the slow part.
+        self._pieces_cache: Dict[str, List[str]] = {}
 
     @classmethod
     def from_files(cls, vocab_json: str, merges_txt: str, **kwargs) -> "ByteLevelBpeTokenizer":
@@ -174,7 +177,13 @@ class ByteLevelBpeTokenizer:
                     chars.append(BYTE_TO_CHAR[b])
                     owners.append(k)
             at = 0
-            for piece in self._bpe(chars):
+            key = "".join(chars)
+            pieces = self._pieces_cache.get(key)
+            if pieces is None:
+                pieces = self._bpe(chars)
+                if len(self._pieces_cache) < _PIECES_CACHE_SIZE:
+                    self._pieces_cache[key] = pieces
+            for piece in pieces:
                 first, last = owners[at], owners[at + len(piece) - 1]
                 at += len(piece)
                 lo = max(utf16[first] - shift, 0)
