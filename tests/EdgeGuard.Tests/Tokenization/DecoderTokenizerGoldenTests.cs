@@ -9,7 +9,8 @@ namespace EdgeGuard.Tests.Tokenization;
 /// The byte-level BPE tokenizers of decoder models (<c>hf-tokenizer-json</c>) against the goldens of tests/data/tokenizers/
 /// (transformers.js with Hugging Face's Rust tokenizers as second opinion; see generate-decoder-goldens.mjs): the small
 /// derived Llama 3, Qwen2 and SmolLM tokenizers committed there, and the full Llama 3 and Qwen3 ones when
-/// <c>make decoder-tokenizer-data</c> has fetched them (skipped otherwise).
+/// <c>make decoder-tokenizer-data</c> has fetched them (skipped otherwise); and a tokenizer the training pipeline's
+/// <c>train-bpe</c> wrote, with goldens from the pipeline's own byte-level BPE (<c>edgeguard_train.decoder_tokenizer_golden</c>).
 /// </summary>
 public sealed class DecoderTokenizerGoldenTests
 {
@@ -25,6 +26,8 @@ public sealed class DecoderTokenizerGoldenTests
         { "qwen2-small", "directory" },
         { "qwen2-small", "tokenizer.json" },
         { "smollm-small", "directory" },
+        { "edgeguard-bpe-small", "directory" },
+        { "edgeguard-bpe-small", "tokenizer.json" },
         { "llama3", "directory" },
         { "qwen3", "directory" },
     };
