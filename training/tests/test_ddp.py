@@ -1,7 +1,9 @@
+import json
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import TRAINING, run_env
 from edgeguard_train.safetensors_io import load_file
@@ -30,3 +32,26 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tiny_mo
     # And the runs really trained: weights moved away from the initialisation.
     init = load_file(str(tiny_model_dir / "model.safetensors"))
     assert max(float(np.abs(a[k] - init[k]).max()) for k in a) > 1e-3
+
+
+def test_train_lm_two_gloo_processes_equal_one_process(tmp_path):
+    from test_train_lm import SENTENCES, command
+
+    corpus = tmp_path / "train.jsonl"
+    # Documents of different lengths, so each process's share holds a different number of tokens.
+    rows = [{"prompt": " ".join([SENTENCES[i % len(SENTENCES)]] * (1 + i % 3))} for i in range(32)]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    args = ["--epochs", "1", "--grad-accum", "2"]
+    single = tmp_path / "single"
+    subprocess.run(command(corpus, single, *args), check=True, env=run_env(), cwd=str(TRAINING), capture_output=True)
+    double = tmp_path / "double"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534",
+                "--redirects", "1", "--tee", "1", "-m"] + command(corpus, double, *args)[2:]
+    result = subprocess.run(torchrun, env=run_env(), cwd=str(TRAINING), capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert '"processes": 2' in (double / "log.jsonl").read_text()
+    a = load_file(str(single / "model.safetensors"))
+    b = load_file(str(double / "model.safetensors"))
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) < 1e-5
+    losses = lambda out: [json.loads(l)["loss"] for l in (out / "log.jsonl").read_text().splitlines() if '"event": "step"' in l]
+    assert losses(single) == pytest.approx(losses(double), rel=1e-5)
