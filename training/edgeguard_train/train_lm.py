@@ -292,6 +292,9 @@ def _run(args: argparse.Namespace, world: World) -> int:
         with Progress(f"epoch {epoch + 1}/{args.epochs}", steps_this_epoch) as bar:
             bar.update(state["step_in_epoch"])
             for step in range(state["step_in_epoch"], steps_this_epoch):
+                if args.stop_after_steps and state["global_step"] >= args.stop_after_steps:
+                    stopped = True
+                    break
                 batch = [train[i] for i in batches[step]]
                 tokens = predicted_tokens(batch)  # the whole global batch's, known to every process
                 share = batch[world.rank * len(batch) // world.size:(world.rank + 1) * len(batch) // world.size]
@@ -323,9 +326,6 @@ def _run(args: argparse.Namespace, world: World) -> int:
                     log.write({"event": "step", "epoch": epoch + 1, "step": state["global_step"], "loss": running / running_n,
                                "lr": scheduler.get_last_lr()[0]})
                     running, running_n = 0.0, 0
-                if args.stop_after_steps and state["global_step"] >= args.stop_after_steps and state["global_step"] < total_steps:
-                    stopped = True
-                    break
                 if state["global_step"] % args.save_steps == 0 and step + 1 < steps_this_epoch:
                     save_checkpoint()
         if stopped:

@@ -81,6 +81,9 @@ def test_stopped_run_resumes_to_the_same_weights(corpus, tmp_path):
     assert "stopped_at=7" in first.stdout
     assert not (resumed / "model.safetensors").exists()
     assert load_checkpoint(str(resumed / "checkpoint.pt"))["state"]["global_step"] == 7
+    again = _run(*command(corpus, resumed, "--stop-after-steps", "7"))  # already there: no step is taken
+    assert "stopped_at=7" in again.stdout
+    assert load_checkpoint(str(resumed / "checkpoint.pt"))["state"]["global_step"] == 7
     second = _run(*command(corpus, resumed))
     assert "resuming at epoch 2, step 7" in second.stdout
     a, b = load_file(str(reference / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
