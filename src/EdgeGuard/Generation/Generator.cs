@@ -15,8 +15,8 @@ namespace EdgeGuard.Generation;
 /// <remarks>
 /// <para>
 /// One generator is one conversation: it runs one generation at a time (a second one at once is refused) and keeps its
-/// sessions between generations, so a prompt that starts with everything the sessions hold (the previous prompt and reply,
-/// as a chat's next turn does) only runs its new tokens. The models are shared: any number of generators may use one
+/// sessions between generations, so a prompt that starts like what the sessions hold (the previous prompt and reply, as a
+/// chat's next turn does) only runs the tokens after the part they share. The models are shared: any number of generators may use one
 /// group at once.
 /// </para>
 /// <para>
@@ -100,6 +100,9 @@ public sealed class Generator
 
     /// <summary>The outcome of the last generation that ended (a stream's too, cancelled or not), or null before the first.</summary>
     public GenerationResult? LastResult { get; private set; }
+
+    /// <summary>Prompt tokens the last generation ran through the models: fewer than the prompt when the sessions held its start.</summary>
+    internal int PromptTokensRun { get; private set; }
 
     /// <summary>
     /// The ids of <paramref name="prompt"/> as the model reads a plain prompt: the tokenizer's prefix (Llama's BOS) and the
@@ -238,11 +241,13 @@ public sealed class Generator
 
     private void Prepare(ReadOnlySpan<int> prompt, bool truncated)
     {
-        // The sessions hold _history[..held]; a prompt that starts with all of it (and goes further) only runs the rest.
+        // The sessions hold _history[..held]: they keep what the prompt starts with (short of its last token, whose logits
+        // the first step needs) and run only the rest.
         int held = _sessions[0].Length;
-        if (held >= prompt.Length || !prompt[..held].SequenceEqual(_history.AsSpan(0, held)))
+        int keep = prompt[..Math.Min(held, prompt.Length - 1)].CommonPrefixLength(_history.AsSpan(0, held));
+        foreach (var session in _sessions)
         {
-            ResetSessions();
+            session.Truncate(keep);
         }
 
         prompt.CopyTo(_history);
@@ -259,6 +264,7 @@ public sealed class Generator
 
     private void Prefill(ReadOnlySpan<int> prompt, CancellationToken cancellationToken)
     {
+        PromptTokensRun = prompt.Length - _sessions[0].Length;
         for (int start = _sessions[0].Length; start < prompt.Length; start += PrefillChunk)
         {
             if (cancellationToken.IsCancellationRequested)

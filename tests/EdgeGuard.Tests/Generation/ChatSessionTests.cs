@@ -42,8 +42,9 @@ public sealed class ChatSessionTests
     public void Send_SecondTurn_GivesWhatAFreshSessionWithTheSameHistoryGives()
     {
         var chat = new ChatSession(Chat, Options);
-        chat.Send("First question");
+        GenerationResult first = chat.Send("First question");
         GenerationResult second = chat.Send("And a second one");
+        Assert.True(chat.Generator.PromptTokensRun <= second.PromptTokenCount - first.PromptTokenCount, $"the second turn ran {chat.Generator.PromptTokensRun} of {second.PromptTokenCount} prompt tokens; the first turn's prompt had {first.PromptTokenCount}");
 
         var fresh = new ChatSession(Chat, Options);
         fresh.Add(chat.Messages[0]);

@@ -165,8 +165,15 @@ public sealed class GeneratorTests
         int[] next = [.. Prompt, .. first.TokenIds, 77, 78];
         Assert.Equal(new Generator(ModelGroup.Single(B), options).Generate(next).TokenIds, generator.Generate(next).TokenIds);
 
-        // A prompt that does not continue them starts over.
+        // The sessions held the prompt and every generated token but the last, which was never run.
+        Assert.Equal(3, generator.PromptTokensRun);
+
+        // A prompt that only shares their start runs from where it departs; its last token always runs, for its logits.
         Assert.Equal(first.TokenIds, generator.Generate(Prompt).TokenIds);
+        Assert.Equal(1, generator.PromptTokensRun);
+        int[] departing = [.. Prompt[..2], 99, .. Prompt[3..]];
+        Assert.Equal(new Generator(ModelGroup.Single(B), options).Generate(departing).TokenIds, generator.Generate(departing).TokenIds);
+        Assert.Equal(2, generator.PromptTokensRun);
     }
 
     [Fact]
