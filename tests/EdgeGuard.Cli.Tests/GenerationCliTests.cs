@@ -102,6 +102,19 @@ public sealed class GenerationCliTests : IDisposable
     }
 
     [Fact]
+    public void Generate_Bundle_GivesWhatItsDirectoryGives()
+    {
+        string model = ChatModel();
+        string bundle = Path.Combine(_root, "chat.gguf");
+        CliResult converted = CliProcess.Run("convert", model, "-o", bundle);
+        Assert.True(converted.ExitCode == 0, converted.Stderr);
+        string[] args = ["generate", "--max-tokens", "10", "--seed", "2", "--json", "Hello"];
+        CliResult fromBundle = CliProcess.Run([.. args, "--model", bundle]);
+        Assert.True(fromBundle.ExitCode == 0, fromBundle.Stderr);
+        Assert.Equal(CliProcess.Run([.. args, "--model", model]).Stdout, fromBundle.Stdout);
+    }
+
+    [Fact]
     public void Chat_ModelWithoutChatTemplate_IsAOneLineError()
     {
         string model = ChatModel(editTokenizerConfig: c => c.Remove("chat_template"));
