@@ -45,7 +45,7 @@ public sealed class ModelGroup
         }
 
         Combiner = combiner;
-        string[] names = [.. _members.Select((m, i) => combiner is null ? m.Name : $"{m.Name}' ({combiner.RoleOf(i)})")];
+        string[] names = [.. _members.Select(m => m.Name)];
         int[] sizes = [.. _members.Select(m => m.Model.VocabularySize)];
         ModelGroupVocabulary.RequireShared(names, sizes);
         for (int i = 1; i < _members.Length; i++)

@@ -62,7 +62,7 @@ public sealed class GeneratorTests
     {
         var qwen = GenerationFixtures.TokenModel("decoders/qwen2-tied-one-kv-head");
         var error = Assert.Throws<ArgumentException>(() => ModelGroup.Contrastive(B, qwen));
-        Assert.Contains("decoders/qwen2-tied-one-kv-head", error.Message);
+        Assert.StartsWith("Model 'decoders/qwen2-tied-one-kv-head' has a vocabulary of 136 tokens but 'decoders/llama-gqa-tied' has 160", error.Message);
         Assert.Contains("share one vocabulary", error.Message);
     }
 
