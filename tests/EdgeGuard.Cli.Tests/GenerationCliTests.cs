@@ -134,6 +134,12 @@ public sealed class GenerationCliTests : IDisposable
         Assert.True(offset.ExitCode == 0, offset.Stderr);
         Assert.Equal(alone, offset.Stdout);
 
+        // Partners with weights only (no tokenizer files) are checked by their vocabulary size.
+        string bare = ChatModel(tokenizer: null);
+        CliResult bareOffset = CliProcess.Run([.. args, "--offset", bare, bare, "Hi"]);
+        Assert.True(bareOffset.ExitCode == 0, bareOffset.Stderr);
+        Assert.Equal(alone, bareOffset.Stdout);
+
         CliResult contrast = CliProcess.Run([.. args, "--contrast-amateur", model, "--plausibility", "0.1", "Hi"]);
         Assert.True(contrast.ExitCode == 0, contrast.Stderr);
         Assert.Equal(10, JsonDocument.Parse(contrast.Stdout).RootElement.GetProperty("tokens").GetArrayLength());
@@ -230,8 +236,8 @@ public sealed class GenerationCliTests : IDisposable
         Assert.EndsWith("\n", rest);
     }
 
-    /// <summary>A directory with the tiny llama and tokenizer <paramref name="tokenizer"/>'s files, edited as asked.</summary>
-    private string ChatModel(string tokenizer = "llama3-small", Action<JsonObject>? editTokenizerConfig = null, Action<JsonObject>? editConfig = null)
+    /// <summary>A directory with the tiny llama and tokenizer <paramref name="tokenizer"/>'s files (null: none), edited as asked.</summary>
+    private string ChatModel(string? tokenizer = "llama3-small", Action<JsonObject>? editTokenizerConfig = null, Action<JsonObject>? editConfig = null)
     {
         string directory = Path.Combine(_root, "model-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -239,6 +245,11 @@ public sealed class GenerationCliTests : IDisposable
         foreach (string file in Directory.EnumerateFiles(fixture))
         {
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)));
+        }
+
+        if (tokenizer is null)
+        {
+            return directory;
         }
 
         string tokenizerFiles = Path.Combine(RepoPaths.RepoRoot, "tests", "data", "tokenizers", tokenizer);
