@@ -186,7 +186,7 @@ internal static class JsonlInput
     /// The lines of <paramref name="stream"/> without their <c>\n</c>, each as a new array; null for a line longer than
     /// <see cref="MaxLineBytes"/>, as soon as it is, whose remaining bytes are then dropped as they arrive.
     /// </summary>
-    private static IEnumerable<byte[]?> Lines(Stream stream)
+    internal static IEnumerable<byte[]?> Lines(Stream stream)
     {
         var buffer = new byte[1 << 16];
         var line = new MemoryStream();

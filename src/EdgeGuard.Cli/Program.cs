@@ -16,6 +16,8 @@ internal static class Program
         };
         root.Subcommands.Add(ClassifyCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(ChatCommand.Create());
         root.Subcommands.Add(VerifyFixtureCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());

@@ -13,6 +13,9 @@ internal static class CliProcess
         .GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "EdgeGuardCli").Value!;
 
+    /// <summary>Full path of the built <c>edgeguard</c> assembly, for a test that starts the process itself.</summary>
+    public static string CliDllPath => Path.GetFullPath(CliDll);
+
     public static CliResult Run(params string[] args) => Run(args, stdin: null, workingDirectory: null, environment: null);
 
     public static CliResult Run(string[] args, byte[]? stdin, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment)

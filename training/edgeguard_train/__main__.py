@@ -27,6 +27,7 @@ STAGES = {
     "make-fixture": "edgeguard_train.bert_fixtures",
     "make-logits-golden": "edgeguard_train.logits_golden",
     "make-decoder-fixtures": "edgeguard_train.decoder_fixtures",
+    "make-generation-golden": "edgeguard_train.generation_golden",
     "contrast": "edgeguard_train.contrast",
     "tfidf-baseline": "edgeguard_train.tfidf_baseline",
     "score-report": "edgeguard_train.score_report",

@@ -73,6 +73,21 @@ public sealed class DecoderSession
     /// <summary>Forgets every token: the next call starts a new conversation (the cache keeps its memory).</summary>
     public void Reset() => _state.Length = 0;
 
+    /// <summary>
+    /// Forgets every token after the first <paramref name="length"/>: the next call continues from there, as if only those had
+    /// been run (a conversation whose last turn was rewritten keeps the cache of what came before).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative or more than the session holds.</exception>
+    public void Truncate(int length)
+    {
+        if ((uint)length > (uint)_state.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"The session holds {_state.Length} tokens; it can keep 0 to {_state.Length} of them.");
+        }
+
+        _state.Length = length;
+    }
+
     private void Check(ReadOnlySpan<int> tokens)
     {
         if (tokens.IsEmpty)
