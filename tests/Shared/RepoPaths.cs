@@ -14,8 +14,11 @@ internal static class RepoPaths
 
     public static string Tokenizer(string name) => Path.Combine(Shared, "tokenizers", name);
 
-    /// <summary>The shipped default guard: <c>models/edgeguard-default/model.gguf</c>, an int8 BERT (MiniLM-L6) bundle.</summary>
+    /// <summary>The shipped default guard: <c>models/edgeguard-default/model.gguf</c>, an int8 BERT (MiniLM-L6, distilled) bundle.</summary>
     public static string DefaultModel => Path.Combine(RepoRoot, "models", "edgeguard-default", "model.gguf");
+
+    /// <summary>The smaller shipped guard for Raspberry Pi 4-class boards: <c>models/edge-tiny/model.gguf</c> (three MiniLM layers, int8).</summary>
+    public static string EdgeTinyModel => Path.Combine(RepoRoot, "models", "edge-tiny", "model.gguf");
 
     /// <summary>
     /// The project's earlier default, a 1.65M-parameter DeBERTa-v3 guard kept as a test model (<c>tests/models/deberta-edge</c>,
