@@ -90,7 +90,9 @@ internal static class DaemonApp
         services.AddSingleton(sp => new GuardClient(
             sp.GetRequiredService<MicroBatcher>(), sp.GetRequiredService<ModelHost>(), settings.DeadlineMs, sp.GetRequiredService<ILogger<GuardClient>>()));
         services.AddSingleton(new JsonBody(settings.MaxBodyBytes, settings.BodyTimeoutMs));
+        services.AddSingleton(GeneratorHost.Open(settings.Generator, settings.Threads));
         services.AddSingleton<ModerationEndpoints>();
+        services.AddSingleton<GenerationEndpoints>();
         services.AddSingleton<ServiceEndpoints>();
 
         // Hosted services start in this order before the server and stop after it: the model is loaded before the
@@ -101,6 +103,7 @@ internal static class DaemonApp
         var app = builder.Build();
         app.UseMiddleware<RequestGate>();
         app.Services.GetRequiredService<ModerationEndpoints>().Map(app);
+        app.Services.GetRequiredService<GenerationEndpoints>().Map(app);
         app.Services.GetRequiredService<ServiceEndpoints>().Map(app);
 
         if (settings.Socket is { } socket)

@@ -27,6 +27,16 @@ if (args.Contains("--help") || args.Contains("-h"))
           --drain-seconds <n>            SIGTERM drain deadline, default 20
           --log-text true                log request text (off: prompts are private)
           --gpio-chip <n> --gpio-line <n>  raise a GPIO line while flagged verdicts occur
+        Generation (/v1/chat/completions, /v1/completions; EdgeGuard:Generator:<Key>, EdgeGuard:GuardRail:<Key>):
+          --generator-model <bundle|hf-dir>  decoder model with its tokenizer; without it those routes answer 404
+          --generator-offset-unlearned <S'> --generator-offset-original <S0> --generator-offset-alpha <a>  offset decoding (alpha 1)
+          --generator-contrast-amateur <m> --generator-plausibility <a>  contrastive decoding (plausibility 0.1)
+          --generator-context <n>        tokens per request's KV cache, default 2048 (at most the model's)
+          --generator-max-tokens <n>     most tokens per reply (caps max_tokens), default 256
+          --generator-prompt-overflow refuse|keep-end  a prompt longer than the context, default refuse (400)
+          --guard-rail-policy content_filter|refuse  a flagged prompt or reply, default content_filter
+          --guard-rail-refusal <text>    the reply of the refuse policy
+          --guard-rail-every <n>         a stream's reply is checked every n tokens and at its end (0: at its end), default 16
         Signals: SIGHUP reloads the model; SIGTERM drains in-flight requests and stops.
         """);
     return 0;

@@ -46,6 +46,18 @@ internal sealed record DaemonSettings
         ["--log-text"] = Section + ":LogRequestText",
         ["--gpio-chip"] = Section + ":Gpio:Chip",
         ["--gpio-line"] = Section + ":Gpio:Line",
+        ["--generator-model"] = Section + ":Generator:Model",
+        ["--generator-offset-unlearned"] = Section + ":Generator:OffsetUnlearned",
+        ["--generator-offset-original"] = Section + ":Generator:OffsetOriginal",
+        ["--generator-offset-alpha"] = Section + ":Generator:OffsetAlpha",
+        ["--generator-contrast-amateur"] = Section + ":Generator:ContrastAmateur",
+        ["--generator-plausibility"] = Section + ":Generator:Plausibility",
+        ["--generator-context"] = Section + ":Generator:Context",
+        ["--generator-max-tokens"] = Section + ":Generator:MaxTokens",
+        ["--generator-prompt-overflow"] = Section + ":Generator:PromptOverflow",
+        ["--guard-rail-policy"] = Section + ":GuardRail:Policy",
+        ["--guard-rail-refusal"] = Section + ":GuardRail:RefusalMessage",
+        ["--guard-rail-every"] = Section + ":GuardRail:EveryTokens",
     };
 
     /// <summary>Model path as given; null means the default model (<c>$EDGEGUARD_MODEL</c>, else <c>models/edgeguard-default</c>).</summary>
@@ -101,6 +113,12 @@ internal sealed record DaemonSettings
     public int? GpioLine { get; init; }
 
     public int GpioHoldMs { get; init; } = 2_000;
+
+    /// <summary>The text generator behind <c>/v1/chat/completions</c> and <c>/v1/completions</c>; null when none is configured.</summary>
+    public GeneratorSettings? Generator { get; init; }
+
+    /// <summary>What the guard does around generation.</summary>
+    public GuardRailSettings GuardRail { get; init; } = new();
 
     /// <summary>True when any listener accepts connections from other machines.</summary>
     public bool ListensBeyondLoopback => Port >= 0 && !IPAddress.IsLoopback(Host);
@@ -163,6 +181,8 @@ internal sealed record DaemonSettings
             GpioChip = Text(section, "Gpio:Chip"),
             GpioLine = section["Gpio:Line"] is null ? null : Int(section, "Gpio:Line", 0, 0, 4096),
             GpioHoldMs = Int(section, "Gpio:HoldMs", 2_000, 0, 3_600_000),
+            Generator = ReadGenerator(section),
+            GuardRail = ReadGuardRail(section),
         };
 
         if (settings.Port < 0 && settings.Socket is null)
@@ -177,6 +197,75 @@ internal sealed record DaemonSettings
         }
 
         return settings;
+    }
+
+    private static GeneratorSettings? ReadGenerator(IConfigurationSection section)
+    {
+        string? unlearned = Text(section, "Generator:OffsetUnlearned");
+        string? original = Text(section, "Generator:OffsetOriginal");
+        string? amateur = Text(section, "Generator:ContrastAmateur");
+        string? model = Text(section, "Generator:Model");
+        if (model is null)
+        {
+            if (unlearned is not null || original is not null || amateur is not null)
+            {
+                throw new DaemonConfigurationException($"{Section}:Generator offset or contrast partners are configured without {Section}:Generator:Model (--generator-model): give the base model too.");
+            }
+
+            return null;
+        }
+
+        if ((unlearned is null) != (original is null))
+        {
+            throw new DaemonConfigurationException(
+                $"offset decoding needs both {Section}:Generator:OffsetUnlearned (--generator-offset-unlearned, S′) and {Section}:Generator:OffsetOriginal (--generator-offset-original, S₀).");
+        }
+
+        if (unlearned is not null && amateur is not null)
+        {
+            throw new DaemonConfigurationException($"configure {Section}:Generator offset partners or {Section}:Generator:ContrastAmateur, not both.");
+        }
+
+        string overflow = Text(section, "Generator:PromptOverflow") ?? "refuse";
+        if (overflow is not ("refuse" or "keep-end"))
+        {
+            throw new DaemonConfigurationException($"{Section}:Generator:PromptOverflow is '{overflow}'; it must be refuse or keep-end.");
+        }
+
+        return new GeneratorSettings
+        {
+            Model = model,
+            OffsetUnlearned = unlearned,
+            OffsetOriginal = original,
+            OffsetAlpha = Float(section, "Generator:OffsetAlpha", 1f, -100f, 100f),
+            ContrastAmateur = amateur,
+            Plausibility = Float(section, "Generator:Plausibility", 0.1f, 0f, 1f),
+            Context = Int(section, "Generator:Context", 2048, 16, 1 << 20),
+            MaxTokens = Int(section, "Generator:MaxTokens", 256, 1, 1 << 20),
+            KeepPromptEnd = overflow == "keep-end",
+        };
+    }
+
+    private static GuardRailSettings ReadGuardRail(IConfigurationSection section)
+    {
+        string policy = Text(section, "GuardRail:Policy") ?? "content_filter";
+        if (policy is not ("refuse" or "content_filter"))
+        {
+            throw new DaemonConfigurationException($"{Section}:GuardRail:Policy is '{policy}'; it must be refuse or content_filter.");
+        }
+
+        string? refusal = section["GuardRail:RefusalMessage"];
+        if (refusal is not null && refusal.Trim().Length == 0)
+        {
+            throw new DaemonConfigurationException($"{Section}:GuardRail:RefusalMessage is empty; give the text a refused request is answered with.");
+        }
+
+        return new GuardRailSettings
+        {
+            Refuse = policy == "refuse",
+            RefusalMessage = refusal ?? GuardRailSettings.DefaultRefusal,
+            EveryTokens = Int(section, "GuardRail:EveryTokens", 16, 0, 1 << 20),
+        };
     }
 
     private static string ReadTokenFile(string path)
@@ -252,6 +341,22 @@ internal sealed record DaemonSettings
         return parsed;
     }
 
+    private static float Float(IConfigurationSection section, string key, float fallback, float min, float max)
+    {
+        string? value = section[key];
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (!float.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out float parsed) || !(parsed >= min && parsed <= max))
+        {
+            throw new DaemonConfigurationException($"{Section}:{key} is '{value}'; it must be a number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        return parsed;
+    }
+
     private static bool Bool(IConfigurationSection section, string key)
     {
         string? value = section[key];
@@ -264,6 +369,54 @@ internal sealed record DaemonSettings
             ? parsed
             : throw new DaemonConfigurationException($"{Section}:{key} is '{value}'; it must be true or false.");
     }
+}
+
+/// <summary>The generator model and its partners (<c>EdgeGuard:Generator:*</c>).</summary>
+internal sealed record GeneratorSettings
+{
+    /// <summary>The base model (B, or the contrastive expert): a decoder bundle or Hugging Face directory with its tokenizer.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>Offset unlearning's fine-tuned small model S′; set together with <see cref="OffsetOriginal"/>.</summary>
+    public string? OffsetUnlearned { get; init; }
+
+    /// <summary>Offset unlearning's original small model S₀.</summary>
+    public string? OffsetOriginal { get; init; }
+
+    /// <summary>α of <c>ℓ_B + α·(ℓ_S′ − ℓ_S₀)</c>.</summary>
+    public float OffsetAlpha { get; init; } = 1f;
+
+    /// <summary>Contrastive decoding's amateur (e.g. a toxic fine-tune of the base).</summary>
+    public string? ContrastAmateur { get; init; }
+
+    /// <summary>Contrastive decoding's plausibility α: tokens below α × the best base probability are masked.</summary>
+    public float Plausibility { get; init; } = 0.1f;
+
+    /// <summary>Tokens one request's sessions hold (prompt and reply), at most the models' positions: the KV cache per request.</summary>
+    public int Context { get; init; } = 2048;
+
+    /// <summary>The most tokens one reply may have; a request's <c>max_tokens</c> is capped to it.</summary>
+    public int MaxTokens { get; init; } = 256;
+
+    /// <summary>A prompt longer than the context keeps its end instead of being refused with 400.</summary>
+    public bool KeepPromptEnd { get; init; }
+}
+
+/// <summary>The guard around generation (<c>EdgeGuard:GuardRail:*</c>).</summary>
+internal sealed record GuardRailSettings
+{
+    public const string DefaultRefusal = "I can't help with that.";
+
+    /// <summary>
+    /// A flagged request is answered with <see cref="RefusalMessage"/> as the assistant's reply (<c>refuse</c>), else with
+    /// no text and <c>finish_reason: "content_filter"</c>.
+    /// </summary>
+    public bool Refuse { get; init; }
+
+    public string RefusalMessage { get; init; } = DefaultRefusal;
+
+    /// <summary>A stream's reply is classified (with its prompt) each time this many more tokens are held back, and at its end; 0: only at the end.</summary>
+    public int EveryTokens { get; init; } = 16;
 }
 
 /// <summary>A configuration value the daemon cannot start with; the message names the key and the fix.</summary>

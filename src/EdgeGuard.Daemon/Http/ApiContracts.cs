@@ -29,6 +29,70 @@ internal sealed class ClassifyItem
     public string? Response { get; set; }
 }
 
+/// <summary><c>POST /v1/chat/completions</c>: OpenAI's request; fields the daemon does not use are ignored.</summary>
+internal sealed class ChatCompletionRequest : GenerationRequest
+{
+    public List<ChatMessageBody?>? Messages { get; set; }
+}
+
+/// <summary><c>POST /v1/completions</c>: a plain <c>prompt</c> string.</summary>
+internal sealed class CompletionRequest : GenerationRequest
+{
+    public JsonElement Prompt { get; set; }
+}
+
+/// <summary>The sampling and streaming fields both generation endpoints take.</summary>
+internal abstract class GenerationRequest
+{
+    public string? Model { get; set; }
+
+    public int? MaxTokens { get; set; }
+
+    public float? Temperature { get; set; }
+
+    public double? TopP { get; set; }
+
+    public ulong? Seed { get; set; }
+
+    /// <summary>A string or an array of strings.</summary>
+    public JsonElement Stop { get; set; }
+
+    public bool? Stream { get; set; }
+}
+
+internal sealed class ChatMessageBody
+{
+    public string? Role { get; set; }
+
+    public string? Content { get; set; }
+}
+
+internal sealed record ChatCompletionResponse(string Id, string Object, long Created, string Model, List<ChatChoice> Choices, Usage Usage);
+
+internal sealed record ChatChoice(int Index, AssistantMessage Message, string FinishReason);
+
+internal sealed record AssistantMessage(string Role, string Content);
+
+internal sealed record CompletionResponse(string Id, string Object, long Created, string Model, List<CompletionChoice> Choices, Usage Usage);
+
+/// <summary>One server-sent event of a streamed completion.</summary>
+internal sealed record CompletionChunk(string Id, string Object, long Created, string Model, List<CompletionChoice> Choices);
+
+internal sealed record CompletionChoice(int Index, string Text, string? FinishReason);
+
+internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);
+
+/// <summary>One server-sent event of a streamed chat reply.</summary>
+internal sealed record ChatCompletionChunk(string Id, string Object, long Created, string Model, List<ChunkChoice> Choices);
+
+/// <summary>A streamed choice: <c>finish_reason</c> is null until the last chunk.</summary>
+internal sealed record ChunkChoice(int Index, ChunkDelta Delta, string? FinishReason);
+
+/// <summary>What a chunk adds: the role in the first, text in the others; an absent field is left out.</summary>
+internal sealed record ChunkDelta(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+
 internal sealed record ModerationResponse(string Id, string Model, List<ModerationResult> Results);
 
 /// <summary>One result in OpenAI's shape. The guard is binary: its one category is the model's unsafe label.</summary>
@@ -65,6 +129,12 @@ internal sealed record ErrorBody(string Message, string Type, string? Param, str
 [JsonSerializable(typeof(ReadyBody))]
 [JsonSerializable(typeof(ReloadBody))]
 [JsonSerializable(typeof(ErrorEnvelope))]
+[JsonSerializable(typeof(ChatCompletionRequest))]
+[JsonSerializable(typeof(CompletionRequest))]
+[JsonSerializable(typeof(ChatCompletionResponse))]
+[JsonSerializable(typeof(CompletionResponse))]
+[JsonSerializable(typeof(ChatCompletionChunk))]
+[JsonSerializable(typeof(CompletionChunk))]
 internal sealed partial class DaemonJsonContext : JsonSerializerContext
 {
     /// <summary>Requests are flat; deeper JSON is refused before it costs anything.</summary>

@@ -11,7 +11,7 @@ internal sealed record ApiError(int Status, string Type, string Code, string Mes
 
     public static ApiError Forbidden(string message) => new(403, "invalid_request_error", "forbidden", message);
 
-    public static ApiError NotFound(string path) => new(404, "invalid_request_error", "not_found", $"No endpoint {path}. See GET /v1/models, POST /v1/moderations, POST /v1/classify.");
+    public static ApiError NotFound(string path) => new(404, "invalid_request_error", "not_found", $"No endpoint {path}. See GET /v1/models, POST /v1/moderations, POST /v1/classify, POST /v1/chat/completions, POST /v1/completions.");
 
     public static ApiError MethodNotAllowed(string method, string path) =>
         new(405, "invalid_request_error", "method_not_allowed", $"{path} does not take {method}; see docs/daemon.md for each route's method.");
@@ -26,6 +26,12 @@ internal sealed record ApiError(int Status, string Type, string Code, string Mes
         new(429, "rate_limit_error", "rate_limit_exceeded", "The classification queue is full; retry after the time in Retry-After.", RetryAfterSeconds: retryAfterSeconds);
 
     public static ApiError NotReady(string reason) => new(503, "server_error", "model_not_ready", "The guard is not ready: " + reason, RetryAfterSeconds: 5);
+
+    /// <summary>A generation endpoint on a daemon started without a generator model.</summary>
+    public static ApiError NoGenerator(string path) => new(
+        404, "invalid_request_error", "model_not_found",
+        $"{path} needs a generator model, and none is configured: start the daemon with --generator-model <decoder bundle or Hugging Face directory> (EdgeGuard:Generator:Model).",
+        "model");
 
     public static ApiError ShuttingDown() => new(503, "server_error", "shutting_down", "The daemon is shutting down.");
 

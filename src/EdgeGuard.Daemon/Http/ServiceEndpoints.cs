@@ -21,7 +21,7 @@ internal sealed class ServiceEndpoints(ModelHost models, MicroBatcher batcher, D
     /// <summary>Every path the daemon serves, with any method; a known path with the wrong method is a 405.</summary>
     private static readonly HashSet<string> KnownPaths = new(StringComparer.Ordinal)
     {
-        "/v1/moderations", "/v1/classify", "/v1/models", "/healthz", "/readyz", "/metrics", "/admin/reload",
+        "/v1/moderations", "/v1/classify", "/v1/chat/completions", "/v1/completions", "/v1/models", "/healthz", "/readyz", "/metrics", "/admin/reload",
     };
 
     // The fallback takes every unmatched request, including a known path with the wrong method, which routing would

@@ -22,6 +22,10 @@ internal sealed class DaemonMetrics
     private readonly ConcurrentDictionary<string, Histogram> _latency = new(StringComparer.Ordinal);
     private readonly Histogram _batchSizes = new(BatchBounds);
     private readonly long _started = Stopwatch.GetTimestamp();
+    private readonly ConcurrentDictionary<(string Direction, string Outcome), StrongBox<long>> _guardRail = new();
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _generations = new(StringComparer.Ordinal);
+    private long _generatedTokens;
+    private long _activeGenerations;
     private long _inputs;
     private long _flagged;
     private long _cancelled;
@@ -41,6 +45,30 @@ internal sealed class DaemonMetrics
     {
         Interlocked.Add(ref _inputs, inputs);
         Interlocked.Add(ref _flagged, flagged);
+    }
+
+    /// <summary>A guard-rail check around generation: <paramref name="direction"/> is input or output, the outcome passed or flagged.</summary>
+    public void ObserveGuardRail(string direction, bool flagged) =>
+        Interlocked.Increment(ref _guardRail.GetOrAdd((direction, flagged ? "flagged" : "passed"), static _ => new StrongBox<long>()).Value);
+
+    /// <summary>A generation that ended, by how: stop, length, content_filter (the guard stopped it) or cancelled (the client left).</summary>
+    public void ObserveGeneration(string finishReason, int tokens)
+    {
+        Interlocked.Increment(ref _generations.GetOrAdd(finishReason, static _ => new StrongBox<long>()).Value);
+        Interlocked.Add(ref _generatedTokens, tokens);
+    }
+
+    /// <summary>Generations under way: one more now; the returned scope ends it.</summary>
+    public ActiveGeneration BeginGeneration()
+    {
+        Interlocked.Increment(ref _activeGenerations);
+        return new ActiveGeneration(this);
+    }
+
+    /// <summary>Counts one generation as under way until disposed.</summary>
+    public readonly struct ActiveGeneration(DaemonMetrics metrics) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref metrics._activeGenerations);
     }
 
     /// <summary>The state the host and batcher own, sampled at scrape time.</summary>
@@ -76,6 +104,24 @@ internal sealed class DaemonMetrics
         text.Append("# HELP edgeguard_cancelled_inputs_total Inputs not classified, or stopped mid-way, because every client waiting for them had left or passed its deadline.\n");
         text.Append("# TYPE edgeguard_cancelled_inputs_total counter\n");
         text.Append(CultureInfo.InvariantCulture, $"edgeguard_cancelled_inputs_total {Volatile.Read(ref _cancelled)}\n");
+        text.Append("# HELP edgeguard_guard_rail_checks_total Guard-rail classifications around generation by direction (input: the prompt; output: prompt and reply) and outcome.\n");
+        text.Append("# TYPE edgeguard_guard_rail_checks_total counter\n");
+        foreach (var ((direction, outcome), count) in _guardRail.OrderBy(r => r.Key.Direction, StringComparer.Ordinal).ThenBy(r => r.Key.Outcome, StringComparer.Ordinal))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"edgeguard_guard_rail_checks_total{{direction=\"{direction}\",outcome=\"{outcome}\"}} {Volatile.Read(ref count.Value)}\n");
+        }
+
+        text.Append("# HELP edgeguard_generations_total Generations ended, by finish reason (cancelled: the client went away).\n");
+        text.Append("# TYPE edgeguard_generations_total counter\n");
+        foreach (var (reason, count) in _generations.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"edgeguard_generations_total{{finish_reason=\"{reason}\"}} {Volatile.Read(ref count.Value)}\n");
+        }
+
+        text.Append("# HELP edgeguard_generated_tokens_total Tokens generated.\n# TYPE edgeguard_generated_tokens_total counter\n");
+        text.Append(CultureInfo.InvariantCulture, $"edgeguard_generated_tokens_total {Volatile.Read(ref _generatedTokens)}\n");
+        text.Append("# HELP edgeguard_generations_active Generations under way.\n# TYPE edgeguard_generations_active gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"edgeguard_generations_active {Volatile.Read(ref _activeGenerations)}\n");
         text.Append("# HELP edgeguard_model_ready 1 while a model is loaded.\n# TYPE edgeguard_model_ready gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"edgeguard_model_ready {(state.Ready ? 1 : 0)}\n");
         if (state.ModelName is not null)
