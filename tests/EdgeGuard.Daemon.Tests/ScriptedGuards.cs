@@ -77,3 +77,38 @@ internal sealed class GatedClassifier : ISequenceClassifier
 
     public void Dispose() => _release.Dispose();
 }
+
+/// <summary>
+/// A classifier that answers "safe" until told to flag: from the <c>n</c>-th forward pass after <see cref="FlagFromCall"/>
+/// on, every row is "unsafe". Guard-rail tests flag the prompt (n = 0) or only what follows it (n = 1).
+/// </summary>
+internal sealed class SwitchedClassifier : ISequenceClassifier
+{
+    private int _calls;
+    private int _flagFrom = int.MaxValue;
+
+    public int NumLabels => 2;
+
+    public int MaxSequenceLength => 512;
+
+    public int Threads => 1;
+
+    /// <summary>Forward passes so far.</summary>
+    public int Calls => Volatile.Read(ref _calls);
+
+    public void FlagFromCall(int n) => Volatile.Write(ref _flagFrom, Calls + n);
+
+    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, ReadOnlySpan<int> validLengths, int batch, int seqLen, Span<float> logits, CancellationToken cancellationToken = default)
+    {
+        bool flag = Interlocked.Increment(ref _calls) - 1 >= Volatile.Read(ref _flagFrom);
+        for (int b = 0; b < batch; b++)
+        {
+            logits[(b * 2) + 0] = flag ? -2f : 2f;
+            logits[(b * 2) + 1] = flag ? 2f : -2f;
+        }
+    }
+
+    public void Dispose()
+    {
+    }
+}

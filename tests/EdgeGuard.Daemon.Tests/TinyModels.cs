@@ -34,6 +34,18 @@ public sealed class TinyModels : IDisposable
         byte[] bytes = File.ReadAllBytes(BundlePath);
         File.WriteAllBytes(CorruptPath, bytes.AsSpan(0, bytes.Length / 2).ToArray());
         Reference = Guard.Open(BundlePath);
+
+        ChatModelDir = Path.Combine(Root, "llama3-small-chat");
+        Directory.CreateDirectory(ChatModelDir);
+        foreach (string file in Directory.EnumerateFiles(Path.Combine(RepoPaths.RepoRoot, "tests", "fixtures", "generation", "llama3-small-chat")))
+        {
+            File.Copy(file, Path.Combine(ChatModelDir, Path.GetFileName(file)));
+        }
+
+        foreach (string name in new[] { "tokenizer.json", "tokenizer_config.json" })
+        {
+            File.Copy(Path.Combine(RepoPaths.RepoRoot, "tests", "data", "tokenizers", "llama3-small", name), Path.Combine(ChatModelDir, name));
+        }
     }
 
     public string Root { get; }
@@ -44,6 +56,9 @@ public sealed class TinyModels : IDisposable
 
     /// <summary>The bundle cut in half: a file a botched copy leaves behind.</summary>
     public string CorruptPath { get; }
+
+    /// <summary>The tiny Llama 3 chat model of tests/fixtures/generation with the llama3-small tokenizer beside it: a generator.</summary>
+    public string ChatModelDir { get; }
 
     /// <summary>The bundle opened directly, for the verdicts the daemon must reproduce.</summary>
     public Guard Reference { get; }

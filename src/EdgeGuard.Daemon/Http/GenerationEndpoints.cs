@@ -372,6 +372,9 @@ internal sealed class GenerationEndpoints(
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
+            // The client left while a token was computed or while text was written: ending the stream ends the generation,
+            // and only then does it have its outcome.
+            await pieces.DisposeAsync().ConfigureAwait(false);
             metrics.ObserveGeneration("cancelled", plan.Generator.LastResult?.TokenIds.Count ?? 0);
             return;
         }
@@ -406,7 +409,8 @@ internal sealed class GenerationEndpoints(
             if (verdict is not false)
             {
                 // Flagged, or the guard could not answer (the error cannot be written into a stream that has begun):
-                // the held text is not sent.
+                // the held text is not sent. Ending the stream ends the generation and gives it its outcome.
+                await pieces.DisposeAsync().ConfigureAwait(false);
                 int tokens = plan.Generator.LastResult?.TokenIds.Count ?? 0;
                 metrics.ObserveGeneration(verdict is not null ? ContentFilter : context.RequestAborted.IsCancellationRequested ? "cancelled" : "failed", tokens);
                 if (verdict is null)
