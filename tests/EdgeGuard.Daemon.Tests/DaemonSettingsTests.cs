@@ -66,6 +66,53 @@ public sealed class DaemonSettingsTests(TinyModels models)
         Assert.Contains("firmware-profiles/no-such-board.json", e.Message);
     }
 
+    [Fact]
+    public void NoGeneratorArguments_NoGenerator_AndGuardRailDefaults()
+    {
+        var settings = Read([]);
+
+        Assert.Null(settings.Generator);
+        Assert.False(settings.GuardRail.Refuse);
+        Assert.Equal(GuardRailSettings.DefaultRefusal, settings.GuardRail.RefusalMessage);
+        Assert.Equal(16, settings.GuardRail.EveryTokens);
+    }
+
+    [Fact]
+    public void CommandLine_SetsTheGeneratorAndItsGuardRails()
+    {
+        var settings = Read([
+            "--generator-model", "b", "--generator-offset-unlearned", "s1", "--generator-offset-original", "s0", "--generator-offset-alpha", "0.5",
+            "--generator-context", "512", "--generator-max-tokens", "64", "--generator-prompt-overflow", "keep-end",
+            "--guard-rail-policy", "refuse", "--guard-rail-refusal", "No.", "--guard-rail-every", "4"]);
+
+        var g = settings.Generator!;
+        Assert.Equal(("b", "s1", "s0", 0.5f, 512, 64, true), (g.Model, g.OffsetUnlearned, g.OffsetOriginal, g.OffsetAlpha, g.Context, g.MaxTokens, g.KeepPromptEnd));
+        Assert.Null(g.ContrastAmateur);
+        Assert.Equal((true, "No.", 4), (settings.GuardRail.Refuse, settings.GuardRail.RefusalMessage, settings.GuardRail.EveryTokens));
+    }
+
+    [Theory]
+    [InlineData("--generator-offset-alpha", "strong", "EdgeGuard:Generator:OffsetAlpha")]
+    [InlineData("--generator-plausibility", "2", "EdgeGuard:Generator:Plausibility")]
+    [InlineData("--generator-prompt-overflow", "drop", "EdgeGuard:Generator:PromptOverflow")]
+    [InlineData("--generator-max-tokens", "0", "EdgeGuard:Generator:MaxTokens")]
+    [InlineData("--generator-contrast-amateur", "t", "not both")]
+    public void BadGeneratorSetting_NamesTheKey(string option, string value, string expected)
+    {
+        var e = Assert.Throws<DaemonConfigurationException>(() => Read([
+            "--generator-model", "b", "--generator-offset-unlearned", "s1", "--generator-offset-original", "s0", option, value]));
+
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void PartnersWithoutAGeneratorModel_AreRefused()
+    {
+        var e = Assert.Throws<DaemonConfigurationException>(() => Read(["--generator-contrast-amateur", "t"]));
+
+        Assert.Contains("--generator-model", e.Message);
+    }
+
     private static DaemonSettings Read(string[] args) => DaemonSettings.Read(Config(args), null);
 
     private static IConfiguration Config(string[] args) =>

@@ -18,6 +18,10 @@ public sealed class StartupErrorTests(TinyModels models)
     [InlineData("token over 1024 bytes", "token")]
     [InlineData("token with a character a header cannot carry", "token")]
     [InlineData("firmware profile whose int8 kernel this CPU lacks", "int8 kernel")]
+    [InlineData("generator model that does not exist", "EdgeGuard:Generator")]
+    [InlineData("generator model that is a sequence classifier", "not a decoder")]
+    [InlineData("offset partner without its original", "OffsetOriginal")]
+    [InlineData("guard-rail policy that does not exist", "GuardRail:Policy")]
     public void ConfigurationError_ExitsWith2AndOneLine(string what, string detail)
     {
         string scratch = models.NewScratch();
@@ -31,6 +35,10 @@ public sealed class StartupErrorTests(TinyModels models)
             "IPv4-mapped IPv6 host" or "host address not on this machine" => ["--port", "0", "--socket", "none", "--host", detail, "--token", "t0ken"],
             "token over 1024 bytes" => ["--port", "0", "--socket", "none", "--token", new string('t', 1025)],
             "firmware profile whose int8 kernel this CPU lacks" => ["--port", "0", "--socket", "none", "--profile", ProfileThisCpuCannotRun(scratch)],
+            "generator model that does not exist" => ["--port", "0", "--socket", "none", "--generator-model", Path.Combine(scratch, "no-such-model")],
+            "generator model that is a sequence classifier" => ["--port", "0", "--socket", "none", "--generator-model", models.HfDir],
+            "offset partner without its original" => ["--port", "0", "--socket", "none", "--generator-model", models.ChatModelDir, "--generator-offset-unlearned", models.ChatModelDir],
+            "guard-rail policy that does not exist" => ["--port", "0", "--socket", "none", "--guard-rail-policy", "block"],
             _ => ["--port", "0", "--socket", "none", "--token", "pässwort"],
         };
 
