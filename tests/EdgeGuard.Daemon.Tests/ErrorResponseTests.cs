@@ -130,7 +130,7 @@ public sealed class ErrorResponseTests(TinyModels models)
     public async Task UnknownRoute_Is404WithAnErrorObject()
     {
         await using var daemon = await InProcessDaemon.StartAsync(models, models.BundlePath);
-        using var response = await daemon.Http.GetAsync("/v1/completions");
+        using var response = await daemon.Http.GetAsync("/v1/embeddings");
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         await AssertErrorObject(response, "invalid_request_error");
