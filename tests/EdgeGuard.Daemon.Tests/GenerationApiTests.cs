@@ -90,6 +90,31 @@ public sealed class GenerationApiTests(TinyModels models)
     }
 
     [Fact]
+    public async Task OffsetPartnersThatAgree_ServeTheBaseModelsReply()
+    {
+        // S′ = S₀: the offset ℓ_S′ − ℓ_S₀ is zero, so the group must write what the base writes alone.
+        await using var daemon = await StartAsync(
+            new SwitchedClassifier(), "--generator-offset-unlearned", models.ChatModelDir, "--generator-offset-original", models.ChatModelDir, "--generator-offset-alpha", "2");
+        using var response = await daemon.PostJsonAsync("/v1/chat/completions", Hello + "}");
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+        Assert.Equal(
+            LibraryChat([new ChatMessage("system", "Be brief."), new ChatMessage("user", "Hello there")], 12).Text,
+            json.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+    }
+
+    [Fact]
+    public async Task EmptyPrompt_StartsFromBos()
+    {
+        await using var daemon = await StartAsync(new SwitchedClassifier());
+        using var response = await daemon.PostJsonAsync("/v1/completions", """{"prompt": "", "temperature": 0, "max_tokens": 5}""");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(LibraryCompletion(string.Empty, 5).Text, json.RootElement.GetProperty("choices")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
     public async Task StopSequence_EndsTheReplyBeforeIt()
     {
         await using var daemon = await StartAsync(new SwitchedClassifier());
