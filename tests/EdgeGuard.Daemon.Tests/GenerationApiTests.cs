@@ -212,6 +212,36 @@ public sealed class GenerationApiTests(TinyModels models)
         Assert.True(full.StartsWith(sent, StringComparison.Ordinal) && sent.Length < full.Length, $"sent '{sent}' of '{full}'");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task FlaggedReply_RefusePolicy_BeforeAnyTextWasSent_IsTheRefusal(bool stream)
+    {
+        var guard = new SwitchedClassifier();
+        await using var daemon = await StartAsync(guard, "--guard-rail-policy", "refuse", "--guard-rail-refusal", "Not with me.", "--guard-rail-every", "0");
+        guard.FlagFromCall(1);
+
+        string content;
+        string? finish;
+        if (stream)
+        {
+            var events = await StreamAsync(daemon, "/v1/chat/completions", Hello + """, "stream": true}""");
+            var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0]).ToList();
+            content = string.Concat(chunks.Select(c => c.GetProperty("delta").TryGetProperty("content", out var t) ? t.GetString() : string.Empty));
+            finish = chunks[^1].GetProperty("finish_reason").GetString();
+        }
+        else
+        {
+            using var response = await daemon.PostJsonAsync("/v1/chat/completions", Hello + "}");
+            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            content = json.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+            finish = json.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString();
+        }
+
+        Assert.Equal(("Not with me.", "stop"), (content, finish));
+        await daemon.MetricsContainingAsync("edgeguard_guard_rail_checks_total{direction=\"output\",outcome=\"flagged\"} 1");
+    }
+
     public static TheoryData<string, string> MalformedChats => new()
     {
         { "{}", "no messages" },

@@ -419,8 +419,9 @@ internal sealed class GenerationEndpoints(
                     return false;
                 }
 
-                bool nothingSent = released.Length == held.Length;
-                await reply.EndStreamAsync(context, ContentFilter, nothingSent && settings.GuardRail.Refuse ? settings.GuardRail.RefusalMessage : null)
+                // Before any text was sent the refusal is the whole reply, as when not streaming; after, the stream can only stop.
+                bool refuseWhole = settings.GuardRail.Refuse && released.Length == held.Length;
+                await reply.EndStreamAsync(context, refuseWhole ? "stop" : ContentFilter, refuseWhole ? settings.GuardRail.RefusalMessage : null)
                     .ConfigureAwait(false);
                 return false;
             }
