@@ -90,7 +90,10 @@ internal static class DaemonApp
         services.AddSingleton(sp => new GuardClient(
             sp.GetRequiredService<MicroBatcher>(), sp.GetRequiredService<ModelHost>(), settings.DeadlineMs, sp.GetRequiredService<ILogger<GuardClient>>()));
         services.AddSingleton(new JsonBody(settings.MaxBodyBytes, settings.BodyTimeoutMs));
-        services.AddSingleton(GeneratorHost.Open(settings.Generator, settings.Threads));
+        // Opened here, where a model that cannot be opened is a configuration error (exit 2, one line); handed over
+        // through a factory so that the container disposes it (an instance registered as such stays the caller's).
+        var generators = GeneratorHost.Open(settings.Generator, settings.Threads);
+        services.AddSingleton(_ => generators);
         services.AddSingleton<ModerationEndpoints>();
         services.AddSingleton<GenerationEndpoints>();
         services.AddSingleton<ServiceEndpoints>();

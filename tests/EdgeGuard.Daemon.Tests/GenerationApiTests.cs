@@ -354,6 +354,18 @@ public sealed class GenerationApiTests(TinyModels models)
         }
     }
 
+    [Fact]
+    public async Task StoppingTheDaemon_ReleasesTheGeneratorModels()
+    {
+        var daemon = await StartAsync(new SwitchedClassifier());
+        var host = daemon.Services.GetRequiredService<Models.GeneratorHost>();
+        Assert.NotNull(host.Group);
+
+        await daemon.DisposeAsync();
+
+        Assert.True(host.IsDisposed);
+    }
+
     [Theory]
     [InlineData("/v1/chat/completions")]
     [InlineData("/v1/completions")]

@@ -66,8 +66,12 @@ internal sealed class GeneratorHost : IDisposable
     /// <exception cref="DaemonConfigurationException">A model is missing, invalid, not a decoder, or the group's vocabularies differ.</exception>
     public static GeneratorHost Open(GeneratorSettings? settings, int threads) => new(settings, threads);
 
+    /// <summary>Whether <see cref="Dispose"/> has run: the models are closed and the worker threads gone.</summary>
+    public bool IsDisposed { get; private set; }
+
     public void Dispose()
     {
+        IsDisposed = true;
         foreach (var model in _models)
         {
             model.Dispose();
