@@ -86,23 +86,7 @@ public sealed class Gpt2Config : IModelConfig
     /// <exception cref="ModelFileException">Not JSON, or a field of the wrong type.</exception>
     public static Gpt2Config Parse(string json, string origin)
     {
-        ArgumentNullException.ThrowIfNull(json);
-        Gpt2Config? config;
-        try
-        {
-            config = JsonSerializer.Deserialize(json, Gpt2ConfigJsonContext.Default.Gpt2Config);
-        }
-        catch (JsonException e)
-        {
-            string where = e.Path is null ? string.Empty : $" at {e.Path}";
-            throw new ModelFileException($"{origin}: not a valid config{where} ({ErrorText.Quote(e.Message)}).", e);
-        }
-
-        if (config is null)
-        {
-            throw new ModelFileException($"{origin}: the config is JSON null, not an object.");
-        }
-
+        Gpt2Config config = ConfigJson.Deserialize(json, origin, Gpt2ConfigJsonContext.Default.Gpt2Config);
         config.Origin = origin;
         config._json = json;
         return config;

@@ -144,23 +144,7 @@ public class LlamaConfig : IModelConfig
     private protected static T Parse<T>(string json, string origin, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
         where T : LlamaConfig
     {
-        ArgumentNullException.ThrowIfNull(json);
-        T? config;
-        try
-        {
-            config = JsonSerializer.Deserialize(json, type);
-        }
-        catch (JsonException e)
-        {
-            string where = e.Path is null ? string.Empty : $" at {e.Path}";
-            throw new ModelFileException($"{origin}: not a valid config{where} ({ErrorText.Quote(e.Message)}).", e);
-        }
-
-        if (config is null)
-        {
-            throw new ModelFileException($"{origin}: the config is JSON null, not an object.");
-        }
-
+        T config = ConfigJson.Deserialize(json, origin, type);
         config.Origin = origin;
         config._json = json;
         return config;
