@@ -274,6 +274,29 @@ def set_rng_state(state: Dict[str, Any]) -> None:
     np.random.set_state(state["numpy"])
 
 
+def resume_or_start(output: str, checkpoint_name: str, model: torch.nn.Module, optimizer, scheduler, fresh: Dict[str, Any],
+                    overwrite: bool, main: bool, stage: str) -> Dict[str, Any]:
+    """The run's state: restored with model, optimiser, schedule and RNGs from ``output``'s checkpoint when there is one
+    (unless ``overwrite``, which deletes it and the log), else ``fresh``."""
+    os.makedirs(output, exist_ok=True)
+    checkpoint_path = os.path.join(output, checkpoint_name)
+    if os.path.exists(checkpoint_path) and not overwrite:
+        saved = load_checkpoint(checkpoint_path)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        set_rng_state(saved["rng"])
+        state = saved["state"]
+        if main:
+            print(f"{stage}: resuming at epoch {state['epoch'] + 1}, step {state['global_step']}", flush=True)
+        return state
+    if main and overwrite:
+        for stale in (checkpoint_path, os.path.join(output, "log.jsonl")):
+            if os.path.exists(stale):
+                os.remove(stale)
+    return fresh
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> int:
@@ -310,22 +333,10 @@ def _run(args: argparse.Namespace, world: World) -> int:
     optimizer = make_optimizer(model, args.lr, args.weight_decay)
     scheduler = linear_schedule(optimizer, int(args.warmup_ratio * total_steps), total_steps)
 
-    os.makedirs(args.output, exist_ok=True)
     checkpoint_path = os.path.join(args.output, CHECKPOINT)
-    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": []}
-    if os.path.exists(checkpoint_path) and not args.overwrite:
-        saved = load_checkpoint(checkpoint_path)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        set_rng_state(saved["rng"])
-        state = saved["state"]
-        if world.main:
-            print(f"distill: resuming at epoch {state['epoch'] + 1}, step {state['global_step']}", flush=True)
-    elif world.main and args.overwrite:
-        for stale in (checkpoint_path, os.path.join(args.output, "log.jsonl")):
-            if os.path.exists(stale):
-                os.remove(stale)
+    state = resume_or_start(args.output, CHECKPOINT, model, optimizer, scheduler,
+                            {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": []},
+                            args.overwrite, world.main, "distill")
 
     ddp_model: torch.nn.Module = model
     if world.distributed:

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 from torch.nn import functional as F
 
-from .distill import World, global_batches, load_checkpoint, rng_state, seed_everything, set_rng_state
+from .distill import World, global_batches, resume_or_start, rng_state, seed_everything
 from .jsonl import JsonlAppender
 from .lm_data import (DecoderTokenizer, add_text_arguments, copy_tokenizer_files, mixed_in, parse_fields, parse_where,
                       read_texts)
@@ -246,22 +246,10 @@ def _run(args: argparse.Namespace, world: World) -> int:
     warmup = max(1, int(args.warmup_ratio * total_steps))
     scheduler = cosine_schedule(optimizer, warmup, total_steps, args.min_lr_ratio)
 
-    os.makedirs(args.output, exist_ok=True)
     checkpoint_path = os.path.join(args.output, CHECKPOINT)
-    state: Dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": []}
-    if os.path.exists(checkpoint_path) and not args.overwrite:
-        saved = load_checkpoint(checkpoint_path)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        set_rng_state(saved["rng"])
-        state = saved["state"]
-        if world.main:
-            print(f"train-lm: resuming at epoch {state['epoch'] + 1}, step {state['global_step']}", flush=True)
-    elif world.main and args.overwrite:
-        for stale in (checkpoint_path, os.path.join(args.output, "log.jsonl")):
-            if os.path.exists(stale):
-                os.remove(stale)
+    state: Dict[str, Any] = resume_or_start(args.output, CHECKPOINT, model, optimizer, scheduler,
+                                            {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": []},
+                                            args.overwrite, world.main, "train-lm")
 
     ddp_model: torch.nn.Module = model
     if world.distributed:

@@ -14,7 +14,8 @@ from conftest import REPO_ROOT, TRAINING, run_env
 from edgeguard_train.lm_data import mixed_in, parse_where, read_texts
 from edgeguard_train.modeling_decoder import load_pretrained
 from edgeguard_train.safetensors_io import load_file
-from edgeguard_train.train_lm import cosine_schedule, load_checkpoint
+from edgeguard_train.distill import load_checkpoint
+from edgeguard_train.train_lm import cosine_schedule
 
 TOKENIZER = REPO_ROOT / "tests" / "data" / "tokenizers" / "edgeguard-bpe-small"
 # Short repetitive sentences: a 2-layer model learns them in a few dozen steps.
