@@ -35,6 +35,7 @@ STAGES = {
     "train-bpe": "edgeguard_train.train_bpe",
     "train-lm": "edgeguard_train.train_lm",
     "antidote": "edgeguard_train.antidote",
+    "distill-detox": "edgeguard_train.distill_detox",
 }
 
 
