@@ -10,9 +10,12 @@ their tokens, and the result does not depend on how the batch is split across ac
 training text, e.g. a slice of harmful text as web text holds some. A checkpoint (model, optimiser, schedule, RNG
 states, position in the epoch) is written every ``--save-steps`` optimiser steps and at the end of every epoch, so a
 killed run resumes where it stopped and ends with the same weights as an uninterrupted one (``--stop-after-steps``
-stops a run on purpose, to continue it later). Under ``torchrun`` each process takes a contiguous share of every global
-batch (gloo on CPU, as ``distill``). The result is a Hugging Face directory (``config.json``, ``model.safetensors`` and
-the tokenizer files) that ``modeling_decoder.load_pretrained`` and the runtime open.
+stops a run on purpose, to continue it later). ``--snapshot-steps N`` also writes the model every N optimiser steps as
+a Hugging Face directory ``step-<N>/`` in ``--output`` with its ``--dev`` loss in ``log.jsonl``, so the number of
+fine-tuning steps can be chosen on validation afterwards (``--eval-steps N`` measures the dev loss alone). Under
+``torchrun`` each process takes a contiguous share of every global batch (gloo on CPU, as ``distill``). The result is
+a Hugging Face directory (``config.json``, ``model.safetensors`` and the tokenizer files) that
+``modeling_decoder.load_pretrained`` and the runtime open.
 """
 
 from __future__ import annotations
@@ -73,6 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-steps", type=int, default=100, help="write checkpoint.pt every N optimiser steps (and after every epoch)")
     parser.add_argument("--stop-after-steps", type=int, help="write the checkpoint and stop once this many optimiser steps are done "
                         "(a later run without it continues)")
+    parser.add_argument("--eval-steps", type=int, help="also measure --dev every N optimiser steps (default: after every epoch only)")
+    parser.add_argument("--snapshot-steps", type=int, help="every N optimiser steps write the model as a Hugging Face directory "
+                        "step-<N>/ in --output (with its --dev loss in log.jsonl), to choose the step count on validation")
     parser.add_argument("--log-steps", type=int, default=10)
     parser.add_argument("--eval-batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads per process (0 = torch default)")
@@ -223,6 +229,11 @@ def _run(args: argparse.Namespace, world: World) -> int:
                          f"({world.size} x {args.grad_accum})")
     if args.mix_fraction and not args.mix:
         raise SystemExit("train-lm: --mix-fraction needs --mix FILE")
+    for flag, value in (("--eval-steps", args.eval_steps), ("--snapshot-steps", args.snapshot_steps)):
+        if value is not None and value < 1:
+            raise SystemExit(f"train-lm: {flag} {value} must be at least 1")
+    if args.eval_steps and not args.dev:
+        raise SystemExit("train-lm: --eval-steps needs --dev files to measure")
     seed_everything(args.seed)
     started = time.monotonic()
     model, tokenizer, tokenizer_dir = build(args)
@@ -269,6 +280,19 @@ def _run(args: argparse.Namespace, world: World) -> int:
                     "rng": rng_state(), "state": state}, tmp)
         os.replace(tmp, checkpoint_path)
 
+    def measure() -> Dict[str, Any]:
+        """The dev loss and perplexity of the model as it is now (nothing without --dev); main process only."""
+        return {f"dev_{k}": v for k, v in evaluate(model, dev, args.eval_batch_size, pad_id).items()} if dev else {}
+
+    def snapshot(step: int) -> None:
+        """The model as trained for ``step`` optimiser steps, as a directory the later stages open like the final one."""
+        directory = os.path.join(args.output, f"step-{step}")
+        save_pretrained(directory, model)
+        copy_tokenizer_files(tokenizer_dir, directory)
+        record = {"event": "snapshot", "step": step, "path": directory, **measure()}
+        log.write(record)
+        print(summary("snapshot", **{k: v for k, v in record.items() if k != "event"}), flush=True)
+
     stopped = False
     model.train()
     while state["global_step"] < total_steps and not stopped:
@@ -314,6 +338,10 @@ def _run(args: argparse.Namespace, world: World) -> int:
                     log.write({"event": "step", "epoch": epoch + 1, "step": state["global_step"], "loss": running / running_n,
                                "lr": scheduler.get_last_lr()[0]})
                     running, running_n = 0.0, 0
+                if world.main and args.snapshot_steps and state["global_step"] % args.snapshot_steps == 0:
+                    snapshot(state["global_step"])
+                elif world.main and args.eval_steps and state["global_step"] % args.eval_steps == 0 and step + 1 < steps_this_epoch:
+                    log.write({"event": "eval", "epoch": epoch + 1, "step": state["global_step"], **measure()})
                 if state["global_step"] % args.save_steps == 0 and step + 1 < steps_this_epoch:
                     save_checkpoint()
         if stopped:
@@ -321,7 +349,7 @@ def _run(args: argparse.Namespace, world: World) -> int:
             break
         record: Dict[str, Any] = {"event": "eval", "epoch": epoch + 1, "step": state["global_step"]}
         if world.main and dev:
-            record.update({f"dev_{k}": v for k, v in evaluate(model, dev, args.eval_batch_size, pad_id).items()})
+            record.update(measure())
             log.write(record)
             print(summary("epoch", **{k: v for k, v in record.items() if k != "event"}), flush=True)
         state["history"].append(record)

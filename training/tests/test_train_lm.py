@@ -146,3 +146,41 @@ def test_schedule_warms_up_then_decays_by_cosine_to_the_floor():
     assert rates[9] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
     assert all(a >= b for a, b in zip(rates[3:], rates[4:]))
     assert scheduler.get_last_lr()[0] == pytest.approx(0.1)
+
+
+def test_snapshots_write_the_model_every_n_steps_with_its_dev_loss(corpus, tmp_path):
+    output = tmp_path / "lm"
+    result = _run(*command(corpus, output, "--epochs", "2", "--snapshot-steps", "4", "--eval-steps", "3"))
+    snapshots = [e for e in _events(output) if e["event"] == "snapshot"]
+    assert [e["step"] for e in snapshots] == [4, 8, 12]  # 6 steps per epoch, 12 in all
+    assert result.stdout.count("snapshot: step=") == 3
+    assert [e["step"] for e in _events(output) if e["event"] == "eval"] == [3, 6, 9, 12]  # every 3 and each epoch end
+    last = snapshots[-1]
+    assert last["path"] == str(output / "step-12") and last["dev_loss"] == next(
+        e["dev_loss"] for e in _events(output) if e["event"] == "eval" and e["step"] == 12)
+    # The last snapshot is the final model; an earlier one is a different model whose dev loss is its own.
+    final, at_12 = load_file(str(output / "model.safetensors")), load_file(str(output / "step-12" / "model.safetensors"))
+    assert all(np.array_equal(final[k], at_12[k]) for k in final)
+    at_4 = load_pretrained(str(output / "step-4"))
+    from edgeguard_train.lm_data import DecoderTokenizer
+    from edgeguard_train.train_lm import documents, evaluate
+    docs = documents(read_texts([str(corpus)], ["prompt"], {}), DecoderTokenizer.load(str(output / "step-4")), 16, "dev")
+    assert evaluate(at_4, docs, 16, 0)["loss"] == pytest.approx(snapshots[0]["dev_loss"], rel=1e-6)
+    assert snapshots[0]["dev_loss"] > snapshots[-1]["dev_loss"]
+
+
+def test_a_distilled_text_file_fine_tunes_a_target(corpus, tmp_path):
+    base = tmp_path / "base"
+    _run(*command(corpus, base, "--epochs", "1"))
+    samples = tmp_path / "samples.jsonl"  # distill-detox's rows: the text field is the document
+    samples.write_text("".join(json.dumps({"seed": i, "text": SENTENCES[i % 3] + " today", "tokens": [1, 2], "finish_reason": "stop"})
+                               + "\n" for i in range(16)), encoding="utf-8")
+    tuned = tmp_path / "tuned"
+    result = _run("/usr/bin/python3", "-m", "edgeguard_train", "train-lm", "--init-from", str(base), "--train", str(samples),
+                  "--text-fields", "text", "--dev", str(samples), "--output", str(tuned), "--lr", "5e-5", "--batch-size", "8",
+                  "--max-length", "16", "--epochs", "2", "--snapshot-steps", "2", "--threads", "1")
+    assert "documents=16" in result.stdout
+    assert [e["step"] for e in _events(tuned) if e["event"] == "snapshot"] == [2, 4]
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        _run(*command(corpus, tmp_path / "bad", "--eval-steps", "0"))
+    assert "--eval-steps 0 must be at least 1" in refused.value.stderr
