@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 from .generation_metrics import distinct_n
-from .jsonl import JsonlAppender, done_keys, read_jsonl
+from .jsonl import JsonlAppender, done_keys, read_jsonl, settings_match
 from .progress import Progress, summary
 
 SAMPLES = "samples.jsonl"
@@ -92,11 +92,6 @@ class Decoding:
         return data
 
 
-def visible_text(tokenizer, tokens: Sequence[int]) -> str:
-    """The text of ``tokens`` without special tokens (EOS) and without ids beyond the tokenizer (padded embeddings)."""
-    return tokenizer.bpe.decode([t for t in tokens if t < tokenizer.vocab_size])
-
-
 class ReferenceSampler:
     """The Python reference: ``generation.generate`` over the base and toxic models with the contrastive combiner."""
 
@@ -134,7 +129,7 @@ class ReferenceSampler:
         settings = SamplingSettings(temperature=d.temperature, top_k=d.top_k, seed=seed)
         combiner = Combiner("contrastive", plausibility=d.plausibility, beta=d.beta)
         tokens, reason = generate(self.models, [self.tokenizer.bos_id], settings, combiner, d.max_new_tokens, self.stop)
-        return {"seed": seed, "text": visible_text(self.tokenizer, tokens), "tokens": tokens, "finish_reason": reason}
+        return {"seed": seed, "text": self.tokenizer.text(tokens), "tokens": tokens, "finish_reason": reason}
 
 
 def _load(load_pretrained, directory: str):
@@ -206,22 +201,13 @@ def _settings(args: argparse.Namespace, decoding: Decoding) -> Dict[str, Any]:
 def _prepare_output(output: str, settings: Dict[str, Any], overwrite: bool) -> None:
     """Creates ``output``; a rerun must decode as the run that wrote its samples did."""
     os.makedirs(output, exist_ok=True)
-    path = os.path.join(output, SETTINGS)
     if overwrite:
         for name in (SAMPLES, SETTINGS, SUMMARY):
             if os.path.exists(os.path.join(output, name)):
                 os.remove(os.path.join(output, name))
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            written = json.load(f)
-        changed = sorted(k for k in set(written) | set(settings) if written.get(k) != settings.get(k))
-        if changed:
-            details = ", ".join(f"{k}: {written.get(k)!r} -> {settings.get(k)!r}" for k in changed)
-            raise SystemExit(f"distill-detox: {output} holds samples decoded with other settings ({details}); "
-                             "use another --output or --overwrite")
-    elif os.path.exists(os.path.join(output, SAMPLES)):
+    if os.path.exists(os.path.join(output, SAMPLES)) and not os.path.exists(os.path.join(output, SETTINGS)):
         raise SystemExit(f"distill-detox: {output} holds {SAMPLES} without {SETTINGS}; use another --output or --overwrite")
-    _write_json(path, settings)
+    settings_match(os.path.join(output, SETTINGS), settings, "distill-detox")
 
 
 def _write_json(path: str, data: Dict[str, Any]) -> None:

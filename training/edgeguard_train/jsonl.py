@@ -68,6 +68,25 @@ def done_keys(path: str, key: str = "id") -> Set[Any]:
     return {obj[key] for obj in read_jsonl(path, skip_bad=True) if key in obj}
 
 
+def settings_match(path: str, settings: Dict[str, Any], stage: str) -> None:
+    """Records ``settings`` in ``path``, or checks them against those a previous run recorded there: appending to a
+    resumed output is only right when it is produced the same way."""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            written = json.load(f)
+        changed = sorted(k for k in set(written) | set(settings) if written.get(k) != settings.get(k))
+        if changed:
+            details = ", ".join(f"{k}: {written.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+            raise SystemExit(f"{stage}: {os.path.dirname(path) or '.'} holds output made with other settings ({details}); "
+                             "use another --output or --overwrite")
+        return
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(settings, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
 def write_jsonl(path: str, rows: Iterable[Dict[str, Any]]) -> int:
     """Writes ``rows`` to ``path`` atomically (temporary file, then rename); returns the count."""
     tmp = f"{path}.tmp-{os.getpid()}"

@@ -124,6 +124,10 @@ class DecoderTokenizer:
     def vocab_size(self) -> int:
         return self.bpe.vocab_size
 
+    def text(self, ids: Sequence[int]) -> str:
+        """The text of generated ``ids``: special tokens (EOS) and ids beyond the tokenizer (padded embeddings) leave none."""
+        return self.bpe.decode([i for i in ids if i < self.vocab_size])
+
     def document(self, text: str, max_length: int) -> List[int]:
         """``BOS text EOS`` (each when the tokenizer has one), cut to ``max_length`` ids; a cut row keeps its BOS."""
         ids = ([self.bos_id] if self.bos_id is not None else []) + self.bpe.encode(text)

@@ -67,3 +67,24 @@ def small_dataset(tmp_path: Path) -> Path:
     path = tmp_path / "small.jsonl"
     path.write_text("".join(rows[::70][:48]), encoding="utf-8")
     return path
+
+
+def tiny_decoder_dir(path: Path, seed: int, vocab_size: int = 512) -> Path:
+    """A random 2-layer, 32-wide Llama with the small byte-level BPE tokenizer; weights spread wide (normal, std 0.5)
+    so that its next-token distributions are peaked and a plausibility mask keeps a few tokens, not all of them."""
+    import torch
+
+    from edgeguard_train.modeling_decoder import DecoderConfig, DecoderLM, save_pretrained
+
+    torch.manual_seed(seed)
+    config = DecoderConfig.from_dict({"model_type": "llama", "vocab_size": vocab_size, "hidden_size": 32,
+                                      "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4,
+                                      "num_key_value_heads": 2, "max_position_embeddings": 64, "tie_word_embeddings": True})
+    model = DecoderLM(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.5)
+    save_pretrained(str(path), model)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(REPO_ROOT / "tests" / "data" / "tokenizers" / "edgeguard-bpe-small" / name, path / name)
+    return path

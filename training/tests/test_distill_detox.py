@@ -4,46 +4,26 @@ the summary, and the runtime CLI adapter against a fake executable."""
 
 import json
 import math
-import os
-import shutil
 import stat
 import sys
 
 import numpy as np
 import pytest
-import torch
 
-from conftest import REPO_ROOT
+from conftest import tiny_decoder_dir
 from edgeguard_train.__main__ import main
-from edgeguard_train.distill_detox import RuntimeCliSampler, Decoding, summarize
+from edgeguard_train.distill_detox import Decoding, RuntimeCliSampler, summarize
 from edgeguard_train.generation import LockStep
 from edgeguard_train.generation_metrics import distinct_n
 from edgeguard_train.lm_data import DecoderTokenizer
 from edgeguard_train.logits_processing import Combiner, LogitsChain, SamplingSettings, contrastive
-from edgeguard_train.modeling_decoder import DecoderConfig, DecoderLM, load_pretrained, save_pretrained
-
-TOKENIZER = REPO_ROOT / "tests" / "data" / "tokenizers" / "edgeguard-bpe-small"
-
-
-def _model_dir(path, seed, vocab_size=512):
-    torch.manual_seed(seed)
-    config = DecoderConfig.from_dict({"model_type": "llama", "vocab_size": vocab_size, "hidden_size": 32,
-                                      "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4,
-                                      "num_key_value_heads": 2, "max_position_embeddings": 64, "tie_word_embeddings": True})
-    model = DecoderLM(config)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, 0.5)  # spread logits, so the plausibility mask keeps a few tokens, not all 512
-    save_pretrained(str(path), model)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copyfile(TOKENIZER / name, path / name)
-    return path
+from edgeguard_train.modeling_decoder import load_pretrained
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
-    return _model_dir(root / "base", 1), _model_dir(root / "toxic", 2)
+    return tiny_decoder_dir(root / "base", 1), tiny_decoder_dir(root / "toxic", 2)
 
 
 def _distill(base, toxic, output, *extra):
@@ -136,7 +116,7 @@ def test_a_rerun_with_other_settings_is_refused_unless_overwritten(models, tmp_p
 
 def test_bad_models_are_refused_with_a_message(models, tmp_path):
     base, _ = models
-    wide = _model_dir(tmp_path / "wide", 3, vocab_size=520)
+    wide = tiny_decoder_dir(tmp_path / "wide", 3, vocab_size=520)
     with pytest.raises(SystemExit, match="must share one vocabulary"):
         _distill(base, wide, tmp_path / "a", "--samples", "1")
     with pytest.raises(SystemExit, match="no config.json"):
