@@ -36,6 +36,7 @@ STAGES = {
     "train-lm": "edgeguard_train.train_lm",
     "antidote": "edgeguard_train.antidote",
     "distill-detox": "edgeguard_train.distill_detox",
+    "eval-generation": "edgeguard_train.eval_generation",
 }
 
 
