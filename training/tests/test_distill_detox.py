@@ -59,9 +59,10 @@ def test_equal_models_score_every_plausible_token_zero_and_sample_uniformly_amon
     assert all(420 <= c <= 580 for c in counts[plausible]), counts
 
 
-def test_every_sampled_token_lies_in_the_base_models_plausible_set(models, tmp_path):
+@pytest.mark.parametrize("amateur", ["toxic", "base"])
+def test_every_sampled_token_lies_in_the_base_models_plausible_set(models, tmp_path, amateur):
     base, toxic = models
-    rows = _distill(base, toxic, tmp_path / "out", "--samples", "3")
+    rows = _distill(base, toxic if amateur == "toxic" else base, tmp_path / "out", "--samples", "3")
     reference = load_pretrained(str(base))
     for row in rows:
         group = LockStep([reference], [0])
