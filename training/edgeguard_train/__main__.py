@@ -35,6 +35,8 @@ STAGES = {
     "train-bpe": "edgeguard_train.train_bpe",
     "train-lm": "edgeguard_train.train_lm",
     "antidote": "edgeguard_train.antidote",
+    "pt-align-pairs": "edgeguard_train.pt_align_pairs",
+    "align-pt": "edgeguard_train.align_pt",
 }
 
 
