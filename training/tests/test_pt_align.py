@@ -22,7 +22,7 @@ from edgeguard_train.guard_scorers import GuardError, RuntimeCliGuard, guard_fro
 from edgeguard_train.llm_backends import LLMBackend
 from edgeguard_train.lm_data import DecoderTokenizer
 from edgeguard_train.modeling_decoder import DecoderConfig, DecoderLM, load_pretrained, save_pretrained
-from edgeguard_train.pt_align import (DEFAULT_SEEDS, MAX_SEEDS, LossSums, Pair, PairFormat, Seed, batch_tensors,
+from edgeguard_train.pt_align import (DEFAULT_SEEDS, MAX_SEEDS, Pair, PairFormat, batch_tensors,
                                       encode_pair, log1m_exp, loss_sums, penalised_positions, pt_align_loss,
                                       read_pairs, read_seeds)
 from edgeguard_train.pt_align_pairs import (choose_pair, instruction_seed, sample_responses, sample_seed,
@@ -219,6 +219,22 @@ def test_stopped_run_resumes_to_the_same_weights(model_dir, pairs_file, tmp_path
     whole = load_checkpoint(str(tmp_path / "whole" / "checkpoint.pt"))["model"]
     parts = load_checkpoint(str(tmp_path / "parts" / "checkpoint.pt"))["model"]
     assert all(torch.equal(whole[k], parts[k]) for k in whole)
+
+
+def test_gpt2_with_chatml_turns_trains_and_saves(pairs_file, tmp_path):
+    torch.manual_seed(4)
+    model = DecoderLM(DecoderConfig.from_dict({"model_type": "gpt2", "vocab_size": 512, "n_embd": 24, "n_head": 3,
+                                               "n_layer": 2, "n_positions": 64}))
+    base = tmp_path / "gpt2"
+    save_pretrained(str(base), model)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(TOKENIZER / name, base / name)
+    events = _align(pairs_file, base, tmp_path / "out", "--format", "chatml", "--penalised", "all", "--epochs", "1")
+    assert [e["event"] for e in events] == ["start", "step", "step", "eval", "end"]
+    assert all(math.isfinite(e["loss"]) and math.isfinite(e["unlikelihood"]) for e in events if e["event"] == "step")
+    tuned, original = load_pretrained(str(tmp_path / "out")), load_pretrained(str(base))
+    assert tuned.config.is_gpt2
+    assert any(not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), original.state_dict().values()))
 
 
 # --- making pairs ------------------------------------------------------------------------------------
