@@ -16,7 +16,8 @@ so a rerun, or a resumed run, writes the same rows.
 
 Each row: ``id``, ``instruction``, ``positive``, ``negative``, ``scores`` (the guard's P(unsafe) of each, and of every
 sample; null without a guard), ``seed``, ``mode``. Every index's outcome goes to ``<output>.decisions.jsonl``; a rerun
-with the same arguments continues after the last decided index.
+with the same arguments continues after the decided indices. Exit code 0 when every index is decided, 1 when some
+writer requests failed (a rerun asks again), 2 when the guard fails.
 """
 
 from __future__ import annotations
