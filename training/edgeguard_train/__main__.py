@@ -37,6 +37,8 @@ STAGES = {
     "antidote": "edgeguard_train.antidote",
     "distill-detox": "edgeguard_train.distill_detox",
     "eval-generation": "edgeguard_train.eval_generation",
+    "pt-align-pairs": "edgeguard_train.pt_align_pairs",
+    "align-pt": "edgeguard_train.align_pt",
 }
 
 

@@ -55,3 +55,47 @@ def test_train_lm_two_gloo_processes_equal_one_process(tmp_path):
     assert max(float(np.abs(a[k] - b[k]).max()) for k in a) < 1e-5
     losses = lambda out: [json.loads(l)["loss"] for l in (out / "log.jsonl").read_text().splitlines() if '"event": "step"' in l]
     assert losses(single) == pytest.approx(losses(double), rel=1e-5)
+
+
+def test_align_pt_two_gloo_processes_equal_one_process(tmp_path):
+    import shutil
+
+    import torch
+
+    from edgeguard_train.modeling_decoder import DecoderConfig, DecoderLM, save_pretrained
+    from test_pt_align import PAIRS, TOKENIZER
+
+    torch.manual_seed(3)
+    model = DecoderLM(DecoderConfig.from_dict({"model_type": "llama", "vocab_size": 512, "hidden_size": 32,
+                                               "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                                               "max_position_embeddings": 64, "tie_word_embeddings": True}))
+    base = tmp_path / "base"
+    save_pretrained(str(base), model)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(TOKENIZER / name, base / name)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"instruction": i, "positive": p, "negative": n}) + "\n" for i, p, n in PAIRS),
+                     encoding="utf-8")
+
+    def command(output):
+        # Pairs of different lengths and penalised counts, so the processes' shares hold different token counts.
+        return [sys.executable, "-m", "edgeguard_train", "align-pt", "--pairs", str(pairs), "--init-from", str(base),
+                "--output", str(output), "--max-length", "48", "--batch-size", "4", "--grad-accum", "2", "--epochs", "2",
+                "--lr", "3e-3", "--threads", "1", "--log-steps", "1", "--penalised", "all"]
+
+    single = tmp_path / "single"
+    subprocess.run(command(single), check=True, env=run_env(), cwd=str(TRAINING), capture_output=True)
+    double = tmp_path / "double"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29535",
+                "--redirects", "1", "--tee", "1", "-m"] + command(double)[2:]
+    result = subprocess.run(torchrun, env=run_env(), cwd=str(TRAINING), capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert '"processes": 2' in (double / "log.jsonl").read_text()
+    a = load_file(str(single / "model.safetensors"))
+    b = load_file(str(double / "model.safetensors"))
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) < 1e-5
+    init = load_file(str(base / "model.safetensors"))
+    assert max(float(np.abs(a[k] - init[k]).max()) for k in a) > 1e-3
+    steps = lambda out: [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines() if '"event": "step"' in l]
+    assert [s["loss"] for s in steps(single)] == pytest.approx([s["loss"] for s in steps(double)], rel=1e-5)
+    assert [s["unlikelihood"] for s in steps(single)] == pytest.approx([s["unlikelihood"] for s in steps(double)], rel=1e-5)
