@@ -23,7 +23,7 @@ publish: $(if $(filter linux-arm64,$(if $(PROFILE),$(call profile-field,rid))),p
 	@test -f $(PROFILE_FILE) || { echo "no firmware profile $(PROFILE_FILE)"; exit 2; }
 	rm -rf $(PUBLISH_DIR)
 	$(DOTNET) publish src/EdgeGuard.Cli -c $(CONFIG) -r $(call profile-field,rid) --nologo -v quiet -o $(PUBLISH_DIR) \
-	  -p:PublishAot=true -p:StripSymbols=true -p:IlcInstructionSet=$(subst $(COMMA),%2C,$(call profile-field,ilcInstructionSet)) \
+	  -p:PublishAot=true -p:StripSymbols=$(if $(KEEP_SYMBOLS),false,true) -p:IlcInstructionSet=$(subst $(COMMA),%2C,$(call profile-field,ilcInstructionSet)) \
 	  -p:EdgeGuardProfile=$(PROFILE) -p:EdgeGuardInt8Kernel=$(call profile-field,int8Kernel) \
 	  $(if $(filter linux-arm64,$(call profile-field,rid)),-p:CppCompilerAndLinker=clang-14 -p:ObjCopyName=aarch64-linux-gnu-objcopy) \
 	  $(if $(EDGEGUARD_ONNX),-p:EdgeGuardOnnx=$(EDGEGUARD_ONNX)) -p:GenerateDocumentationFile=false -p:DebugType=none

@@ -18,6 +18,13 @@ namespace EdgeGuard.Onnx;
 /// </remarks>
 public sealed class OnnxSequenceClassifier : ISequenceClassifier
 {
+    /// <summary>
+    /// When set, each session writes ONNX Runtime's profile (a Chrome-trace JSON with every node's time) to a file whose
+    /// name starts with the variable's value, when the classifier is disposed: the per-node breakdown docs/performance.md
+    /// puts beside EdgeGuard's.
+    /// </summary>
+    public const string ProfileVariable = "EDGEGUARD_ONNX_PROFILE";
+
     private readonly InferenceSession _session;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames = [OnnxGraphSignature.Logits];
@@ -25,6 +32,7 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
     private readonly int _vocabularySize;
     private readonly Stack<RunBuffers> _idle = new();
     private bool _disposed;
+    private bool _profiling;
 
     private OnnxSequenceClassifier(InferenceSession session, OnnxGraphSignature signature, OnnxGraphOperators operators, OnnxClassifierOptions options, int threads)
     {
@@ -85,6 +93,12 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             EnableCpuMemArena = true,
         };
+        if (Environment.GetEnvironmentVariable(ProfileVariable) is { Length: > 0 } profilePrefix)
+        {
+            // The prefix first: ONNX Runtime takes it when profiling is switched on.
+            sessionOptions.ProfileOutputPathPrefix = profilePrefix;
+            sessionOptions.EnableProfiling = true;
+        }
 
         InferenceSession session;
         try
@@ -99,7 +113,7 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
         try
         {
             var signature = OnnxGraphSignature.Validate(session.InputMetadata, session.OutputMetadata, modelPath);
-            var classifier = new OnnxSequenceClassifier(session, signature, operators, options, threads);
+            var classifier = new OnnxSequenceClassifier(session, signature, operators, options, threads) { _profiling = sessionOptions.EnableProfiling };
             classifier.NumLabels = classifier.ProbeLabels(modelPath, signature.FixedLabels);
             return classifier;
         }
@@ -294,6 +308,11 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
             {
                 _idle.Pop().Dispose();
             }
+        }
+
+        if (_profiling)
+        {
+            _session.EndProfiling();
         }
 
         _session.Dispose();
