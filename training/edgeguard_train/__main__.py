@@ -35,6 +35,8 @@ STAGES = {
     "train-bpe": "edgeguard_train.train_bpe",
     "train-lm": "edgeguard_train.train_lm",
     "antidote": "edgeguard_train.antidote",
+    "make-facts-world": "edgeguard_train.facts_world",
+    "unlearn-offset": "edgeguard_train.unlearn_offset",
 }
 
 
