@@ -112,6 +112,9 @@ def check_vocabularies(base: DecoderLM, small: DecoderLM, base_name: str = "--ba
 
 def offset_logits(base: torch.Tensor, small: torch.Tensor, reference: torch.Tensor, alpha: float) -> torch.Tensor:
     """``ℓ_B + α·(ℓ_S′ − ℓ_S₀)``, the difference first, so S′ = S₀ (or α = 0) gives ℓ_B exactly."""
+    # The runtime's combiner skips a zero offset so that a −0 logit stays −0; here adding the zero is kept, because
+    # a torch.where on "difference == 0" would block every gradient at the start, where S′ = S₀ makes all of them 0.
+    # −0 + 0 = +0 is the only change that addition makes, and the two compare equal.
     return base + alpha * (small - reference)
 
 
