@@ -105,9 +105,29 @@ def load_frozen(directory: str) -> DecoderLM:
 def check_vocabularies(base: DecoderLM, small: DecoderLM, base_name: str = "--base", small_name: str = "--small") -> None:
     """The offset adds logits token by token, so both models must score the same vocabulary."""
     if base.config.vocab_size != small.config.vocab_size:
-        raise SystemExit(f"unlearn-offset: the base model ({base_name}) has a vocabulary of {base.config.vocab_size} ids and "
-                         f"the small model ({small_name}) one of {small.config.vocab_size}: the offset ℓ_B + α(ℓ_S′ − ℓ_S₀) "
+        raise SystemExit(f"unlearn-offset: the base model {base_name} has a vocabulary of {base.config.vocab_size} ids and "
+                         f"the small model {small_name} one of {small.config.vocab_size}: the offset ℓ_B + α(ℓ_S′ − ℓ_S₀) "
                          "needs models that share one vocabulary")
+
+
+def token_table(directory: str) -> Optional[Dict[str, Any]]:
+    """The token-to-id table of a directory's ``tokenizer.json`` (its model's vocabulary and the added tokens)."""
+    path = os.path.join(directory, "tokenizer.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    model = data.get("model") or {}
+    return {"vocab": model.get("vocab"), "added": sorted((t.get("id"), t.get("content")) for t in data.get("added_tokens") or [])}
+
+
+def check_tokenizers(base_dir: str, small_dir: str) -> None:
+    """Equal vocabulary sizes are not enough: id i must be the same token for B and S₀, or the offset moves another
+    token's logit. Checked when both directories carry a tokenizer."""
+    base, small = token_table(base_dir), token_table(small_dir)
+    if base is not None and small is not None and base != small:
+        raise SystemExit(f"unlearn-offset: the tokenizers of {base_dir} and {small_dir} map tokens to different ids: "
+                         "the offset ℓ_B + α(ℓ_S′ − ℓ_S₀) needs models that share one tokenizer")
 
 
 def offset_logits(base: torch.Tensor, small: torch.Tensor, reference: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -219,7 +239,8 @@ def _run(args: argparse.Namespace, world: World) -> int:
     started = time.monotonic()
 
     base, reference = load_frozen(args.base), load_frozen(args.small)
-    check_vocabularies(base, reference)
+    check_vocabularies(base, reference, args.base, args.small)
+    check_tokenizers(args.base, args.small)
     small = load_pretrained(args.small).train()
     offset = OffsetLM(base, small, reference, args.alpha)
     tokenizer_dir = args.tokenizer or (args.small if os.path.exists(os.path.join(args.small, "tokenizer.json")) else args.base)

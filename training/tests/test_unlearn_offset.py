@@ -232,6 +232,15 @@ def test_mismatched_vocabularies_and_bad_settings_are_refused(world, tmp_path):
               "--output", str(tmp_path / "out"), "--batch-size", "2", "--max-length", "32"]
     with pytest.raises(SystemExit, match=r"vocabulary of 512 ids .* one of 500"):
         main(common + ["--small", str(other)])
+    # Same size, but two tokens trade ids: the offset would move the wrong logits.
+    swapped = _save(_tiny(4, hidden=16), tmp_path / "swapped")
+    table = json.loads((swapped / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = table["model"]["vocab"]
+    first, second = sorted(vocab, key=vocab.get)[10:12]
+    vocab[first], vocab[second] = vocab[second], vocab[first]
+    (swapped / "tokenizer.json").write_text(json.dumps(table), encoding="utf-8")
+    with pytest.raises(SystemExit, match="map tokens to different ids"):
+        main(common + ["--small", str(swapped)])
     with pytest.raises(SystemExit, match="--alpha 0.0"):
         main(common + ["--small", str(world / "small"), "--alpha", "0"])
     with pytest.raises(SystemExit, match="fewer than one batch of 4"):
