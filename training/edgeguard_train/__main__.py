@@ -39,6 +39,8 @@ STAGES = {
     "eval-generation": "edgeguard_train.eval_generation",
     "pt-align-pairs": "edgeguard_train.pt_align_pairs",
     "align-pt": "edgeguard_train.align_pt",
+    "make-facts-world": "edgeguard_train.facts_world",
+    "unlearn-offset": "edgeguard_train.unlearn_offset",
 }
 
 

@@ -1,6 +1,7 @@
-"""Text for decoder language models: which JSONL fields and rows make a training text, mixing in a fraction of
-another file's rows, and the decoder tokenizer of a Hugging Face directory (``tokenizer.json`` +
-``tokenizer_config.json``, as ``train-bpe`` writes them and the runtime's ``hf-tokenizer-json`` reads them)."""
+"""Text for decoder language models: which JSONL fields and rows make a training text (or the lines of a ``.txt``
+file), mixing in a fraction of another file's rows, and the decoder tokenizer of a Hugging Face directory
+(``tokenizer.json`` + ``tokenizer_config.json``, as ``train-bpe`` writes them and the runtime's ``hf-tokenizer-json``
+reads them)."""
 
 from __future__ import annotations
 
@@ -59,13 +60,33 @@ def row_text(row: Dict[str, Any], fields: Sequence[str]) -> Optional[str]:
     return "\n".join(parts) if parts else None
 
 
+def is_plain_text(path: str) -> bool:
+    """A ``.txt`` file holds one text per line; every other file is JSONL rows."""
+    return path.endswith(".txt")
+
+
+def read_lines(path: str) -> List[str]:
+    """The non-blank lines of a plain text file, without their line ends."""
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\r\n") for line in f if line.strip()]
+
+
 def read_texts(paths: Sequence[str], fields: Sequence[str], where: Dict[str, List[str]],
                limit: Optional[int] = None) -> List[str]:
-    """The texts of the rows of ``paths`` that match ``where``, in file order (at most ``limit``)."""
+    """The texts of the rows of ``paths`` that match ``where``, in file order (at most ``limit``); a ``.txt`` file
+    gives its non-blank lines (``fields`` and ``where`` select JSONL rows, so a filter on a text file is refused)."""
     texts: List[str] = []
     for path in paths:
         if not os.path.exists(path):
             raise SystemExit(f"{path}: no such file")
+        if is_plain_text(path):
+            if where:
+                raise SystemExit(f"{path}: a plain text file (one text per line) has no fields to filter with --where")
+            for line in read_lines(path):
+                texts.append(line)
+                if limit is not None and len(texts) >= limit:
+                    return texts
+            continue
         for row in read_jsonl(path):
             if not row_matches(row, where):
                 continue

@@ -99,3 +99,34 @@ def test_align_pt_two_gloo_processes_equal_one_process(tmp_path):
     steps = lambda out: [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines() if '"event": "step"' in l]
     assert [s["loss"] for s in steps(single)] == pytest.approx([s["loss"] for s in steps(double)], rel=1e-5)
     assert [s["unlikelihood"] for s in steps(single)] == pytest.approx([s["unlikelihood"] for s in steps(double)], rel=1e-5)
+
+
+def test_unlearn_offset_two_gloo_processes_equal_one_process(tmp_path):
+    from test_unlearn_offset import _save, _tiny
+
+    base, small = _save(_tiny(1), tmp_path / "base"), _save(_tiny(2, hidden=16), tmp_path / "small")
+    # Lines of different lengths, so each process's share holds a different number of tokens.
+    forget, retain = tmp_path / "forget.txt", tmp_path / "retain.txt"
+    forget.write_text("".join(f"the secret number {i} is {' '.join(['seven'] * (1 + i % 3))}\n" for i in range(8)), encoding="utf-8")
+    retain.write_text("".join(f"a dog ran in the park {'again ' * (i % 4)}\n" for i in range(8)), encoding="utf-8")
+
+    def command(output):
+        return ["-m", "edgeguard_train", "unlearn-offset", "--base", str(base), "--small", str(small), "--forget", str(forget),
+                "--retain", str(retain), "--output", str(output), "--batch-size", "4", "--grad-accum", "2",
+                "--max-steps", "4", "--lr", "1e-2", "--max-length", "24", "--threads", "1", "--log-steps", "1"]
+
+    single = tmp_path / "single"
+    subprocess.run([sys.executable, *command(single)], check=True, env=run_env(), cwd=str(TRAINING), capture_output=True)
+    double = tmp_path / "double"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29536",
+                "--redirects", "1", "--tee", "1"] + command(double)[1:]
+    result = subprocess.run(torchrun, env=run_env(), cwd=str(TRAINING), capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert '"processes": 2' in (double / "log.jsonl").read_text()
+    a = load_file(str(single / "model.safetensors"))
+    b = load_file(str(double / "model.safetensors"))
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) < 1e-5
+    start = load_file(str(small / "model.safetensors"))
+    assert max(float(np.abs(a[k] - start[k]).max()) for k in a) > 1e-3
+    losses = lambda out: [json.loads(l)["loss"] for l in (out / "log.jsonl").read_text().splitlines() if '"event": "step"' in l]
+    assert len(losses(single)) == 4 and losses(single) == pytest.approx(losses(double), rel=1e-5)
