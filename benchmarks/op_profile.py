@@ -1,10 +1,10 @@
 """Where one verdict's time goes, per kind of operation, EdgeGuard beside ONNX Runtime (`make op-profile`).
 
-EdgeGuard's side is `perf report --no-children --sort symbol -g none --stdio` of a `perf record` of the NativeAOT
+EdgeGuard's side is `perf report --no-children --sort symbol --stdio` of a `perf record` of the NativeAOT
 binary (built with symbols) running `edgeguard bench`; ONNX Runtime's is the Chrome-trace JSON its profiler writes
 (`EDGEGUARD_ONNX_PROFILE`) for the same `bench` with `--backend onnx`. Both are sorted into the same kinds of work and
 printed as one markdown table: each engine's share of its time and that share of its median latency (`--eg-p50`,
-`--ort-p50`, measured by the same `bench` runs).
+`--ort-p50`, measured by plain `bench` runs of the same command: profilers slow what they watch).
 
 The two shares are not the same measure, and the table says so: EdgeGuard's is a share of CPU samples on all threads
 (time spent spinning or in the kernel included), ONNX Runtime's a share of the wall time of its timed runs (node
@@ -74,7 +74,7 @@ def edgeguard_shares(report_path: str) -> Dict[str, float]:
             kind = kind_of_symbol(m.group(2) + " " + m.group(3))
             shares[kind] = shares.get(kind, 0.0) + float(m.group(1))
     if not shares:
-        raise SystemExit(f"{report_path}: no `NN.NN%  [.] symbol` lines; expected `perf report --no-children --sort symbol -g none --stdio` output")
+        raise SystemExit(f"{report_path}: no `NN.NN%  [.] symbol` lines; expected `perf report --no-children --sort symbol --stdio` output")
     total = sum(shares.values())
     return {k: 100.0 * v / total for k, v in shares.items()}
 
@@ -103,10 +103,10 @@ def onnx_runtime_shares(profile_path: str, skip_runs: int) -> Tuple[Dict[str, fl
 
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--perf-report", required=True, help="EdgeGuard: perf report --no-children --sort symbol -g none --stdio output")
+    parser.add_argument("--perf-report", required=True, help="EdgeGuard: perf report --no-children --sort symbol --stdio output")
     parser.add_argument("--ort-profile", required=True, help="ONNX Runtime: the JSON its profiler wrote")
-    parser.add_argument("--eg-p50", type=float, required=True, help="EdgeGuard's median ms per verdict in the same bench run")
-    parser.add_argument("--ort-p50", type=float, required=True, help="ONNX Runtime's median ms per verdict in the same bench run")
+    parser.add_argument("--eg-p50", type=float, required=True, help="EdgeGuard's median ms per verdict, unprofiled")
+    parser.add_argument("--ort-p50", type=float, required=True, help="ONNX Runtime's median ms per verdict, unprofiled")
     parser.add_argument("--ort-warmup-runs", type=int, default=6, help="ONNX Runtime runs before the timed ones (bench's label probe + --warmup)")
     args = parser.parse_args(argv)
 
@@ -123,7 +123,7 @@ def main(argv: List[str]) -> int:
         ea, em = cell(a, args.eg_p50)
         oa, om = cell(b, args.ort_p50)
         print(f"| {kind} | {ea} | {em} | {oa} | {om} |")
-    print(f"| whole verdict (p50 of the profiled bench) | 100 | {args.eg_p50:.2f} | 100 | {args.ort_p50:.2f} |")
+    print(f"| whole verdict (p50, unprofiled) | 100 | {args.eg_p50:.2f} | 100 | {args.ort_p50:.2f} |")
     print(f"\n(ONNX Runtime: {runs} timed runs in its profile.)")
     return 0
 

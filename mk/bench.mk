@@ -86,11 +86,13 @@ bench-accuracy: build
 # make op-profile [OP_PROFILE_SHAPES="base large"]: where one 128-token int8 verdict's time goes, per kind of work,
 # EdgeGuard (perf samples of the NativeAOT binary, built with symbols) beside ONNX Runtime (its own profiler's per-node
 # JSON, EDGEGUARD_ONNX_PROFILE), on the same model, 2 threads; benchmarks/op_profile.py sorts both into one markdown
-# table per shape, written to artifacts/op-profile/<shape>.md. Machine-wide: run it on a quiet machine.
+# table per shape, written to artifacts/op-profile/<shape>.md. The shares come from the profiled runs, the milliseconds
+# from a plain run of each engine after them (profilers slow what they watch). Machine-wide: run it on a quiet machine.
 OP_PROFILE_SHAPES ?= base large
 OP_PROFILE_ITERS ?= 60
 OP_PROFILE_DIR := artifacts/op-profile
 OP_PROFILE_BENCH = bench --seq 128 --batch 1 --threads 2 --warmup 5 --iters $(OP_PROFILE_ITERS) --json
+op_profile_p50 = $$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["p50_ms"])' $(1))
 
 .PHONY: op-profile
 op-profile:
@@ -99,10 +101,11 @@ op-profile:
 	$(MAKE) --no-print-directory bench-models SHAPES="$(OP_PROFILE_SHAPES)"
 	mkdir -p $(OP_PROFILE_DIR)
 	$(foreach s,$(OP_PROFILE_SHAPES),rm -f $(OP_PROFILE_DIR)/$(s)-ort_*.json && \
-	  perf record -q -F 2000 -g -o $(OP_PROFILE_DIR)/$(s)-eg.data -- $(BENCH_CLI) $(OP_PROFILE_BENCH) --model $(BENCH_MODELS)/$(s)/int8.gguf > $(OP_PROFILE_DIR)/$(s)-eg.json && \
-	  EDGEGUARD_ONNX_PROFILE=$(OP_PROFILE_DIR)/$(s)-ort $(BENCH_CLI) $(OP_PROFILE_BENCH) --backend onnx --model $(BENCH_MODELS)/$(s)/int8.onnx > $(OP_PROFILE_DIR)/$(s)-ort.json && \
-	  perf report -i $(OP_PROFILE_DIR)/$(s)-eg.data --no-children --sort symbol -g none --stdio > $(OP_PROFILE_DIR)/$(s)-eg.txt 2>/dev/null && \
+	  perf record -q -F 1999 -o $(OP_PROFILE_DIR)/$(s)-eg.data -- $(BENCH_CLI) $(OP_PROFILE_BENCH) --model $(BENCH_MODELS)/$(s)/int8.gguf > /dev/null && \
+	  EDGEGUARD_ONNX_PROFILE=$(OP_PROFILE_DIR)/$(s)-ort $(BENCH_CLI) $(OP_PROFILE_BENCH) --backend onnx --model $(BENCH_MODELS)/$(s)/int8.onnx > /dev/null && \
+	  $(BENCH_CLI) $(OP_PROFILE_BENCH) --model $(BENCH_MODELS)/$(s)/int8.gguf > $(OP_PROFILE_DIR)/$(s)-eg.json && \
+	  $(BENCH_CLI) $(OP_PROFILE_BENCH) --backend onnx --model $(BENCH_MODELS)/$(s)/int8.onnx > $(OP_PROFILE_DIR)/$(s)-ort.json && \
+	  perf report -i $(OP_PROFILE_DIR)/$(s)-eg.data --no-children --sort symbol --stdio > $(OP_PROFILE_DIR)/$(s)-eg.txt 2>/dev/null && \
 	  python3 benchmarks/op_profile.py --perf-report $(OP_PROFILE_DIR)/$(s)-eg.txt --ort-profile $(OP_PROFILE_DIR)/$(s)-ort_*.json \
-	    --eg-p50 $$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["p50_ms"])' $(OP_PROFILE_DIR)/$(s)-eg.json) \
-	    --ort-p50 $$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["p50_ms"])' $(OP_PROFILE_DIR)/$(s)-ort.json) \
+	    --eg-p50 $(call op_profile_p50,$(OP_PROFILE_DIR)/$(s)-eg.json) --ort-p50 $(call op_profile_p50,$(OP_PROFILE_DIR)/$(s)-ort.json) \
 	    | tee $(OP_PROFILE_DIR)/$(s).md &&) true
