@@ -11,4 +11,10 @@ public sealed record OnnxClassifierOptions
 
     /// <summary>Rows of the model's embedding table; ids at or above it are refused before they reach the graph.</summary>
     public required int VocabularySize { get; init; }
+
+    /// <summary>
+    /// When set, ONNX Runtime profiles every node of every call and writes its Chrome-trace JSON to a file whose name
+    /// starts with this prefix when the classifier is disposed (for per-node timings; it slows the calls it watches).
+    /// </summary>
+    public string? ProfileOutputPrefix { get; init; }
 }

@@ -23,6 +23,13 @@ public static class OnnxGuard
     private const float DefaultThreshold = 0.5f;
 
     /// <summary>
+    /// When set, the guard's ONNX Runtime session profiles every node and writes the JSON to a file whose name starts with
+    /// the variable's value when the guard is disposed (<see cref="OnnxClassifierOptions.ProfileOutputPrefix"/>): the
+    /// per-node side of <c>make op-profile</c>.
+    /// </summary>
+    public const string ProfileVariable = "EDGEGUARD_ONNX_PROFILE";
+
+    /// <summary>
     /// Opens <paramref name="path"/>: a <c>.onnx</c> file, or a directory with <c>model.onnx</c>; beside it
     /// <c>config.json</c> (labels from <c>id2label</c>, <c>max_position_embeddings</c>, <c>vocab_size</c>) and the tokenizer
     /// (<c>spm.model</c>, or <c>vocab.txt</c> with an optional <c>tokenizer_config.json</c>).
@@ -66,6 +73,7 @@ public static class OnnxGuard
             Threads = options.Threads,
             MaxSequenceLength = config.MaxPositionEmbeddings,
             VocabularySize = config.VocabSize,
+            ProfileOutputPrefix = Environment.GetEnvironmentVariable(ProfileVariable),
         });
         try
         {

@@ -18,13 +18,6 @@ namespace EdgeGuard.Onnx;
 /// </remarks>
 public sealed class OnnxSequenceClassifier : ISequenceClassifier
 {
-    /// <summary>
-    /// When set, each session writes ONNX Runtime's profile (a Chrome-trace JSON with every node's time) to a file whose
-    /// name starts with the variable's value, when the classifier is disposed: the per-node breakdown docs/performance.md
-    /// puts beside EdgeGuard's.
-    /// </summary>
-    public const string ProfileVariable = "EDGEGUARD_ONNX_PROFILE";
-
     private readonly InferenceSession _session;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames = [OnnxGraphSignature.Logits];
@@ -93,7 +86,7 @@ public sealed class OnnxSequenceClassifier : ISequenceClassifier
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             EnableCpuMemArena = true,
         };
-        if (Environment.GetEnvironmentVariable(ProfileVariable) is { Length: > 0 } profilePrefix)
+        if (options.ProfileOutputPrefix is { Length: > 0 } profilePrefix)
         {
             // The prefix first: ONNX Runtime takes it when profiling is switched on.
             sessionOptions.ProfileOutputPathPrefix = profilePrefix;

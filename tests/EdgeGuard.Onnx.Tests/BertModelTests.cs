@@ -69,6 +69,33 @@ public sealed class BertModelTests
     }
 
     [Fact]
+    public void Dispose_WithAProfilePrefix_WritesEveryNodesTimesOfEachCall()
+    {
+        string directory = Directory.CreateTempSubdirectory("edgeguard-onnx-profile-").FullName;
+        try
+        {
+            var options = new OnnxClassifierOptions { MaxSequenceLength = 32, VocabularySize = 40, ProfileOutputPrefix = Path.Combine(directory, "bert") };
+            int[] ids = [2, 7, 9, 3];
+            using (var bert = OnnxSequenceClassifier.Open(TestModels.Model(TestModels.BertTiny), options))
+            {
+                bert.Forward(ids, new int[ids.Length], [ids.Length], 1, ids.Length, new float[2]);
+                bert.Forward(ids, new int[ids.Length], [ids.Length], 1, ids.Length, new float[2]);
+            }
+
+            string profile = Assert.Single(Directory.GetFiles(directory, "bert*.json"));
+            using var events = System.Text.Json.JsonDocument.Parse(File.ReadAllText(profile));
+            var names = events.RootElement.EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToList();
+            // The label probe at open and the two calls, each with its nodes' kernel times.
+            Assert.Equal(3, names.Count(n => n == "model_run"));
+            Assert.Contains(names, n => n!.EndsWith("_kernel_time", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Forward_TokenTypes_AreFedAsTheCallerGivesThem()
     {
         var tokenizer = EdgeGuard.Tokenization.WordPieceTokenizer.FromDirectory(TestModels.Directory(TestModels.BertTiny));
