@@ -25,6 +25,8 @@ internal sealed class HarnessOptions
 
     public bool Flag(string name) => _named.ContainsKey(name);
 
+    public string? String(string name) => _named.TryGetValue(name, out string? v) ? v : null;
+
     public int Int(string name, int fallback) => _named.TryGetValue(name, out string? v) ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
 
     public int[] Ints(string name, int[] fallback) =>

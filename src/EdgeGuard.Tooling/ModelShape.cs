@@ -3,14 +3,16 @@ using System.Text;
 using System.Text.Json;
 using EdgeGuard.Models.Bert;
 using EdgeGuard.Models.Deberta;
+using EdgeGuard.Models.Llama;
 
 namespace EdgeGuard.Tooling;
 
-/// <summary>Encoder dimensions of a published checkpoint size, for random-weight models of it.</summary>
-/// <param name="Name">The shape's name (<c>base</c>, <c>minilm-l6</c>, …).</param>
+/// <summary>Dimensions of a published checkpoint size (an encoder classifier or a decoder language model), for random-weight models of it.</summary>
+/// <param name="Name">The shape's name (<c>base</c>, <c>minilm-l6</c>, <c>smollm2-135m</c>, …).</param>
 /// <param name="Architecture">The <c>model_type</c>.</param>
 /// <param name="PositionBuckets">DeBERTa's relative-position buckets; unused by the other architectures.</param>
-public sealed record ModelShape(string Name, string Architecture, int Layers, int HiddenSize, int Heads, int IntermediateSize, int MaxPositionEmbeddings, int PositionBuckets = 0)
+/// <param name="KeyValueHeads">A Llama decoder's key/value heads (grouped-query attention); unused by encoders.</param>
+public sealed record ModelShape(string Name, string Architecture, int Layers, int HiddenSize, int Heads, int IntermediateSize, int MaxPositionEmbeddings, int PositionBuckets = 0, int KeyValueHeads = 0)
 {
     /// <summary>
     /// The published DeBERTa-v3 sizes (and <c>tiny</c> for tests), BERT-family sizes (all-MiniLM-L6-v2, BERT-base) and
@@ -29,6 +31,10 @@ public sealed record ModelShape(string Name, string Architecture, int Layers, in
         new("roberta-tiny", RobertaArchitecture.ModelTypeName, 2, 64, 2, 128, 514),
         new("distilroberta", RobertaArchitecture.ModelTypeName, 6, 768, 12, 3072, 514),
         new("roberta-base", RobertaArchitecture.ModelTypeName, 12, 768, 12, 3072, 514),
+        new("llama-tiny", LlamaArchitecture.LlamaModelType, 2, 64, 4, 128, 256, KeyValueHeads: 2),
+        new("smollm2-135m", LlamaArchitecture.LlamaModelType, 30, 576, 9, 1536, 2048, KeyValueHeads: 3),
+        // A partner of about a tenth of smollm2-135m's parameters with its vocabulary, for offset and contrastive decoding.
+        new("smollm2-partner", LlamaArchitecture.LlamaModelType, 4, 192, 3, 512, 2048, KeyValueHeads: 1),
     ];
 
     /// <summary>The shape called <paramref name="name"/>.</summary>
@@ -37,9 +43,17 @@ public sealed record ModelShape(string Name, string Architecture, int Layers, in
         All.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown model shape '{name}'; known shapes: {string.Join(", ", All.Select(s => s.Name))}.", nameof(name));
 
-    /// <summary>A Hugging Face <c>config.json</c> for a sequence classifier of this shape.</summary>
+    /// <summary>Whether the shape is a decoder language model (no labels, no classifier head).</summary>
+    public bool IsDecoder => Architecture == LlamaArchitecture.LlamaModelType;
+
+    /// <summary>A Hugging Face <c>config.json</c> for a sequence classifier of this shape, or a causal LM's for a decoder shape (<paramref name="labels"/> unused).</summary>
     public string ToConfigJson(int vocabSize, IReadOnlyList<string> labels)
     {
+        if (IsDecoder)
+        {
+            return ToDecoderConfigJson(vocabSize);
+        }
+
         var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
@@ -90,6 +104,34 @@ public sealed record ModelShape(string Name, string Architecture, int Layers, in
             }
 
             json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private string ToDecoderConfigJson(int vocabSize)
+    {
+        var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("model_type", Architecture);
+            json.WriteStartArray("architectures");
+            json.WriteStringValue("LlamaForCausalLM");
+            json.WriteEndArray();
+            json.WriteNumber("vocab_size", vocabSize);
+            json.WriteNumber("hidden_size", HiddenSize);
+            json.WriteNumber("num_hidden_layers", Layers);
+            json.WriteNumber("num_attention_heads", Heads);
+            json.WriteNumber("num_key_value_heads", KeyValueHeads == 0 ? Heads : KeyValueHeads);
+            json.WriteNumber("intermediate_size", IntermediateSize);
+            json.WriteString("hidden_act", "silu");
+            json.WriteNumber("max_position_embeddings", MaxPositionEmbeddings);
+            json.WriteNumber("rms_norm_eps", 1e-5);
+            json.WriteNumber("rope_theta", 10000.0);
+            json.WriteBoolean("tie_word_embeddings", true);
+            json.WriteNumber("initializer_range", 0.02);
             json.WriteEndObject();
         }
 

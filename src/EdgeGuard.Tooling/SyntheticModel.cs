@@ -42,7 +42,14 @@ public static class SyntheticModel
         using var tensors = new SyntheticTensorSource(seed, cancellationToken);
         using (var pool = new WorkerPool(1))
         {
-            architecture.LoadClassifier(config, tensors, pool, ModelPrecision.Float32, Kernels.Int8.PackedInt8Matrix.FullWeightLimit);
+            if (shape.IsDecoder)
+            {
+                architecture.LoadDecoder(config, tensors, pool, ModelPrecision.Float32, Kernels.Int8.PackedInt8Matrix.FullWeightLimit);
+            }
+            else
+            {
+                architecture.LoadClassifier(config, tensors, pool, ModelPrecision.Float32, Kernels.Int8.PackedInt8Matrix.FullWeightLimit);
+            }
         }
 
         SafetensorsWriter.Write(Path.Combine(outputDir, HuggingFaceDirectory.WeightsFileName), tensors.Created);

@@ -4,7 +4,7 @@ namespace EdgeGuard.Tooling;
 
 /// <summary>
 /// A tensor source that has no file: a model loader asks it to create each tensor with the shape the model needs, and
-/// it fills it as BERT-family models initialise (LayerNorm gains 1, biases 0, everything else N(0, 0.02²)).
+/// it fills it as BERT-family models initialise (LayerNorm and RMSNorm gains 1, biases 0, everything else N(0, 0.02²)).
 /// </summary>
 internal sealed class SyntheticTensorSource(int seed, CancellationToken cancellationToken) : ITensorFactory
 {
@@ -38,7 +38,8 @@ internal sealed class SyntheticTensorSource(int seed, CancellationToken cancella
         }
 
         var data = new float[count];
-        if (name.EndsWith("LayerNorm.weight", StringComparison.Ordinal))
+        // LayerNorm and RMSNorm gains: BERT's LayerNorm.weight, Llama's input_layernorm, post_attention_layernorm and norm.
+        if (name.EndsWith("norm.weight", StringComparison.OrdinalIgnoreCase))
         {
             Array.Fill(data, 1f);
         }

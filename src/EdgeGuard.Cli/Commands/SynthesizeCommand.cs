@@ -14,7 +14,7 @@ internal static class SynthesizeCommand
 
     private static readonly Option<string> Tokenizer = new("--tokenizer")
     {
-        Description = "The tokenizer to ship with the model: a file (spm.model for DeBERTa) or a directory holding the files of the architecture's tokenizer (vocab.txt for BERT; vocab.json and merges.txt, or tokenizer.json, for RoBERTa).",
+        Description = "The tokenizer to ship with the model: a file (spm.model for DeBERTa) or a directory holding the files of the architecture's tokenizer (vocab.txt for BERT; vocab.json and merges.txt, or tokenizer.json, for RoBERTa; tokenizer.json for Llama).",
         Required = true,
     };
 
@@ -37,7 +37,7 @@ internal static class SynthesizeCommand
 
     public static Command Create()
     {
-        var command = new Command("synthesize", "Write a Hugging Face classifier directory of a real checkpoint shape with random weights (for speed and memory work; its verdicts mean nothing).")
+        var command = new Command("synthesize", "Write a Hugging Face directory of a real checkpoint shape (a classifier, or a decoder language model) with random weights (for speed and memory work; its outputs mean nothing).")
         {
             Shape, Tokenizer, Output, VocabSize, Seed,
         };

@@ -6,6 +6,7 @@ using EdgeGuard.Models;
 using EdgeGuard.Models.Gpt2;
 using EdgeGuard.Models.Llama;
 using EdgeGuard.Testing;
+using EdgeGuard.Tooling;
 using TempDirectory = EdgeGuard.Tests.Bundle.TempDirectory;
 
 namespace EdgeGuard.Tests.Generation;
@@ -24,6 +25,28 @@ public sealed class DecoderArchitectureTests
         Assert.True(architecture.IsDecoder);
         Assert.False(architecture.IsClassifier);
         Assert.Equal("hf-tokenizer-json", architecture.TokenizerKind);
+    }
+
+    [Fact]
+    public void Synthesize_DecoderShape_WritesALlamaTheRuntimeRunsInBothPrecisions()
+    {
+        // The random-weight decoders the decode benchmark runs: every tensor a Llama of the shape holds, norm gains 1.
+        using var directory = new TempDirectory();
+        string tokenizer = System.IO.Path.Combine(RepoPaths.RepoRoot, "tests", "data", "tokenizers", "smollm-small");
+        long parameters = SyntheticModel.Write(ModelShape.Get("llama-tiny"), tokenizer, directory.Path, vocabSize: 6016, seed: 3);
+        Assert.Equal((6016 * 64) + (2 * ((64 * 64 * 2) + (64 * 32 * 2) + (3 * 64 * 128) + (2 * 64))) + 64, parameters);
+
+        JsonNode config = JsonNode.Parse(File.ReadAllText(directory.File("config.json")))!;
+        Assert.Equal(("llama", 2, true), ((string)config["model_type"]!, (int)config["num_key_value_heads"]!, (bool)config["tie_word_embeddings"]!));
+        foreach (ModelPrecision precision in new[] { ModelPrecision.Float32, ModelPrecision.Int8 })
+        {
+            using DecoderModel model = DecoderModel.Open(directory.Path, precision, threads: 1);
+            DecoderSession session = model.CreateSession();
+            float[] logits = session.Prefill([1, 2, 3]).ToArray();
+            Assert.Equal(6016, logits.Length);
+            Assert.All(logits, v => Assert.True(float.IsFinite(v)));
+            Assert.True(logits.Max() - logits.Min() > 1e-3f, "random weights give logits that differ");
+        }
     }
 
     [Theory]
