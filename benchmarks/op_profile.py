@@ -24,7 +24,7 @@ from typing import Dict, List, Tuple
 KINDS: List[Tuple[str, str, Tuple[str, ...]]] = [
     ("int8 products with weights (tile, epilogue, driver)",
      r"Int8_(Vector\d+Tile|Vector\d+Row|Int8Gemm|.*Step)|Int8Gemm__", ("DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MatMulInteger")),
-    ("activation quantisation", r"ActivationQuantizer|MaxMagnitude", ("DynamicQuantizeLinear",)),
+    ("activation quantisation", r"ActivationQuantizer|MaxMagnitude|QuantizedRows", ("DynamicQuantizeLinear",)),
     ("attention products, float32 (QK^T, PV, c2p/p2c)", r"Float32_Gemm__", ("MatMul", "FusedMatMul")),
     # ONNX Runtime: every other node under an attention scope (see kind_of_node).
     ("attention: score assembly, gathers, transposes, masks", r"DisentangledAttention|Attention__", ()),
@@ -33,7 +33,7 @@ KINDS: List[Tuple[str, str, Tuple[str, ...]]] = [
      ("LayerNormalization", "SkipLayerNormalization")),
     ("GELU", r"Gelu", ("Gelu", "BiasGelu", "FastGelu")),
     ("bias and residual adds (EdgeGuard: in the epilogue)", r"$^", ("Add",)),
-    ("thread pool: waking, spinning, yielding", r"WorkerPool|SpinWait|RhSpinWait|sched_yield|SwitchToThread|futex|pvm_|\[k\]", ()),
+    ("thread pool: waking, spinning, yielding", r"WorkerPool|SpinWait|RhSpinWait|sched_yield|SwitchToThread|ManualResetEventSlim|WaitSubsystem|Monitor__|futex|pvm_|\[k\]", ()),
 ]
 OTHER = "other (embeddings, head, tokenizer, memory copies, loading)"
 BETWEEN = "between nodes (ONNX Runtime's framework)"
