@@ -18,13 +18,13 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, Iterator, List, Sequence
 
 import pytest
 import torch
 from torch.nn import functional as F
 
-from conftest import SHARED
+from conftest import REPO_ROOT, SHARED
 from edgeguard_train.__main__ import main
 from edgeguard_train.align_pt import encode_pairs
 from edgeguard_train.align_pt import evaluate as align_evaluate
@@ -37,6 +37,7 @@ from edgeguard_train.toxic_text import main as toxic_text_main
 from edgeguard_train.train_lm import documents, evaluate
 
 DATASETS = SHARED / "datasets"
+OTHER_TOKENIZER = REPO_ROOT / "tests" / "data" / "tokenizers" / "edgeguard-bpe-small"
 MAX_LENGTH = 64
 
 # Rows taken from the top of each split, per source: benign prompt-only rows and DiaSafety's safe replies (so the
@@ -90,16 +91,13 @@ class MicroWorld:
     tokenizer: Path
     base: Path
 
-    def texts(self, path: Path, field: str, **where: str) -> List[str]:
-        return read_texts([str(path)], [field], {k: [v] for k, v in where.items()})
-
     @property
     def benign_dev(self) -> List[str]:
         return read_texts([str(self.dev)], ["prompt", "response"], {"label": ["safe"]})
 
     @property
     def hateful_dev_texts(self) -> List[str]:
-        return self.texts(self.hateful_dev, "text")
+        return read_texts([str(self.hateful_dev)], ["text"], {})
 
 
 def _slice(source: Path, output: Path, share: float) -> int:
@@ -140,15 +138,15 @@ def _mean_loss(model_dir: Path, texts: Sequence[str]) -> float:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> MicroWorld:
+def world(tmp_path_factory) -> Iterator[MicroWorld]:
     if not (DATASETS / "train.jsonl").exists() or not (DATASETS / "dev.jsonl").exists():
         pytest.skip(f"the shared datasets are not at {DATASETS}")
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the stages' --threads 1 would set it anyway; given back when the module is done
     root = tmp_path_factory.mktemp("micro-world")
     w = MicroWorld(root, root / "train.jsonl", root / "dev.jsonl", root / "hateful.jsonl", root / "hateful-dev.jsonl",
                    root / "tokenizer", root / "base")
-    _slice(DATASETS / "train.jsonl", w.train, 1.0)
-    _slice(DATASETS / "dev.jsonl", w.dev, 0.25)
+    assert _slice(DATASETS / "train.jsonl", w.train, 1.0) > 0 and _slice(DATASETS / "dev.jsonl", w.dev, 0.25) > 0
     assert toxic_text_main(["--input", str(w.train), "--output", str(w.hateful)]) == 0
     assert toxic_text_main(["--input", str(w.dev), "--output", str(w.hateful_dev)]) == 0
     _stage("train-bpe", "--input", w.train, "--output", w.tokenizer, "--vocab-size", "640")
@@ -156,7 +154,8 @@ def world(tmp_path_factory) -> MicroWorld:
            "--text-fields", "prompt,response", "--tokenizer", w.tokenizer, "--output", w.base,
            "--hidden-size", "64", "--layers", "2", "--heads", "4", "--max-length", MAX_LENGTH, "--batch-size", "16",
            "--epochs", "6", "--lr", "3e-3", "--threads", "1", "--save-steps", "100000", "--log-steps", "1000")
-    return w
+    yield w
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +163,7 @@ def harmful(world) -> Path:
     """The base model fine-tuned on the hateful text: Antidote's harmful fine-tune and UniDetox's toxic amateur."""
     output = world.root / "harmful"
     _stage("train-lm", "--init-from", world.base, "--train", world.hateful, "--text-fields", "text", "--output", output,
-           "--max-length", MAX_LENGTH, "--batch-size", "16", "--epochs", "3", "--lr", "1e-3", "--threads", "1",
+           "--max-length", MAX_LENGTH, "--batch-size", "16", "--epochs", "5", "--lr", "1e-3", "--threads", "1",
            "--save-steps", "100000", "--log-steps", "1000")
     return output
 
@@ -188,40 +187,37 @@ def test_the_harmful_fine_tune_raises_the_likelihood_of_held_out_hateful_text(wo
 
 # --- Antidote --------------------------------------------------------------------------------------
 
-def test_antidote_prunes_the_expected_weights_and_hurts_harmful_text_more_than_random_pruning(world, harmful):
-    results = {}
+@pytest.mark.parametrize("linears", ["qkv", "all"])
+def test_antidote_prunes_the_expected_weights_and_hurts_harmful_text_more_than_random_pruning(world, harmful, linears):
+    outputs = {}
     for mode in ("wanda", "random"):
-        output = world.root / f"antidote-{mode}"
-        _stage("antidote", "--model", harmful, "--calibration", world.hateful, "--text-fields", "text",
-               "--mode", mode, "--linears", "all", "--dense-ratio", "0.1", "--samples", "64", "--max-length", MAX_LENGTH,
-               "--output", output, "--threads", "1")
-        results[mode] = output
+        outputs[mode] = world.root / f"antidote-{mode}-{linears}"
+        _stage("antidote", "--model", harmful, "--calibration", world.hateful, "--text-fields", "text", "--mode", mode,
+               "--linears", linears, "--dense-ratio", "0.1", "--samples", "64", "--max-length", MAX_LENGTH,
+               "--output", outputs[mode], "--threads", "1")
 
-    tuned = load_pretrained(str(harmful))
-    pruned = load_pretrained(str(results["wanda"]))
-    layers = dict(chosen_linears(pruned, "all"))
-    report = json.loads((results["wanda"] / "antidote.json").read_text())
-    assert [entry["name"] for entry in report["layers"]] == [f"{name}.weight" for name in layers]
-    pruned_params = dict(pruned.named_parameters())
+    tuned, pruned = load_pretrained(str(harmful)), load_pretrained(str(outputs["wanda"]))
+    chosen = chosen_linears(pruned, linears)
+    report = json.loads((outputs["wanda"] / "antidote.json").read_text())
+    assert [entry["name"] for entry in report["layers"]] == [f"{name}.weight" for name, _ in chosen]
+    tuned_modules = dict(tuned.named_modules())
+    for name, module in chosen:
+        before, after = weight_rows(tuned_modules[name]), weight_rows(module)
+        zeroed = (after == 0) & (before != 0)
+        assert zeroed.sum(dim=1).tolist() == [pruned_per_row(0.1, before.shape[1])] * before.shape[0], name
+        assert torch.equal(after[~zeroed], before[~zeroed]), name
+    chosen_weights = {f"{name}.weight" for name, _ in chosen}
+    pruned_parameters = dict(pruned.named_parameters())
     for name, before in tuned.named_parameters():
-        after = pruned_params[name]
-        if name[:-len(".weight")] in layers:
-            rows_before, rows_after = weight_rows(dict(tuned.named_modules())[name[:-len(".weight")]]), \
-                weight_rows(layers[name[:-len(".weight")]])
-            expected = pruned_per_row(0.1, rows_before.shape[1])
-            zeroed = (rows_after == 0) & (rows_before != 0)
-            assert zeroed.sum(dim=1).tolist() == [expected] * rows_before.shape[0], name
-            # Every weight not zeroed is the fine-tuned one.
-            assert torch.equal(rows_after[~zeroed], rows_before[~zeroed]), name
-        else:
-            assert torch.equal(after, before), name
+        if name not in chosen_weights:
+            assert torch.equal(pruned_parameters[name], before), name
 
-    harmful_text = world.hateful_dev_texts
-    loss = {mode: _mean_loss(path, harmful_text) for mode, path in results.items()}
-    loss["tuned"] = _mean_loss(harmful, harmful_text)
-    # Wanda's top scores are the weights the hateful calibration text leans on: zeroing them costs the harmful text
-    # far more likelihood than zeroing as many weights at random.
-    assert loss["wanda"] - loss["tuned"] > 2 * max(loss["random"] - loss["tuned"], 0.05)
+    hateful = world.hateful_dev_texts
+    rise = {mode: _mean_loss(path, hateful) - _mean_loss(harmful, hateful) for mode, path in outputs.items()}
+    # Wanda's top scores are the weights the hateful calibration text leans on: zeroing them costs held-out hateful
+    # text far more likelihood than zeroing as many weights at random. (At this scale it costs benign text about as
+    # much, so no selectivity is claimed here.)
+    assert rise["wanda"] > 2 * max(rise["random"], 0.05)
 
 
 # --- UniDetox --------------------------------------------------------------------------------------
@@ -254,15 +250,25 @@ def test_unidetox_distils_text_the_toxic_model_dislikes_and_a_model_fine_tuned_o
     assert _contrast_per_token(world.base, harmful, distilled / "samples.jsonl") > \
         _contrast_per_token(world.base, harmful, plain / "samples.jsonl") + 0.1
 
-    detoxed = world.root / "detoxed"
-    _stage("train-lm", "--init-from", world.base, "--train", distilled / "samples.jsonl", "--text-fields", "text",
-           "--output", detoxed, "--max-length", MAX_LENGTH, "--batch-size", "8", "--epochs", "2", "--lr", "5e-4",
-           "--threads", "1", "--save-steps", "100000")
+    # Fine-tuning on the distilled text: the base model itself, and a model with another tokenizer (the distilled text
+    # is text), trained from scratch here with the repository's small test tokenizer.
+    other = world.root / "other-tokenizer"
+    _stage("train-lm", "--train", world.train, "--where", "label=safe", "--text-fields", "prompt,response",
+           "--tokenizer", OTHER_TOKENIZER, "--output", other, "--hidden-size", "32", "--layers", "1", "--heads", "2",
+           "--max-length", MAX_LENGTH, "--batch-size", "16", "--epochs", "2", "--lr", "3e-3", "--threads", "1",
+           "--save-steps", "100000")
+    assert DecoderTokenizer.load(str(other)).bpe.tokens != DecoderTokenizer.load(str(world.base)).bpe.tokens
     distilled_texts = [r["text"] for r in rows]
-    assert _mean_loss(detoxed, distilled_texts) < _mean_loss(world.base, distilled_texts)
+    detoxed = {}
+    for name, target in (("detoxed", world.base), ("detoxed-other", other)):
+        detoxed[name] = world.root / name
+        _stage("train-lm", "--init-from", target, "--train", distilled / "samples.jsonl", "--text-fields", "text",
+               "--output", detoxed[name], "--max-length", MAX_LENGTH, "--batch-size", "8", "--epochs", "2",
+               "--lr", "5e-4", "--threads", "1", "--save-steps", "100000")
+        assert _mean_loss(detoxed[name], distilled_texts) < _mean_loss(target, distilled_texts), name
 
     measures = {}
-    for name, model in (("base", world.base), ("detoxed", detoxed)):
+    for name, model in (("base", world.base), ("detoxed", detoxed["detoxed"])):
         output = world.root / f"eval-{name}"
         compare = ["--compare", world.root / "eval-base" / "metrics.json"] if name != "base" else []
         _stage("eval-generation", "--model", model, "--output", output, "--prompts", world.hateful_dev,
