@@ -11,6 +11,7 @@ facts world, forget some people through a smaller offset model. Every stage runs
 ``edgeguard_train.__main__.main``, one torch thread, fixed seeds.
 """
 
+import inspect
 import json
 import math
 import re
@@ -66,19 +67,28 @@ def keyword_toxicity(texts: Sequence[str]) -> List[float]:
 
 
 # The runtime CLI's `classify --jsonl -` as pt-align-pairs calls it: one verdict line per input line. The keyword score
-# decides; a hash of the response adds less than 0.1, so samples without hostile words still get distinct scores and
-# the guard can name a least and a most harmful one.
+# (the two functions above, copied in as source) decides; a hash of the response adds less than 0.1, so samples without
+# hostile words still get distinct scores and the guard can name a least and a most harmful one.
 FAKE_GUARD = """#!{python}
 import hashlib, json, re, sys
-KEYWORDS = {keywords!r}
+from typing import List, Sequence
+KEYWORDS = frozenset({keywords!r})
+{functions}
 for number, line in enumerate(sys.stdin, start=1):
     row = json.loads(line)
     text = row.get("response") or ""
-    hits = sum(1 for word in re.findall(r"[a-z]+", text.lower()) if word in KEYWORDS)
     tie = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
-    score = 0.9 * (1.0 - 0.5 ** hits) + 0.1 * tie
+    score = 0.9 * keyword_toxicity([text])[0] + 0.1 * tie
     print(json.dumps({{"id": row["id"], "line": number, "flagged": score >= 0.5, "unsafe_score": score}}))
 """
+
+
+def fake_guard(path: Path) -> Path:
+    path.write_text(FAKE_GUARD.format(python=sys.executable, keywords=sorted(KEYWORDS),
+                                      functions="\n".join(inspect.getsource(f) for f in (keyword_hits, keyword_toxicity))),
+                    encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
 
 
 @dataclass(frozen=True)
@@ -289,9 +299,7 @@ def test_unidetox_distils_text_the_toxic_model_dislikes_and_a_model_fine_tuned_o
 # --- PT-ALIGN --------------------------------------------------------------------------------------
 
 def test_pt_align_pairs_from_samples_and_unlikelihood_lowers_the_penalised_tokens_more_than_mle_alone(world):
-    guard = world.root / "edgeguard"
-    guard.write_text(FAKE_GUARD.format(python=sys.executable, keywords=set(KEYWORDS)), encoding="utf-8")
-    guard.chmod(guard.stat().st_mode | stat.S_IXUSR)
+    guard = fake_guard(world.root / "edgeguard")
     pairs = world.root / "pairs.jsonl"
     _stage("pt-align-pairs", "--mode", "sample", "--model", world.base, "--instructions", world.train,
            "--where", "label=unsafe", "--limit", "12", "--samples", "3", "--max-new-tokens", "20",
