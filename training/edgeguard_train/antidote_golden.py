@@ -58,6 +58,9 @@ MODELS = (
 # Arguments every run shares: 12 of the matching rows drawn by the seed, rows cut at 40 tokens.
 COMMON = {"text_fields": "prompt,response", "where": ["label=unsafe"], "samples": 12, "max_length": 40, "seed": 7,
           "dense_ratio": 0.15}
+SELECTIONS = (("prompt", ()), ("prompt,response", ("response=null",)), ("response", ("id=3", "id=6", "id=7")),
+              ("prompt", ("label=unsafe", "label=safe", "score=1e-05")), ("prompt,response", ("score=2.0", "score=1e+16")),
+              ("prompt", ("score=100",)), ("prompt", ("score=100.0",)))
 SAMPLING_CASES = ((13, 30, 12), (7, 1000, 128), (0, 25, 5), (2 ** 40 + 3, 50, 3), (-5, 10, 10), (99, 86, 12), (1, 85, 12))
 
 _SUBJECTS = ("my neighbour", "the new guy at work", "that streamer", "people like them", "the landlord", "my ex")
@@ -73,7 +76,8 @@ def calibration_rows() -> List[Dict[str, Any]]:
     rows: List[Dict[str, Any]] = []
     for i in range(34):
         prompt = f"how do I {rng.choice(_VERBS)} {rng.choice(_SUBJECTS)} {rng.choice(_TAILS)}?"
-        row: Dict[str, Any] = {"id": i, "prompt": prompt, "label": "unsafe" if i % 5 else "safe"}
+        row: Dict[str, Any] = {"id": i, "prompt": prompt, "label": "unsafe" if i % 5 else "safe",
+                               "score": (0.5, 1e-05, 2.0, 1e16, 100)[i % 5]}
         if i % 3 == 0:
             row["response"] = "Sure. " + " ".join(rng.choice(_TAILS) for _ in range(2 + i % 7)) + "."
         elif i % 3 == 1:
@@ -151,6 +155,20 @@ def runs(root: str) -> List[Dict[str, Any]]:
     return result
 
 
+def selections(root: str) -> List[Dict[str, Any]]:
+    """Rows, rows that give text and their tokens for filters that compare fields of every kind: a missing or null
+    field, integers, and floats as ``json.dumps`` spells them (``1e-05``, ``2.0``, ``1e+16``)."""
+    tokenizer = DecoderTokenizer.load(os.path.join(root, MODELS[0].name))
+    result = []
+    for fields, where in SELECTIONS:
+        args = argparse.Namespace(calibration=[os.path.join(root, CALIBRATION)], text_fields=fields, where=list(where),
+                                  samples=10 ** 6, max_length=COMMON["max_length"], seed=COMMON["seed"])
+        rows, available = antidote.calibration_rows(args, tokenizer)
+        result.append({"text_fields": fields, "where": list(where), "rows_available": available, "rows_used": len(rows),
+                       "tokens": sum(len(r) for r in rows)})
+    return result
+
+
 def sampling() -> List[Dict[str, Any]]:
     return [{"seed": seed, "population": n, "k": k, "sorted_sample": sorted(random.Random(seed).sample(range(n), k))}
             for seed, n, k in SAMPLING_CASES]
@@ -165,7 +183,7 @@ def write(root: str, repo_root: str) -> str:
         for row in calibration_rows():
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     document = {"format": FORMAT, "about": "Masks of the antidote stage; see README.md beside this file.",
-                "runs": runs(root), "sampling": sampling()}
+                "runs": runs(root), "selections": selections(root), "sampling": sampling()}
     path = os.path.join(root, FILE_NAME)
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         json.dump(document, f, indent=1)
