@@ -21,6 +21,7 @@ internal static class Program
         root.Subcommands.Add(VerifyFixtureCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
+        root.Subcommands.Add(PruneCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(SynthesizeCommand.Create());
 

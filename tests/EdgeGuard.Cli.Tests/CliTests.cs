@@ -20,7 +20,7 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
     {
         var r = CliProcess.Run("--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (string command in new[] { "classify", "eval", "verify-fixture", "bench", "convert", "inspect", "synthesize" })
+        foreach (string command in new[] { "classify", "eval", "verify-fixture", "bench", "convert", "inspect", "synthesize", "prune" })
         {
             Assert.Contains(command, r.Stdout);
             Assert.Equal(0, CliProcess.Run(command, "--help").ExitCode);

@@ -35,6 +35,7 @@ STAGES = {
     "train-bpe": "edgeguard_train.train_bpe",
     "train-lm": "edgeguard_train.train_lm",
     "antidote": "edgeguard_train.antidote",
+    "make-antidote-golden": "edgeguard_train.antidote_golden",
     "distill-detox": "edgeguard_train.distill_detox",
     "eval-generation": "edgeguard_train.eval_generation",
     "pt-align-pairs": "edgeguard_train.pt_align_pairs",

@@ -15,12 +15,24 @@ public static class SafetensorsWriter
     public readonly record struct Entry(string Name, long[] Shape, ReadOnlyMemory<float> Data);
 
     /// <summary>Writes <paramref name="tensors"/> to <paramref name="path"/> (atomically: temp file, then rename).</summary>
-    public static void Write(string path, IReadOnlyList<Entry> tensors)
+    /// <param name="metadata">The header's <c>__metadata__</c> strings (PyTorch's <c>save_pretrained</c> writes <c>format: pt</c>); null for none.</param>
+    public static void Write(string path, IReadOnlyList<Entry> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var header = new MemoryStream();
         using (var json = new Utf8JsonWriter(header))
         {
             json.WriteStartObject();
+            if (metadata is not null)
+            {
+                json.WriteStartObject("__metadata__");
+                foreach (KeyValuePair<string, string> entry in metadata)
+                {
+                    json.WriteString(entry.Key, entry.Value);
+                }
+
+                json.WriteEndObject();
+            }
+
             long offset = 0;
             foreach (var t in tensors)
             {

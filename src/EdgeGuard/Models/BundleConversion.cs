@@ -16,10 +16,12 @@ public static class BundleConversion
     /// <param name="int8">Store the architecture's linear layers as packed int8 (per-channel, ±<paramref name="weightLimit"/>).</param>
     /// <param name="weightLimit"><see cref="PackedInt8Matrix.FullWeightLimit"/> (8-bit) or <see cref="PackedInt8Matrix.SevenBitWeightLimit"/> (7-bit).</param>
     /// <param name="wordTable">With <paramref name="int8"/>: how the word embedding table is stored.</param>
+    /// <param name="weights">The tensors to store in place of the model's own (its weights changed, e.g. pruned); null for its own.</param>
     /// <exception cref="ModelFiles.ModelFileException">The model's weights or tokenizer cannot be read or stored.</exception>
     public static void Write(
         ModelSource model, string output, BundleClassifier? classifier, bool int8, int weightLimit = PackedInt8Matrix.FullWeightLimit,
-        string? name = null, string? source = null, IProgress<double>? progress = null, WordTableFormat wordTable = WordTableFormat.Q8_0)
+        string? name = null, string? source = null, IProgress<double>? progress = null, WordTableFormat wordTable = WordTableFormat.Q8_0,
+        ModelFiles.ITensorSource? weights = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (classifier is null && model.Architecture.IsClassifier)
@@ -32,8 +34,13 @@ public static class BundleConversion
             int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, source, model.Architecture.DescribeBundleMetadata(model.Config));
         if (!int8)
         {
-            BundleWriter.Write(output, contents, model.Weights, progress);
+            BundleWriter.Write(output, contents, weights ?? model.Weights, progress);
             return;
+        }
+
+        if (weights is not null)
+        {
+            throw new ArgumentException("Other weights than the model's own are stored in float bundles only.", nameof(weights));
         }
 
         using var pool = new WorkerPool();

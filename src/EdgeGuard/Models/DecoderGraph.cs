@@ -50,6 +50,9 @@ public abstract class DecoderGraph
     /// <summary>Every linear layer with its Hugging Face prefix, for int8 bundles.</summary>
     private protected abstract IEnumerable<DecoderLinears.Named> LayerLinears { get; }
 
+    /// <summary>The linear layers of the blocks (not the LM head) in the order a forward pass runs them, with their Hugging Face prefixes.</summary>
+    internal IReadOnlyList<DecoderLinears.Named> BlockLinears => [.. LayerLinears];
+
     /// <summary>A new, empty conversation state holding up to <paramref name="contextLength"/> tokens.</summary>
     internal DecoderState CreateState(int contextLength) =>
         new(Shape, contextLength, Pool.DegreeOfParallelism, Precision == ModelPrecision.Int8, FusedWidth);
@@ -116,8 +119,12 @@ public abstract class DecoderGraph
     private protected abstract void FinalNorm(ReadOnlySpan<float> input, Span<float> output, int rows);
 
     /// <summary><paramref name="rows"/> rows through <paramref name="layer"/>, in int8 when it has int8 weights.</summary>
-    private protected void Project(Linear layer, DecoderState state, ReadOnlySpan<float> input, int rows, Span<float> output) =>
-        layer.Forward(Pool, input[..(rows * layer.InFeatures)], rows, output[..(rows * layer.OutFeatures)], state.Quantized);
+    private protected void Project(Linear layer, DecoderState state, ReadOnlySpan<float> input, int rows, Span<float> output)
+    {
+        ReadOnlySpan<float> x = input[..(rows * layer.InFeatures)];
+        state.LinearInputObserver?.Observe(layer, x, rows);
+        layer.Forward(Pool, x, rows, output[..(rows * layer.OutFeatures)], state.Quantized);
+    }
 
     /// <summary><c>hidden += delta</c> over <paramref name="rows"/> rows.</summary>
     private protected void AddResidual(DecoderState state, ReadOnlySpan<float> delta, int rows)

@@ -70,6 +70,9 @@ public sealed class DecoderSession
         Model.Graph.Forward(_state, tokens, logits[..(int)needed]);
     }
 
+    /// <summary>Shows <paramref name="observer"/> the input of every linear layer this session runs from now on (null: none).</summary>
+    internal void ObserveLinearInputs(Models.Layers.ILinearInputObserver? observer) => _state.LinearInputObserver = observer;
+
     /// <summary>Forgets every token: the next call starts a new conversation (the cache keeps its memory).</summary>
     public void Reset() => _state.Length = 0;
 

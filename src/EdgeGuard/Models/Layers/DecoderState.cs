@@ -50,6 +50,9 @@ internal sealed class DecoderState
     /// <summary>The most tokens the session may hold.</summary>
     public int ContextLength { get; }
 
+    /// <summary>Sees the input of every linear layer this conversation runs, or null (the usual case: then it costs one test per layer).</summary>
+    public ILinearInputObserver? LinearInputObserver { get; set; }
+
     /// <summary>Tokens in the cache.</summary>
     public int Length { get; set; }
 
