@@ -1,4 +1,5 @@
 import json
+import socket
 import subprocess
 import sys
 
@@ -8,6 +9,13 @@ import pytest
 from conftest import TRAINING, run_env
 from edgeguard_train.safetensors_io import load_file
 from test_distill import distill_command
+
+
+def free_port() -> str:
+    """A TCP port nothing listens on now, so a torchrun test does not depend on a fixed port being free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
 
 
 def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tiny_model_dir, small_dataset, tmp_path):
@@ -20,7 +28,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tiny_mo
     double = tmp_path / "double"
     command = distill_command(tiny_model_dir, small_dataset, double, *args)
     # --redirects/--tee 1: torchrun 1.13 under Python 3.11 cannot parse the default "0" (IntFlag change).
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
                 "--redirects", "1", "--tee", "1", "-m"] + command[2:]
     result = subprocess.run(torchrun, env=run_env(), cwd=str(TRAINING), capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -45,7 +53,7 @@ def test_train_lm_two_gloo_processes_equal_one_process(tmp_path):
     single = tmp_path / "single"
     subprocess.run(command(corpus, single, *args), check=True, env=run_env(), cwd=str(TRAINING), capture_output=True)
     double = tmp_path / "double"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534",
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
                 "--redirects", "1", "--tee", "1", "-m"] + command(corpus, double, *args)[2:]
     result = subprocess.run(torchrun, env=run_env(), cwd=str(TRAINING), capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -86,7 +94,7 @@ def test_align_pt_two_gloo_processes_equal_one_process(tmp_path):
     single = tmp_path / "single"
     subprocess.run(command(single), check=True, env=run_env(), cwd=str(TRAINING), capture_output=True)
     double = tmp_path / "double"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29535",
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
                 "--redirects", "1", "--tee", "1", "-m"] + command(double)[2:]
     result = subprocess.run(torchrun, env=run_env(), cwd=str(TRAINING), capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -118,7 +126,7 @@ def test_unlearn_offset_two_gloo_processes_equal_one_process(tmp_path):
     single = tmp_path / "single"
     subprocess.run([sys.executable, *command(single)], check=True, env=run_env(), cwd=str(TRAINING), capture_output=True)
     double = tmp_path / "double"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29536",
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
                 "--redirects", "1", "--tee", "1"] + command(double)[1:]
     result = subprocess.run(torchrun, env=run_env(), cwd=str(TRAINING), capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
