@@ -9,11 +9,12 @@ command line and run time go to ``steps.jsonl``; a step whose output exists is s
    datasets' train and dev files, drawn by the seed.
 2. ``train-bpe`` on the training text (the facts of forget and retain people, and the benign training text).
 3. ``train-lm``: B (``base/``), the smaller S₀ (``small/``) on the same text for the same epochs, and B's shape
-   retrained on everything but the test forget facts for B's number of steps (``retrained/``).
+   retrained on everything but the test forget facts for B's number of steps (``retrained/``). Each epoch holds
+   ``--fact-repeats`` copies of the fact sentences and one of the benign text.
 4. The exactness check (``exactness.json``): on every fact and benign dev text, ``ℓ_B + α(ℓ_S′ − ℓ_S₀)`` with an
    untrained S′ (S′ = S₀), and with a moved S′ at α = 0, must equal B's logits bit for bit.
-5. ``unlearn-offset`` once per ``--setting`` on the validation half (``validation/setting-<i>/``), the choice among
-   them (``validation/choice.json``, rule in ``choose``), and the chosen setting on the test half (``test/unlearned/``).
+5. ``unlearn-offset`` once per ``--setting`` and ``--retain-texts`` on the validation half
+   (``validation/setting-<i>/``), the choice among them (``validation/choice.json``, rule in ``choose``), and the chosen setting on the test half (``test/unlearned/``).
 6. ``measurements.json``: exact-match recall (``facts_world.fact_recall``) of every fact by B, by the combined model
    and by the retrained model, and each benign dev text's negative log-likelihood under each.
 
@@ -46,7 +47,12 @@ FORGET_CHANCE_MULTIPLE = 2.0   # forget recall at most this many times chance
 RETAIN_KEPT = 0.9              # retain recall at least this share of B's
 PERPLEXITY_RISE = 1.10         # benign perplexity at most this multiple of B's
 
-DEFAULT_SETTINGS = ["--lr 1e-3 --epochs 10", "--lr 3e-3 --epochs 10", "--lr 3e-3 --epochs 20 --alpha 2"]
+DEFAULT_SETTINGS = ["--lr 3e-4 --epochs 20", "--lr 1e-3 --epochs 20", "--lr 3e-3 --epochs 20",
+                    "--lr 1e-3 --epochs 20 --retain-batch-size 32", "--lr 3e-3 --epochs 20 --retain-batch-size 32",
+                    "--lr 1e-3 --epochs 20 --retain-batch-size 32 --retain-weight 2"]
+# What the retain term reads: the retain facts of the run's half, or those and the benign training text (which keeps
+# the offset from moving text that is not about people at all).
+RETAIN_TEXTS = ("facts", "facts+benign")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,16 +63,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="the seeds --report summarises")
     parser.add_argument("--datasets", help="the shared datasets' directory (train.jsonl and dev.jsonl give the benign text)")
     world = parser.add_argument_group("the facts world")
-    world.add_argument("--people", type=int, default=200)
+    world.add_argument("--people", type=int, default=100)
     world.add_argument("--forget-fraction", type=float, default=0.2, help="share of people to forget (halved into validation and test)")
     world.add_argument("--heldout-fraction", type=float, default=0.1)
-    world.add_argument("--benign-train", type=int, default=1000, help="benign training texts (safe prompts of train.jsonl)")
-    world.add_argument("--benign-dev", type=int, default=300, help="benign texts measured for perplexity (safe prompts of dev.jsonl)")
+    world.add_argument("--benign-train", type=int, default=500, help="benign training texts (safe prompts of train.jsonl)")
+    world.add_argument("--benign-dev", type=int, default=200, help="benign texts measured for perplexity (safe prompts of dev.jsonl)")
     models = parser.add_argument_group("the language models")
     models.add_argument("--vocab-size", type=int, default=1024, help="train-bpe's vocabulary")
     models.add_argument("--base-shape", default="--hidden-size 128 --layers 4 --heads 4", help="train-lm shape flags of B")
     models.add_argument("--small-shape", default="--hidden-size 64 --layers 2 --heads 2", help="train-lm shape flags of S₀")
-    models.add_argument("--lm-flags", default="--max-length 64 --batch-size 32 --epochs 30 --lr 3e-3",
+    models.add_argument("--fact-repeats", type=int, default=10,
+                        help="copies of the fact text in every epoch of train-lm (the benign text comes once): facts need "
+                             "many more passes than the benign text to be memorised")
+    models.add_argument("--lm-flags", default="--max-length 48 --batch-size 32 --epochs 20 --lr 3e-3 --weight-decay 0",
                         help="train-lm flags shared by B, S₀ and the retrained model")
     unlearning = parser.add_argument_group("unlearning")
     unlearning.add_argument("--unlearn-flags", default="--loss npo --npo-beta 0.1 --retain-weight 1 --batch-size 8",
@@ -74,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     unlearning.add_argument("--setting", action="append", dest="settings",
                             help="unlearn-offset flags of one setting tried on the validation half (repeatable; default: "
                                  + " | ".join(DEFAULT_SETTINGS) + ")")
+    unlearning.add_argument("--retain-texts", nargs="+", choices=RETAIN_TEXTS, default=list(RETAIN_TEXTS),
+                            help="retain text each setting is tried with: the half's retain facts, or those and the "
+                                 "benign training text (default both)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every step")
     parser.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (--report)")
 
@@ -265,17 +277,14 @@ def criteria(forget: float, retain: float, retain_before: float, perplexity: flo
 
 def choose(candidates: Sequence[Dict[str, Any]]) -> int:
     """The index of the chosen validation run: among runs meeting all three criteria the highest retain recall
-    (then the lowest forget recall); if none does, the lowest forget recall among runs keeping 0.9x of retain and the
-    perplexity bound; else the lowest forget recall (ties: the earlier setting)."""
-    def passed(c: Dict[str, Any], names: Sequence[str]) -> bool:
-        return all(c["criteria"][n] for n in names)
-    everything = [i for i, c in enumerate(candidates) if passed(c, list(c["criteria"]))]
+    (then the lowest forget recall); if none does, the runs failing the fewest criteria, and among them the lowest
+    forget recall, then the highest retain recall (ties: the earlier setting)."""
+    def failed(i: int) -> int:
+        return sum(not v for v in candidates[i]["criteria"].values())
+    everything = [i for i in range(len(candidates)) if failed(i) == 0]
     if everything:
         return min(everything, key=lambda i: (-candidates[i]["retain"], candidates[i]["forget"], i))
-    keeping = [i for i, c in enumerate(candidates)
-               if passed(c, ["retain_at_least_0.9x_before", "perplexity_at_most_1.1x_before"])]
-    pool = keeping or list(range(len(candidates)))
-    return min(pool, key=lambda i: (candidates[i]["forget"], i))
+    return min(range(len(candidates)), key=lambda i: (failed(i), candidates[i]["forget"], -candidates[i]["retain"], i))
 
 
 def validation_candidate(setting: str, log_path: str, chance: float) -> Dict[str, Any]:
@@ -317,8 +326,11 @@ def run_seed(args: argparse.Namespace) -> int:
         write_lines(p("benign-dev.txt"), benign_texts(os.path.join(args.datasets, "dev.jsonl"), args.benign_dev, seed))
     with open(p("world", "world.json"), encoding="utf-8") as f:
         chance = max(json.load(f)["chance"].values())
-    text = [p("world", "forget.txt"), p("world", "retain.txt"), p("benign-train.txt")]
-    steps.run("tokenizer", ["train-bpe", "--input", *text, "--output", p("tokenizer"), "--vocab-size", str(args.vocab_size)],
+    if args.fact_repeats < 1:
+        raise SystemExit(f"unlearn-demo: --fact-repeats {args.fact_repeats} must be at least 1")
+    facts_text = [p("world", "forget.txt"), p("world", "retain.txt")]
+    text = facts_text * args.fact_repeats + [p("benign-train.txt")]
+    steps.run("tokenizer", ["train-bpe", "--input", *facts_text, p("benign-train.txt"), "--output", p("tokenizer"), "--vocab-size", str(args.vocab_size)],
               p("tokenizer", "tokenizer.json"))
     lm = ["train-lm", "--tokenizer", p("tokenizer"), *shlex.split(args.lm_flags), "--seed", str(seed), *threads]
     steps.run("base", [*lm, "--train", *text, "--output", p("base"), *shlex.split(args.base_shape)],
@@ -328,7 +340,8 @@ def run_seed(args: argparse.Namespace) -> int:
     with open(p("base", "training_summary.json"), encoding="utf-8") as f:
         base_steps = json.load(f)["steps"]
     # Same optimiser steps as B on less text: enough epochs, cut by --max-steps.
-    steps.run("retrained", [*lm, "--train", p("retrain-facts.txt"), p("benign-train.txt"), "--output", p("retrained"),
+    steps.run("retrained", [*lm, "--train", *[p("retrain-facts.txt")] * args.fact_repeats, p("benign-train.txt"),
+                            "--output", p("retrained"),
                             *shlex.split(args.base_shape), "--epochs", str(4 * base_steps), "--max-steps", str(base_steps)],
               p("retrained", "training_summary.json"))
 
@@ -343,30 +356,36 @@ def run_seed(args: argparse.Namespace) -> int:
         steps.record("exactness", time.monotonic() - t)
     unlearn = ["unlearn-offset", "--base", p("base"), "--small", p("small"), *shlex.split(args.unlearn_flags),
                "--max-length", str(max_length), "--seed", str(seed), *threads]
-    settings = args.settings or DEFAULT_SETTINGS
+    def retain_files(half: str, retain_text: str) -> List[str]:
+        return [p(half, "retain.txt")] + ([p("benign-train.txt")] if retain_text == "facts+benign" else [])
+
+    grid = [(flags, retain_text) for flags in args.settings or DEFAULT_SETTINGS for retain_text in args.retain_texts]
     candidates = []
-    for i, setting in enumerate(settings):
+    for i, (flags, retain_text) in enumerate(grid):
         out = p("validation", f"setting-{i}")
-        steps.run(f"validation-{i}", [*unlearn, "--forget", p("validation", "forget.txt"), "--retain",
-                                      p("validation", "retain.txt"), "--eval-facts", p("validation", "facts.jsonl"),
-                                      "--dev", p("benign-dev.txt"), "--output", out, *shlex.split(setting)],
+        steps.run(f"validation-{i}", [*unlearn, "--forget", p("validation", "forget.txt"),
+                                      "--retain", *retain_files("validation", retain_text),
+                                      "--eval-facts", p("validation", "facts.jsonl"), "--dev", p("benign-dev.txt"),
+                                      "--output", out, *shlex.split(flags)],
                   os.path.join(out, "offset.json"))
-        candidates.append(validation_candidate(setting, os.path.join(out, "log.jsonl"), chance))
+        candidates.append(validation_candidate(f"{flags}, retain {retain_text}", os.path.join(out, "log.jsonl"), chance))
     chosen = choose(candidates)
+    flags, retain_text = grid[chosen]
+    setting = candidates[chosen]["setting"]
     with open(p("validation", "choice.json"), "w", encoding="utf-8") as f:
-        json.dump({"chosen": chosen, "setting": settings[chosen], "chance": chance, "candidates": candidates}, f, indent=2)
-    steps.run("test", [*unlearn, "--forget", p("test", "forget.txt"), "--retain", p("test", "retain.txt"),
-                       "--output", p("test", "unlearned"), *shlex.split(settings[chosen])],
+        json.dump({"chosen": chosen, "setting": setting, "chance": chance, "candidates": candidates}, f, indent=2)
+    steps.run("test", [*unlearn, "--forget", p("test", "forget.txt"), "--retain", *retain_files("test", retain_text),
+                       "--output", p("test", "unlearned"), *shlex.split(flags)],
               p("test", "unlearned", "offset.json"))
     if not os.path.exists(p("measurements.json")):
         t = time.monotonic()
         from .lm_data import read_lines
         result = measure(d, read_lines(p("benign-dev.txt")), max_length)
-        result.update({"seed": seed, "chance": chance, "setting": settings[chosen]})
+        result.update({"seed": seed, "chance": chance, "setting": setting})
         with open(p("measurements.json"), "w", encoding="utf-8") as f:
             json.dump(result, f)
         steps.record("measure", time.monotonic() - t)
-    print(summary("unlearn-demo", seed=seed, setting=settings[chosen], seconds=time.monotonic() - started))
+    print(summary("unlearn-demo", seed=seed, setting=setting, seconds=time.monotonic() - started))
     return 0
 
 
@@ -461,6 +480,25 @@ def markdown(summaries: Sequence[Dict[str, Any]], pooled: Dict[str, Any], boot: 
     return "\n".join(lines) + "\n"
 
 
+def steps_table(steps: Dict[str, List[Dict[str, Any]]], work: str) -> str:
+    """Each step's run time per seed, and its command line for the first seed with the work directory as ``$WORK``."""
+    names = list(dict.fromkeys(r["step"] for records in steps.values() for r in records))
+    seeds = list(steps)
+    lines = ["| step | " + " | ".join(f"seconds, seed {s}" for s in seeds) + " | command (first seed) |",
+             "| --- | " + " | ".join("---" for _ in seeds) + " | --- |"]
+    prefix = os.path.abspath(work)
+    for name in names:
+        times = []
+        command = None
+        for seed in seeds:
+            records = [r for r in steps[seed] if r["step"] == name]
+            times.append(f"{records[-1]['seconds']:.0f}" if records else "")
+            if command is None and records and records[-1]["command"]:
+                command = records[-1]["command"].replace(prefix, "$WORK")
+        lines.append(f"| {name} | " + " | ".join(times) + f" | {'`' + command + '`' if command else 'in process'} |")
+    return "\n".join(lines) + "\n"
+
+
 def run_report(args: argparse.Namespace) -> int:
     measurements = []
     for seed in args.seeds:
@@ -497,7 +535,7 @@ def run_report(args: argparse.Namespace) -> int:
         json.dump({"verdict": verdict, "seeds": summaries, "pooled": pooled, "intervals": boot, "steps": steps}, f, indent=2)
         f.write("\n")
     with open(os.path.join(args.work, "results.md"), "w", encoding="utf-8") as f:
-        f.write(markdown(summaries, pooled, boot) + f"\nVerdict: {verdict}.\n")
+        f.write(markdown(summaries, pooled, boot) + f"\nVerdict: {verdict}.\n\n" + steps_table(steps, args.work))
     print(summary("unlearn-demo", seeds=len(summaries), verdict=verdict))
     return 0
 
