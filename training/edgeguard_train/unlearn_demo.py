@@ -470,12 +470,14 @@ def markdown(summaries: Sequence[Dict[str, Any]], pooled: Dict[str, Any], boot: 
         lines.append(f"| {label} | {fmt_interval(boot[f'{pair}:forget_test_recall'])} | "
                      f"{fmt_interval(boot[f'{pair}:retain_test_recall'])} | {fmt_interval(boot[f'{pair}:heldout_recall'])} | "
                      f"{ratio['difference']:.3f} [{ratio['low']:.3f}, {ratio['high']:.3f}] |")
-    lines += ["", "| seed | control: B recalls forget and retain ≥ 0.95 | forget ≤ 2× chance | retain ≥ 0.9× B | perplexity ≤ 1.1× B |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += ["", "| seed | control: B recalls forget and retain ≥ 0.95 | S′ = S₀ and α = 0 give B's logits exactly | "
+              "forget ≤ 2× chance | retain ≥ 0.9× B | perplexity ≤ 1.1× B |",
+              "| --- | --- | --- | --- | --- | --- |"]
     for s in list(summaries) + [pooled]:
         c = s["criteria"]
         yes = lambda v: "yes" if v else "**no**"  # noqa: E731
-        lines.append(f"| {s['seed']} | {yes(s['control_passed'])} | {yes(c['forget_at_most_2x_chance'])} | "
+        lines.append(f"| {s['seed']} | {yes(s['control_passed'])} | {yes(s['exactness']['passed'])} | "
+                     f"{yes(c['forget_at_most_2x_chance'])} | "
                      f"{yes(c['retain_at_least_0.9x_before'])} | {yes(c['perplexity_at_most_1.1x_before'])} |")
     return "\n".join(lines) + "\n"
 
@@ -508,6 +510,9 @@ def run_report(args: argparse.Namespace) -> int:
         with open(path, encoding="utf-8") as f:
             measurements.append(json.load(f))
     summaries = [seed_summary(m) for m in measurements]
+    for seed, s in zip(args.seeds, summaries):
+        with open(os.path.join(args.work, f"seed-{seed}", "exactness.json"), encoding="utf-8") as f:
+            s["exactness"] = json.load(f)
     # Pooled: every fact and benign text of every seed counts once.
     pooled: Dict[str, Any] = {"seed": "all", "chance": max(s["chance"] for s in summaries)}
     for name in ("base", "combined", "retrained"):
@@ -518,6 +523,7 @@ def run_report(args: argparse.Namespace) -> int:
         entry.update({"benign_loss": nll / tokens, "benign_perplexity": math.exp(nll / tokens)})
         pooled[name] = entry
     pooled["control_passed"] = all(s["control_passed"] for s in summaries)
+    pooled["exactness"] = {"passed": all(s["exactness"]["passed"] for s in summaries)}
     pooled["criteria"] = criteria(pooled["combined"]["forget_test"], pooled["combined"]["retain_test"],
                                   pooled["base"]["retain_test"], pooled["combined"]["benign_perplexity"],
                                   pooled["base"]["benign_perplexity"], pooled["chance"])
@@ -529,6 +535,7 @@ def run_report(args: argparse.Namespace) -> int:
         log = os.path.join(args.work, f"seed-{seed}", "steps.jsonl")
         steps[str(seed)] = list(read_jsonl(log)) if os.path.exists(log) else []
     verdict = ("no evidence: the positive control failed (B does not recall its facts)" if not pooled["control_passed"]
+               else "no evidence: the combined model with S′ = S₀ or α = 0 is not B" if not pooled["exactness"]["passed"]
                else "success" if all(pooled["criteria"].values()) else "criteria not met: "
                + ", ".join(k for k, v in pooled["criteria"].items() if not v))
     with open(os.path.join(args.work, "results.json"), "w", encoding="utf-8") as f:
