@@ -36,7 +36,7 @@ import shlex
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 from .jsonl import JsonlAppender, read_jsonl
 from .progress import Progress, summary
@@ -143,7 +143,7 @@ def write_halves(world_dir: str, seed_dir: str) -> None:
     from .facts_world import read_facts
     facts = read_facts(os.path.join(world_dir, "facts.jsonl"))
     half = halves(facts)
-    rows = [json.loads(line) for line in open(os.path.join(world_dir, "facts.jsonl"), encoding="utf-8")]
+    rows = list(read_jsonl(os.path.join(world_dir, "facts.jsonl")))
     for name in ("validation", "test"):
         directory = os.path.join(seed_dir, name)
         os.makedirs(directory, exist_ok=True)
