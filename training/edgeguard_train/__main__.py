@@ -42,6 +42,7 @@ STAGES = {
     "align-pt": "edgeguard_train.align_pt",
     "make-facts-world": "edgeguard_train.facts_world",
     "unlearn-offset": "edgeguard_train.unlearn_offset",
+    "unlearn-demo": "edgeguard_train.unlearn_demo",
 }
 
 
