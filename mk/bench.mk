@@ -126,3 +126,34 @@ op-profile:
 	  python3 benchmarks/op_profile.py --perf-report $(OP_PROFILE_DIR)/$(s)-eg.txt --ort-profile $(OP_PROFILE_DIR)/$(s)-ort_*.json \
 	    --eg-p50 $(call op_profile_p50,$(OP_PROFILE_DIR)/$(s)-eg.json) --ort-p50 $(call op_profile_p50,$(OP_PROFILE_DIR)/$(s)-ort.json) \
 	    | tee $(OP_PROFILE_DIR)/$(s).md &&) true
+
+# make bench-llama-cpp: llama.cpp beside EdgeGuard on the same random-weight SmolLM2-135M-shaped model, same machine,
+# 2 threads, batch 1. The model bench-decode synthesizes is exported to a float32 GGUF in llama.cpp's layout
+# (python3 -m edgeguard_train export-llama-cpp), quantized to Q8_0 by llama.cpp's own quantizer, and timed by
+# benchmarks/EdgeGuard.LlamaCpp (LLamaSharp and the llama.cpp library its CPU backend package ships: prefill of 128
+# random tokens, 128 greedy tokens after one, medians of 5 rounds, weight GB/s against the same memory bandwidth probe,
+# peak RSS); then bench-decode, the two alternating LLAMA_CPP_RUNS times. The harness is not in EdgeGuard.sln: its
+# backend package carries native libraries for every platform (about 150 MB), which the solution's build need not fetch.
+LLAMA_CPP_HARNESS := benchmarks/EdgeGuard.LlamaCpp
+LLAMA_CPP := $(DOTNET) $(LLAMA_CPP_HARNESS)/bin/$(CONFIG)/net10.0/EdgeGuard.LlamaCpp.dll
+LLAMA_CPP_RUNS ?= 2
+BENCH_LLAMA_CPP_FLAGS ?=
+
+.PHONY: build-llama-cpp bench-llama-cpp
+.PRECIOUS: $(BENCH_MODELS)/%/llama-cpp-f32.gguf
+
+build-llama-cpp:
+	$(DOTNET) build $(LLAMA_CPP_HARNESS) -c $(CONFIG) --nologo -v quiet
+
+# Both write through a temporary file.
+$(BENCH_MODELS)/%/llama-cpp-f32.gguf: $(BENCH_MODELS)/%/hf/config.json | setup-python
+	$(TRAIN_PY) export-llama-cpp --model $(abspath $(BENCH_MODELS)/$*/hf) --output $(abspath $@)
+
+$(BENCH_MODELS)/%/llama-cpp-q8_0.gguf: $(BENCH_MODELS)/%/llama-cpp-f32.gguf | build-llama-cpp
+	$(LLAMA_CPP) quantize $< $@
+
+bench-llama-cpp: build build-llama-cpp $(BENCH_MODELS)/smollm2-135m/llama-cpp-q8_0.gguf $(call bench_model_files,$(DECODE_SHAPES),hf/config.json)
+	for run in $$(seq $(LLAMA_CPP_RUNS)); do \
+	  $(LLAMA_CPP) bench $(BENCH_MODELS)/smollm2-135m/llama-cpp-q8_0.gguf --threads 2 $(BENCH_LLAMA_CPP_FLAGS) && \
+	  $(BENCH) decode $(BENCH_MODELS)/smollm2-135m/hf --partner $(BENCH_MODELS)/smollm2-partner/hf --threads 2 $(BENCH_DECODE_FLAGS) || exit 1; \
+	done

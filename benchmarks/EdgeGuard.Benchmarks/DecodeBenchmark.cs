@@ -28,9 +28,6 @@ internal static class DecodeBenchmark
         using ModelSource source = ModelSource.Open(path);
         var random = new Random(11);
 
-        double bandwidth = MemoryBandwidth(pool);
-        Console.WriteLine($"# {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}, threads={pool.DegreeOfParallelism}, int8 kernel {Int8Gemm.Selected}; " +
-                          $"memory bandwidth (2 GiB summed by every thread, best of 3) {bandwidth:F1} GB/s; medians of {rounds} rounds, precisions alternating");
         using DecoderModel f32 = DecoderModel.Load(source, pool, ModelPrecision.Float32);
         using DecoderModel int8 = DecoderModel.Load(source, pool, ModelPrecision.Int8);
         int vocabulary = f32.VocabularySize;
@@ -55,6 +52,12 @@ internal static class DecodeBenchmark
             }
         }
 
+        // Read before the bandwidth probe's 2 GiB array, so the peak is the models' and their sessions'.
+        long peakOfModels = Process.GetCurrentProcess().PeakWorkingSet64;
+        double bandwidth = MemoryBandwidth.Measure(pool.DegreeOfParallelism);
+        Console.WriteLine($"# {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}, threads={pool.DegreeOfParallelism}, int8 kernel {Int8Gemm.Selected}; " +
+                          $"memory bandwidth (2 GiB summed by every thread, best of 3) {bandwidth:F1} GB/s; medians of {rounds} rounds, precisions alternating");
+        Console.WriteLine($"# peak RSS with float32 and int8 loaded together, before the bandwidth probe: {peakOfModels / (1024 * 1024)} MiB");
         Console.WriteLine("| precision | prefill of " + promptLength + " tokens, ms | decode tokens/s (" + tokens + " tokens after 1) | weights per token, MB | weights streamed, GB/s | share of memory bandwidth |");
         Console.WriteLine("|---|---|---|---|---|---|");
         for (int m = 0; m < 2; m++)
@@ -141,27 +144,6 @@ internal static class DecodeBenchmark
         double perLayer = ((double)c.HiddenSize * c.HeadSize * (2 * c.NumAttentionHeads + 2 * c.KeyValueHeads)) + (3.0 * c.HiddenSize * c.IntermediateSize);
         double weights = (c.NumHiddenLayers * perLayer) + ((double)c.VocabSize * c.HiddenSize);
         return weights * (precision == ModelPrecision.Int8 ? 1 : 4);
-    }
-
-    /// <summary>GB/s of summing a 2 GiB float array split over the pool's threads, best of three passes.</summary>
-    private static double MemoryBandwidth(WorkerPool pool)
-    {
-        const long length = 1L << 29;
-        float[] data = GC.AllocateUninitializedArray<float>((int)length);
-        data.AsSpan().Fill(1f);
-        double best = 0;
-        for (int pass = 0; pass < 3; pass++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            Parallel.For(0, pool.DegreeOfParallelism, new ParallelOptions { MaxDegreeOfParallelism = pool.DegreeOfParallelism }, part =>
-            {
-                long chunk = length / pool.DegreeOfParallelism;
-                _ = TensorPrimitives.Sum(data.AsSpan((int)(part * chunk), (int)chunk));
-            });
-            best = Math.Max(best, length * sizeof(float) / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9);
-        }
-
-        return best;
     }
 
     private static double Median(List<double> values)

@@ -22,6 +22,7 @@ STAGES = {
     "evaluate": "edgeguard_train.evaluate",
     "export": "edgeguard_train.export",
     "quantize-onnx": "edgeguard_train.quantize_onnx",
+    "export-llama-cpp": "edgeguard_train.export_llama_cpp",
     "train-tokenizer": "edgeguard_train.train_tokenizer",
     "import-onnx-bert": "edgeguard_train.import_onnx_bert",
     "make-fixture": "edgeguard_train.bert_fixtures",
