@@ -28,14 +28,16 @@ internal static class DecodeBenchmark
         using ModelSource source = ModelSource.Open(path);
         var random = new Random(11);
 
-        using DecoderModel f32 = DecoderModel.Load(source, pool, ModelPrecision.Float32);
+        // --int8-only: the int8 engine alone (an int8 bundle loads nothing else), so the peak RSS is what serving it takes.
+        bool int8Only = options.Flag("int8-only");
+        using DecoderModel? f32 = int8Only ? null : DecoderModel.Load(source, pool, ModelPrecision.Float32);
         using DecoderModel int8 = DecoderModel.Load(source, pool, ModelPrecision.Int8);
-        int vocabulary = f32.VocabularySize;
+        int vocabulary = int8.VocabularySize;
         int[] prompt = [.. Enumerable.Range(0, promptLength).Select(_ => random.Next(vocabulary))];
-        DecoderModel[] models = [f32, int8];
-        var prefill = new List<double>[2];
-        var decode = new List<double>[2];
-        for (int m = 0; m < 2; m++)
+        DecoderModel[] models = f32 is null ? [int8] : [f32, int8];
+        var prefill = new List<double>[models.Length];
+        var decode = new List<double>[models.Length];
+        for (int m = 0; m < models.Length; m++)
         {
             prefill[m] = [];
             decode[m] = [];
@@ -44,7 +46,7 @@ internal static class DecodeBenchmark
 
         for (int r = 0; r < rounds; r++)
         {
-            for (int m = 0; m < 2; m++)
+            for (int m = 0; m < models.Length; m++)
             {
                 (double prefillMs, double decodeSeconds) = TimeOnce(models[m], prompt, tokens);
                 prefill[m].Add(prefillMs);
@@ -57,13 +59,13 @@ internal static class DecodeBenchmark
         double bandwidth = MemoryBandwidth.Measure(pool.DegreeOfParallelism);
         Console.WriteLine($"# {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}, threads={pool.DegreeOfParallelism}, int8 kernel {Int8Gemm.Selected}; " +
                           $"memory bandwidth (2 GiB summed by every thread, best of 3) {bandwidth:F1} GB/s; medians of {rounds} rounds, precisions alternating");
-        Console.WriteLine($"# peak RSS with float32 and int8 loaded together, before the bandwidth probe: {peakOfModels / (1024 * 1024)} MiB");
+        Console.WriteLine($"# peak RSS with {(f32 is null ? "int8 alone" : "float32 and int8 loaded together")}, before the bandwidth probe: {peakOfModels / (1024 * 1024)} MiB");
         Console.WriteLine("| precision | prefill of " + promptLength + " tokens, ms | decode tokens/s (" + tokens + " tokens after 1) | weights per token, MB | weights streamed, GB/s | share of memory bandwidth |");
         Console.WriteLine("|---|---|---|---|---|---|");
-        for (int m = 0; m < 2; m++)
+        for (int m = 0; m < models.Length; m++)
         {
             double perSecond = tokens / Median(decode[m]);
-            double weightBytes = WeightBytesPerToken(f32.Config, models[m].Precision);
+            double weightBytes = WeightBytesPerToken(int8.Config, models[m].Precision);
             double gbPerSecond = weightBytes * perSecond / 1e9;
             Console.WriteLine($"| {models[m].Precision} | {Median(prefill[m]):F1} | {perSecond:F1} | {weightBytes / 1e6:F1} | {gbPerSecond:F1} | {gbPerSecond / bandwidth:P0} |");
         }

@@ -13,7 +13,7 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: gemm [--quick] [--m 1,128] | gemm-calls [variant] [--m M] [--k K] [--n N] [--weight-bits 7|8] [--calls C] [--tiles] | e2e <hf-dir> [--seq 64,128,256,512] [--iters N] [--int8-only] [--weight-bits 7|8] | accuracy <hf-dir>... [--rows N] | memory <bundle>... | decode <decoder-dir> [--prompt 128] [--tokens 128] [--rounds 5] [--partner <decoder-dir>]");
+    Console.Error.WriteLine("usage: gemm [--quick] [--m 1,128] | gemm-calls [variant] [--m M] [--k K] [--n N] [--weight-bits 7|8] [--calls C] [--tiles] | e2e <hf-dir> [--seq 64,128,256,512] [--iters N] [--int8-only] [--weight-bits 7|8] | accuracy <hf-dir>... [--rows N] | memory <bundle>... | decode <decoder-dir-or-bundle> [--prompt 128] [--tokens 128] [--rounds 5] [--partner <decoder-dir>] [--int8-only]");
     return 2;
 }
 
