@@ -34,7 +34,7 @@ from .modeling_decoder import load_pretrained, save_pretrained
 from .progress import Progress, summary
 from .pt_align import (FORMATS, PENALISED_RULES, EncodedPair, PairFormat, batch_tensors, encode_pair, loss_sums,
                        pt_align_loss, read_pairs)
-from .train_lm import cosine_schedule, epoch_order, make_optimizer
+from .train_lm import epoch_order, epoch_steps, optimizer_and_schedule
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -141,13 +141,8 @@ def _run(args: argparse.Namespace, world: World) -> int:
     pad_id = tokenizer.eos_id if tokenizer.eos_id is not None else 0
     weight = args.unlikelihood_weight
 
-    steps_per_epoch = len(train) // args.batch_size
-    total_steps = steps_per_epoch * args.epochs
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
-    optimizer = make_optimizer(model, args.lr, args.weight_decay)
-    warmup = max(1, int(args.warmup_ratio * total_steps))
-    scheduler = cosine_schedule(optimizer, warmup, total_steps, args.min_lr_ratio)
+    steps_per_epoch, total_steps = epoch_steps(len(train), args)
+    optimizer, scheduler = optimizer_and_schedule(model, args, total_steps)
 
     checkpoint_path = os.path.join(args.output, CHECKPOINT)
     state: Dict[str, Any] = resume_or_start(args.output, CHECKPOINT, model, optimizer, scheduler,

@@ -26,7 +26,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch.nn import functional as F
@@ -207,6 +207,20 @@ def evaluate(model: DecoderLM, docs: Sequence[Document], batch_size: int, pad_id
     return {"loss": loss, "perplexity": math.exp(min(loss, 700.0)), "tokens": count}
 
 
+def epoch_steps(examples: int, args: argparse.Namespace) -> Tuple[int, int]:
+    """Optimiser steps per epoch (whole batches only) and in the run: ``--epochs`` of them, cut to ``--max-steps``."""
+    steps_per_epoch = examples // args.batch_size
+    total_steps = steps_per_epoch * args.epochs
+    return steps_per_epoch, min(total_steps, args.max_steps) if args.max_steps else total_steps
+
+
+def optimizer_and_schedule(model: torch.nn.Module, args: argparse.Namespace, total_steps: int):
+    """AdamW (``--lr``, ``--weight-decay``) and its warmup + cosine schedule (``--warmup-ratio``, ``--min-lr-ratio``)."""
+    optimizer = make_optimizer(model, args.lr, args.weight_decay)
+    warmup = max(1, int(args.warmup_ratio * total_steps))
+    return optimizer, cosine_schedule(optimizer, warmup, total_steps, args.min_lr_ratio)
+
+
 def epoch_order(count: int, seed: int, epoch: int) -> List[int]:
     return torch.randperm(count, generator=torch.Generator().manual_seed(seed * 1000003 + epoch)).tolist()
 
@@ -249,13 +263,8 @@ def _run(args: argparse.Namespace, world: World) -> int:
                          "(check --train, --text-fields and --where)")
     pad_id = tokenizer.eos_id if tokenizer.eos_id is not None else 0
 
-    steps_per_epoch = len(train) // args.batch_size
-    total_steps = steps_per_epoch * args.epochs
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
-    optimizer = make_optimizer(model, args.lr, args.weight_decay)
-    warmup = max(1, int(args.warmup_ratio * total_steps))
-    scheduler = cosine_schedule(optimizer, warmup, total_steps, args.min_lr_ratio)
+    steps_per_epoch, total_steps = epoch_steps(len(train), args)
+    optimizer, scheduler = optimizer_and_schedule(model, args, total_steps)
 
     checkpoint_path = os.path.join(args.output, CHECKPOINT)
     state: Dict[str, Any] = resume_or_start(args.output, CHECKPOINT, model, optimizer, scheduler,

@@ -45,7 +45,7 @@ from .jsonl import JsonlAppender
 from .lm_data import DecoderTokenizer, add_text_arguments, copy_tokenizer_files, parse_fields, parse_where, read_texts
 from .modeling_decoder import DecoderLM, load_pretrained, save_pretrained
 from .progress import Progress, summary
-from .train_lm import Document, cosine_schedule, documents, epoch_order, evaluate, make_optimizer, pad, predicted_tokens
+from .train_lm import Document, documents, epoch_order, evaluate, optimizer_and_schedule, pad, predicted_tokens
 
 CHECKPOINT = "checkpoint.pt"
 LOSSES = ("ga", "npo")
@@ -271,9 +271,7 @@ def _run(args: argparse.Namespace, world: World) -> int:
     pad_id = tokenizer.eos_id if tokenizer.eos_id is not None else 0
 
     total_steps = args.max_steps or math.ceil(args.epochs * len(forget) / args.batch_size)
-    optimizer = make_optimizer(small, args.lr, args.weight_decay)
-    warmup = max(1, int(args.warmup_ratio * total_steps))
-    scheduler = cosine_schedule(optimizer, warmup, total_steps, args.min_lr_ratio)
+    optimizer, scheduler = optimizer_and_schedule(small, args, total_steps)
     checkpoint_path = os.path.join(args.output, CHECKPOINT)
     state: Dict[str, Any] = resume_or_start(args.output, CHECKPOINT, small, optimizer, scheduler,
                                             {"epoch": 0, "global_step": 0, "before": {}}, args.overwrite, world.main,
