@@ -62,11 +62,12 @@ public sealed class DecoderModel : IDisposable
 
     /// <summary>Loads the decoder of <paramref name="source"/> on <paramref name="pool"/>; both stay the caller's.</summary>
     /// <exception cref="ModelFileException">The architecture is not a decoder, or a tensor is missing or misshapen.</exception>
-    public static DecoderModel Load(ModelSource source, WorkerPool pool, ModelPrecision precision = ModelPrecision.Float32, int? int8WeightLimit = null)
+    /// <param name="keepFloat">In int8: patterns of the linear layers kept in float32 (<see cref="Int8Plan"/>).</param>
+    public static DecoderModel Load(ModelSource source, WorkerPool pool, ModelPrecision precision = ModelPrecision.Float32, int? int8WeightLimit = null, IReadOnlyList<string>? keepFloat = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(pool);
-        return new DecoderModel(source.LoadDecoder(pool, precision, int8WeightLimit), null);
+        return new DecoderModel(source.LoadDecoder(pool, precision, int8WeightLimit, keepFloat), null);
     }
 
     /// <summary>
