@@ -63,13 +63,14 @@ define runtime_dev
 	$(EDGEGUARD) classify --jsonl $(DEV) --model $(1) --json --threads $(TRAIN_THREADS) > $(2).dev.jsonl
 endef
 
-# A trained directory $(GUARD_WORK)/$(1) to its measured bundles $(1).f32.gguf and $(1).int8.gguf named $(2).
+# A trained directory $(GUARD_WORK)/$(1) to its measured bundles $(1).f32.gguf and $(1).int8.gguf named $(2); the int8
+# bundle keeps the linear layers matching KEEP_FLOAT_$(1) in float32 (chosen by `make int8-sensitivity`).
 define guard_bundles
 	$(EDGEGUARD) convert $(GUARD_WORK)/$(1) -o $(GUARD_WORK)/$(1).f32.gguf --name $(2)
 	$(call runtime_dev,$(GUARD_WORK)/$(1).f32.gguf,$(GUARD_WORK)/$(1).f32)
 	$(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/$(1).f32.dev.jsonl --choose-threshold \
 	  --json $(abspath $(GUARD_WORK))/$(1).f32.report.json
-	$(EDGEGUARD) convert $(GUARD_WORK)/$(1) -o $(GUARD_WORK)/$(1).int8.gguf --quant int8 --name $(2) \
+	$(EDGEGUARD) convert $(GUARD_WORK)/$(1) -o $(GUARD_WORK)/$(1).int8.gguf --quant int8 --name $(2) $(addprefix --keep-float ,$(KEEP_FLOAT_$(1))) \
 	  --threshold $$($(PYTHON) -c "import json; print(json.load(open('$(GUARD_WORK)/$(1).f32.report.json'))['threshold'])")
 	$(call runtime_dev,$(GUARD_WORK)/$(1).int8.gguf,$(GUARD_WORK)/$(1).int8)
 	$(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/$(1).int8.dev.jsonl \
@@ -116,6 +117,29 @@ train-edge-tiny: guard-teacher
 	$(call guard_bundles,tiny-ce,edge-tiny)
 	mkdir -p $(TINY_MODEL)
 	cp $(GUARD_WORK)/tiny-kd.int8.gguf $(TINY_MODEL)/model.gguf
+
+# Which linear layers' int8 rounding moves a guard's decisions: $(SENSITIVITY_MODEL) (a trained directory with its
+# float32 bundle and dev verdicts, made by the targets above) converted to int8 with each group of layers kept in
+# float32 in turn, dev classified in the runtime, and each compared with the float32 verdicts at the float32 bundle's
+# threshold (decisions that agree, largest score difference). Groups by kind of layer, then by depth.
+SENSITIVITY_MODEL ?= minilm-kd
+SENSITIVITY_GROUPS := none=none \
+	query-key-value='bert.encoder.layer.*.attention.self.*' attention-output='bert.encoder.layer.*.attention.output.dense' \
+	intermediate='bert.encoder.layer.*.intermediate.dense' output='bert.encoder.layer.*.output.dense' pooler='bert.pooler.dense' \
+	$(foreach i,0 1 2 3 4 5,layer-$(i)='bert.encoder.layer.$(i).**')
+
+.PHONY: int8-sensitivity
+int8-sensitivity:
+	threshold=$$($(PYTHON) -c "import json; print(json.load(open('$(GUARD_WORK)/$(SENSITIVITY_MODEL).f32.report.json'))['threshold'])"); \
+	for group in $(SENSITIVITY_GROUPS); do \
+	  name=$${group%%=*}; pattern=$${group#*=}; out=$(GUARD_WORK)/$(SENSITIVITY_MODEL).keep-$$name; \
+	  keep=$$([ "$$pattern" = none ] || echo "--keep-float $$pattern"); \
+	  $(EDGEGUARD) convert $(GUARD_WORK)/$(SENSITIVITY_MODEL) -o $$out.gguf --quant int8 $$keep --threshold $$threshold > /dev/null && \
+	  $(EDGEGUARD) classify --jsonl $(DEV) --model $$out.gguf --json --threads $(TRAIN_THREADS) > $$out.dev.jsonl && \
+	  ($(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/$(SENSITIVITY_MODEL).f32.dev.jsonl --threshold $$threshold \
+	    --compare $(abspath $(GUARD_WORK))/$(SENSITIVITY_MODEL).keep-$$name.dev.jsonl --json $(abspath $(GUARD_WORK))/$(SENSITIVITY_MODEL).keep-$$name.report.json \
+	    | sed "s|^|$$name ($$(stat -c %s $$out.gguf) bytes): |") || exit 1; \
+	done
 
 # Leave-one-source-out estimates for the response-pair sources with unsafe pairs and two hate/toxicity sources: the
 # default's recipe without source S, but LOSO_STEPS steps instead of GUARD_STEPS (the CPU budget: a lower bound for
