@@ -46,11 +46,11 @@ internal sealed class GenerationSetup : IDisposable
 
     public static readonly Option<float> Temperature = new("--temperature")
     {
-        Description = "Sampling temperature; 0 picks the most likely token (greedy).",
+        Description = "Sampling temperature; 0 picks the most likely token (greedy). Options left out take the model's generation_config.json values when it has one.",
         DefaultValueFactory = _ => 1f,
     };
 
-    public static readonly Option<int?> TopK = new("--top-k") { Description = "Sample from the k most likely tokens (default: all)." };
+    public static readonly Option<int?> TopK = new("--top-k") { Description = "Sample from the k most likely tokens (default: all, or the model's generation_config.json)." };
 
     public static readonly Option<double> TopP = new("--top-p")
     {
@@ -72,7 +72,7 @@ internal sealed class GenerationSetup : IDisposable
 
     public static readonly Option<int> MaxTokens = new("--max-tokens")
     {
-        Description = "Most tokens to generate.",
+        Description = "Most tokens to generate (default 256, or the model's generation_config.json max_new_tokens).",
         DefaultValueFactory = _ => 256,
     };
 
@@ -131,6 +131,11 @@ internal sealed class GenerationSetup : IDisposable
             }
 
             GenerativeModel b = Open(model, primary: true);
+            if (b.Defaults is { } defaults)
+            {
+                Options = WithModelDefaults(parsed, Options, defaults);
+            }
+
             if (offset is { Length: > 0 })
             {
                 Group = ModelGroup.Offset(b, Open(offset[0], primary: false), Open(offset[1], primary: false), parsed.GetValue(Alpha));
@@ -155,7 +160,7 @@ internal sealed class GenerationSetup : IDisposable
     public ModelGroup Group { get; } = null!;
 
     /// <summary>Sampling, limits, stop sequences, prompt overflow.</summary>
-    public GenerationOptions Options { get; }
+    public GenerationOptions Options { get; private set; }
 
     /// <summary>The options every generating command takes.</summary>
     public static IEnumerable<Option> All =>
@@ -192,6 +197,29 @@ internal sealed class GenerationSetup : IDisposable
         }
 
         _pool?.Dispose();
+    }
+
+    /// <summary>
+    /// The model's own settings (its generation_config.json) for every sampling option and the token limit the command
+    /// line left out; its end-of-sequence ids end generation too.
+    /// </summary>
+    private static GenerationOptions WithModelDefaults(ParseResult parsed, GenerationOptions options, GenerationDefaults defaults)
+    {
+        bool Given(Option option) => parsed.GetResult(option) is { Implicit: false };
+        SamplingSettings given = options.Sampling, model = defaults.Sampling;
+        return options with
+        {
+            Sampling = given with
+            {
+                Temperature = Given(Temperature) ? given.Temperature : model.Temperature,
+                TopK = Given(TopK) ? given.TopK : model.TopK,
+                TopP = Given(TopP) ? given.TopP : model.TopP,
+                MinP = Given(MinP) ? given.MinP : model.MinP,
+                RepetitionPenalty = Given(RepetitionPenalty) ? given.RepetitionPenalty : model.RepetitionPenalty,
+            },
+            MaxNewTokens = Given(MaxTokens) ? options.MaxNewTokens : defaults.MaxNewTokens ?? options.MaxNewTokens,
+            StopTokenIds = [.. options.StopTokenIds, .. defaults.EndOfSequenceIds],
+        };
     }
 
     private static void CheckOptions(GenerationOptions options)

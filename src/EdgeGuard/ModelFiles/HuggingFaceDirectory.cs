@@ -8,15 +8,16 @@ namespace EdgeGuard.ModelFiles;
 public sealed class HuggingFaceDirectory : IDisposable
 {
     /// <summary>File names inside the directory.</summary>
-    public const string ConfigFileName = "config.json", WeightsFileName = "model.safetensors";
+    public const string ConfigFileName = "config.json", WeightsFileName = "model.safetensors", GenerationConfigFileName = "generation_config.json";
 
     // A config.json larger than this is not a config: refused before it is read.
     private const long MaxConfigBytes = 4L << 20;
 
-    private HuggingFaceDirectory(string path, string configJson, ITensorSource weights)
+    private HuggingFaceDirectory(string path, string configJson, string? generationConfigJson, ITensorSource weights)
     {
         DirectoryPath = path;
         ConfigJson = configJson;
+        GenerationConfigJson = generationConfigJson;
         Weights = weights;
     }
 
@@ -28,6 +29,9 @@ public sealed class HuggingFaceDirectory : IDisposable
 
     /// <summary>The text of <c>config.json</c>.</summary>
     public string ConfigJson { get; }
+
+    /// <summary>The text of <c>generation_config.json</c> (a decoder's default generation settings), or null when there is none.</summary>
+    public string? GenerationConfigJson { get; }
 
     /// <summary>The memory-mapped weights (one file, or every shard of a sharded checkpoint); valid until this object is disposed.</summary>
     public ITensorSource Weights { get; }
@@ -73,8 +77,10 @@ public sealed class HuggingFaceDirectory : IDisposable
         }
 
         string configJson = ReadConfig(configPath);
+        string generationConfigPath = Path.Combine(path, GenerationConfigFileName);
+        string? generationConfigJson = File.Exists(generationConfigPath) ? ReadConfig(generationConfigPath) : null;
         ITensorSource weights = single ? SafetensorsFile.Open(weightsPath) : ShardedSafetensors.Open(indexPath);
-        return new HuggingFaceDirectory(path, configJson, weights);
+        return new HuggingFaceDirectory(path, configJson, generationConfigJson, weights);
     }
 
     /// <inheritdoc />

@@ -32,7 +32,8 @@ public static class BundleConversion
 
         var contents = new BundleContents(
             model.Config.ModelType, model.Config.ToJson(), model.ToBundleTokenizer(), classifier,
-            int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, source, model.Architecture.DescribeBundleMetadata(model.Config));
+            int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, source, model.Architecture.DescribeBundleMetadata(model.Config),
+            model.GenerationConfigJson);
         if (!int8)
         {
             if (keepFloat is { Count: > 0 })

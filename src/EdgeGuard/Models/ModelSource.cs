@@ -59,6 +59,9 @@ public sealed class ModelSource : IDisposable
     /// <summary>Weight precision as stored: <c>f32</c> for a directory, the bundle's otherwise.</summary>
     public string Precision => Bundle?.Precision ?? BundleFormat.PrecisionF32;
 
+    /// <summary>The model's <c>generation_config.json</c> (from the directory, or as the bundle stores it), or null when it has none.</summary>
+    public string? GenerationConfigJson => Bundle?.GenerationConfigJson ?? Directory?.GenerationConfigJson;
+
     /// <summary>The model's name, if the file gives one.</summary>
     public string? Name => Bundle?.Name;
 
