@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using EdgeGuard.Cli.Commands;
 using EdgeGuard.Generation;
+using EdgeGuard.Generation.Decoding;
 using EdgeGuard.Generation.Logits;
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.Models;
@@ -83,6 +84,8 @@ internal sealed class GenerationSetup : IDisposable
 
     public static readonly Option<string> PromptOverflowOption = CreatePromptOverflow();
 
+    public static readonly Option<string> KeyValueCache = CreateKeyValueCache();
+
     public static readonly Option<bool> Int8 = new("--int8")
     {
         Description = "Run the linear layers in int8 (quantised at load; an int8 bundle always runs in int8).",
@@ -116,6 +119,7 @@ internal sealed class GenerationSetup : IDisposable
             MaxNewTokens = parsed.GetValue(MaxTokens),
             StopSequences = parsed.GetValue(Stop) ?? [],
             PromptOverflow = parsed.GetValue(PromptOverflowOption) == "keep-end" ? PromptOverflow.KeepEnd : PromptOverflow.Refuse,
+            KeyValueCache = parsed.GetValue(KeyValueCache) == "f16" ? KeyValueCacheFormat.Float16 : KeyValueCacheFormat.Float32,
         };
         CheckOptions(Options);
 
@@ -164,7 +168,7 @@ internal sealed class GenerationSetup : IDisposable
 
     /// <summary>The options every generating command takes.</summary>
     public static IEnumerable<Option> All =>
-        [Offset, Alpha, ContrastAmateur, Plausibility, Seed, Temperature, TopK, TopP, MinP, RepetitionPenalty, MaxTokens, Stop, PromptOverflowOption, Int8];
+        [Offset, Alpha, ContrastAmateur, Plausibility, Seed, Temperature, TopK, TopP, MinP, RepetitionPenalty, MaxTokens, Stop, PromptOverflowOption, KeyValueCache, Int8];
 
     /// <summary>Opens the models the command line names.</summary>
     /// <exception cref="CliUsageException">Options that contradict each other or are out of range.</exception>
@@ -252,6 +256,17 @@ internal sealed class GenerationSetup : IDisposable
             DefaultValueFactory = _ => "refuse",
         };
         option.AcceptOnlyFromAmong("refuse", "keep-end");
+        return option;
+    }
+
+    private static Option<string> CreateKeyValueCache()
+    {
+        var option = new Option<string>("--kv-cache")
+        {
+            Description = "How each model's session stores keys and values: f32, or f16 (half the memory; logits differ by float16 rounding).",
+            DefaultValueFactory = _ => "f32",
+        };
+        option.AcceptOnlyFromAmong("f32", "f16");
         return option;
     }
 }

@@ -102,13 +102,16 @@ public sealed class Gpt2Decoder : DecoderGraph
         Project(b.Attention.Layer, state, normed, rows, state.Fused);
 
         // c_attn's output rows are [q | k | v]; keys and values go to the cache at their positions.
+        Span<float> keys = state.NewKeys(layer, start, rows), values = state.NewValues(layer, start, rows);
         for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<float> fused = state.Fused.AsSpan(r * 3 * hidden, 3 * hidden);
             fused[..hidden].CopyTo(state.Query.AsSpan(r * hidden, hidden));
-            fused.Slice(hidden, hidden).CopyTo(state.Keys[layer].AsSpan((start + r) * hidden, hidden));
-            fused.Slice(2 * hidden, hidden).CopyTo(state.Values[layer].AsSpan((start + r) * hidden, hidden));
+            fused.Slice(hidden, hidden).CopyTo(keys.Slice(r * hidden, hidden));
+            fused.Slice(2 * hidden, hidden).CopyTo(values.Slice(r * hidden, hidden));
         }
+
+        state.StoreNew(layer, start, rows);
 
         CausalSelfAttention.Forward(Pool, Shape, state, layer, rows, start, _scale);
         Project(b.AttentionOutput.Layer, state, state.Context, rows, state.Normed);

@@ -110,9 +110,9 @@ public sealed class LlamaDecoder : DecoderGraph
         int hidden = Shape.Hidden, kvWidth = Shape.KeyValueWidth, queryWidth = Shape.QueryWidth, half = Shape.HeadSize / 2;
         l.InputNorm.Forward(Pool, state.Hidden.AsSpan(0, rows * hidden), state.Normed, rows);
         Project(l.Query.Layer, state, state.Normed, rows, state.Query);
-        Span<float> keys = state.Keys[layer].AsSpan(start * kvWidth, rows * kvWidth);
+        Span<float> keys = state.NewKeys(layer, start, rows);
         Project(l.Key.Layer, state, state.Normed, rows, keys);
-        Project(l.Value.Layer, state, state.Normed, rows, state.Values[layer].AsSpan(start * kvWidth, rows * kvWidth));
+        Project(l.Value.Layer, state, state.Normed, rows, state.NewValues(layer, start, rows));
         for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<float> cos = state.Cos.AsSpan(r * half, half), sin = state.Sin.AsSpan(r * half, half);
@@ -120,6 +120,7 @@ public sealed class LlamaDecoder : DecoderGraph
             RotaryEmbedding.Apply(keys.Slice(r * kvWidth, kvWidth), Shape.KeyValueHeads, cos, sin);
         }
 
+        state.StoreNew(layer, start, rows);
         CausalSelfAttention.Forward(Pool, Shape, state, layer, rows, start, _scale);
         Project(l.Output.Layer, state, state.Context, rows, state.Normed);
         AddResidual(state, state.Normed, rows);
