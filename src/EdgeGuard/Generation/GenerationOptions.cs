@@ -37,7 +37,7 @@ public sealed record GenerationOptions
     public PromptOverflow PromptOverflow { get; init; } = PromptOverflow.Refuse;
 
     /// <summary>How the generator's sessions store keys and values (float16 halves the cache's memory).</summary>
-    public Decoding.KeyValueCacheFormat KeyValueCache { get; init; } = Decoding.KeyValueCacheFormat.Float32;
+    public Models.KeyValueCacheFormat KeyValueCache { get; init; } = Models.KeyValueCacheFormat.Float32;
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the first setting out of range.</summary>
     public void Validate()

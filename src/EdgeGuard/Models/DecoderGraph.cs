@@ -57,7 +57,7 @@ public abstract class DecoderGraph
     internal IReadOnlyList<string> LinearLayerNames => [.. LayerLinears.Append(_head).Select(l => l.Prefix)];
 
     /// <summary>A new, empty conversation state holding up to <paramref name="contextLength"/> tokens in a <paramref name="cacheFormat"/> cache.</summary>
-    internal DecoderState CreateState(int contextLength, Generation.Decoding.KeyValueCacheFormat cacheFormat = Generation.Decoding.KeyValueCacheFormat.Float32) =>
+    internal DecoderState CreateState(int contextLength, KeyValueCacheFormat cacheFormat = KeyValueCacheFormat.Float32) =>
         new(Shape, contextLength, Pool.DegreeOfParallelism, Precision == ModelPrecision.Int8, FusedWidth, cacheFormat);
 
     /// <summary>

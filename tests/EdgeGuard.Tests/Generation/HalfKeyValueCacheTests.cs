@@ -1,6 +1,7 @@
 using EdgeGuard.Generation;
 using EdgeGuard.Generation.Decoding;
 using EdgeGuard.Generation.Logits;
+using EdgeGuard.Models;
 
 namespace EdgeGuard.Tests.Generation;
 

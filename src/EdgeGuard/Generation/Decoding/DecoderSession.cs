@@ -1,3 +1,4 @@
+using EdgeGuard.Models;
 using EdgeGuard.Models.Layers;
 
 namespace EdgeGuard.Generation.Decoding;

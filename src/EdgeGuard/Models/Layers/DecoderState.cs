@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using EdgeGuard.Generation.Decoding;
 using EdgeGuard.Kernels.Int8;
 
 namespace EdgeGuard.Models.Layers;

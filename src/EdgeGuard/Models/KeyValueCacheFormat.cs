@@ -1,4 +1,4 @@
-namespace EdgeGuard.Generation.Decoding;
+namespace EdgeGuard.Models;
 
 /// <summary>How a session stores its keys and values (the KV cache).</summary>
 public enum KeyValueCacheFormat
