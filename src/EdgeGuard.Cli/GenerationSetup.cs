@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using EdgeGuard.Cli.Commands;
 using EdgeGuard.Generation;
-using EdgeGuard.Generation.Decoding;
 using EdgeGuard.Generation.Logits;
 using EdgeGuard.Kernels.Threading;
 using EdgeGuard.Models;
