@@ -57,10 +57,14 @@ DEV := $(abspath $(DATASETS))/dev.jsonl
 GUARD_DISTILL = $(TRAIN_PY) distill --init-from $(abspath $(PRETRAINED_MINILM)) $(GUARD_OVERSAMPLE) $(GUARD_COMMON) \
 	--epochs 1 --steps-per-epoch $(GUARD_STEPS) --lr 1e-4 --save-steps 100
 
+# `classify --jsonl` into a file: exit code 1 says some rows were flagged (a verdict, not a failure), so 0 and 1 both
+# pass; 2 (an error) stops the recipe.
+VERDICTS = verdicts() { $(EDGEGUARD) classify "$$@" || [ $$? -eq 1 ]; }; verdicts
+
 # Classify dev with a bundle in the runtime and report it (per source, the threshold rule, int8 against float32).
 # $(1): bundle, $(2): output prefix.
 define runtime_dev
-	$(EDGEGUARD) classify --jsonl $(DEV) --model $(1) --json --threads $(TRAIN_THREADS) > $(2).dev.jsonl
+	$(VERDICTS) --jsonl $(DEV) --model $(1) --json --threads $(TRAIN_THREADS) > $(2).dev.jsonl
 endef
 
 # A trained directory $(GUARD_WORK)/$(1) to its measured bundles $(1).f32.gguf and $(1).int8.gguf named $(2); the int8
@@ -91,7 +95,7 @@ guard-ce: pretrained setup-python build $(GUARD_ROWS)
 	$(call guard_bundles,minilm-ce,edgeguard-default)
 
 guard-teacher: guard-ce
-	$(EDGEGUARD) classify --jsonl $(GUARD_ROWS) --model $(GUARD_WORK)/minilm-ce.int8.gguf --json \
+	$(VERDICTS) --jsonl $(GUARD_ROWS) --model $(GUARD_WORK)/minilm-ce.int8.gguf --json \
 	  --threads $(TRAIN_THREADS) > $(GUARD_WORK)/minilm-ce.train.jsonl
 	$(TRAIN_PY) tfidf-baseline --train $(abspath $(GUARD_ROWS)) --dev $(DEV) --json $(abspath $(GUARD_WORK))/tfidf-teacher.json \
 	  --dev-verdicts $(abspath $(GUARD_WORK))/tfidf.dev.jsonl --train-verdicts $(abspath $(GUARD_WORK))/tfidf.train.jsonl
@@ -130,12 +134,12 @@ SENSITIVITY_GROUPS := none=none \
 
 .PHONY: int8-sensitivity
 int8-sensitivity:
-	threshold=$$($(PYTHON) -c "import json; print(json.load(open('$(GUARD_WORK)/$(SENSITIVITY_MODEL).f32.report.json'))['threshold'])"); \
+	set -f; threshold=$$($(PYTHON) -c "import json; print(json.load(open('$(GUARD_WORK)/$(SENSITIVITY_MODEL).f32.report.json'))['threshold'])"); \
 	for group in $(SENSITIVITY_GROUPS); do \
 	  name=$${group%%=*}; pattern=$${group#*=}; out=$(GUARD_WORK)/$(SENSITIVITY_MODEL).keep-$$name; \
 	  keep=$$([ "$$pattern" = none ] || echo "--keep-float $$pattern"); \
 	  $(EDGEGUARD) convert $(GUARD_WORK)/$(SENSITIVITY_MODEL) -o $$out.gguf --quant int8 $$keep --threshold $$threshold > /dev/null && \
-	  $(EDGEGUARD) classify --jsonl $(DEV) --model $$out.gguf --json --threads $(TRAIN_THREADS) > $$out.dev.jsonl && \
+	  $(VERDICTS) --jsonl $(DEV) --model $$out.gguf --json --threads $(TRAIN_THREADS) > $$out.dev.jsonl && \
 	  ($(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/$(SENSITIVITY_MODEL).f32.dev.jsonl --threshold $$threshold \
 	    --compare $(abspath $(GUARD_WORK))/$(SENSITIVITY_MODEL).keep-$$name.dev.jsonl --json $(abspath $(GUARD_WORK))/$(SENSITIVITY_MODEL).keep-$$name.report.json \
 	    | sed "s|^|$$name ($$(stat -c %s $$out.gguf) bytes): |") || exit 1; \
@@ -154,7 +158,7 @@ train-loso: pretrained setup-python build $(GUARD_ROWS)
 	    $(GUARD_OVERSAMPLE) $(GUARD_COMMON) --epochs 1 --steps-per-epoch $(LOSO_STEPS) --lr 1e-4 --save-steps 20 \
 	    --output $(abspath $(GUARD_WORK))/loso-$$source) && \
 	  $(EDGEGUARD) convert $(GUARD_WORK)/loso-$$source -o $(GUARD_WORK)/loso-$$source.int8.gguf --quant int8 && \
-	  $(EDGEGUARD) classify --jsonl $(DEV) --model $(GUARD_WORK)/loso-$$source.int8.gguf --json \
+	  $(VERDICTS) --jsonl $(DEV) --model $(GUARD_WORK)/loso-$$source.int8.gguf --json \
 	    --threads $(TRAIN_THREADS) > $(GUARD_WORK)/loso-$$source.dev.jsonl && \
 	  ($(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/loso-$$source.dev.jsonl --held-out $$source \
 	    --json $(abspath $(GUARD_WORK))/loso-$$source.report.json) || exit 1; \
