@@ -57,19 +57,24 @@ DEV := $(abspath $(DATASETS))/dev.jsonl
 GUARD_DISTILL = $(TRAIN_PY) distill --init-from $(abspath $(PRETRAINED_MINILM)) $(GUARD_OVERSAMPLE) $(GUARD_COMMON) \
 	--epochs 1 --steps-per-epoch $(GUARD_STEPS) --lr 1e-4 --save-steps 100
 
+# `classify --jsonl` into a file: exit code 1 says some rows were flagged (a verdict, not a failure), so 0 and 1 both
+# pass; 2 (an error) stops the recipe.
+VERDICTS = verdicts() { $(EDGEGUARD) classify "$$@" || [ $$? -eq 1 ]; }; verdicts
+
 # Classify dev with a bundle in the runtime and report it (per source, the threshold rule, int8 against float32).
 # $(1): bundle, $(2): output prefix.
 define runtime_dev
-	$(EDGEGUARD) classify --jsonl $(DEV) --model $(1) --json --threads $(TRAIN_THREADS) > $(2).dev.jsonl
+	$(VERDICTS) --jsonl $(DEV) --model $(1) --json --threads $(TRAIN_THREADS) > $(2).dev.jsonl
 endef
 
-# A trained directory $(GUARD_WORK)/$(1) to its measured bundles $(1).f32.gguf and $(1).int8.gguf named $(2).
+# A trained directory $(GUARD_WORK)/$(1) to its measured bundles $(1).f32.gguf and $(1).int8.gguf named $(2); the int8
+# bundle keeps the linear layers matching KEEP_FLOAT_$(1) in float32 (chosen by `make int8-sensitivity`).
 define guard_bundles
 	$(EDGEGUARD) convert $(GUARD_WORK)/$(1) -o $(GUARD_WORK)/$(1).f32.gguf --name $(2)
 	$(call runtime_dev,$(GUARD_WORK)/$(1).f32.gguf,$(GUARD_WORK)/$(1).f32)
 	$(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/$(1).f32.dev.jsonl --choose-threshold \
 	  --json $(abspath $(GUARD_WORK))/$(1).f32.report.json
-	$(EDGEGUARD) convert $(GUARD_WORK)/$(1) -o $(GUARD_WORK)/$(1).int8.gguf --quant int8 --name $(2) \
+	$(EDGEGUARD) convert $(GUARD_WORK)/$(1) -o $(GUARD_WORK)/$(1).int8.gguf --quant int8 --name $(2) $(addprefix --keep-float ,$(KEEP_FLOAT_$(1))) \
 	  --threshold $$($(PYTHON) -c "import json; print(json.load(open('$(GUARD_WORK)/$(1).f32.report.json'))['threshold'])")
 	$(call runtime_dev,$(GUARD_WORK)/$(1).int8.gguf,$(GUARD_WORK)/$(1).int8)
 	$(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/$(1).int8.dev.jsonl \
@@ -90,7 +95,7 @@ guard-ce: pretrained setup-python build $(GUARD_ROWS)
 	$(call guard_bundles,minilm-ce,edgeguard-default)
 
 guard-teacher: guard-ce
-	$(EDGEGUARD) classify --jsonl $(GUARD_ROWS) --model $(GUARD_WORK)/minilm-ce.int8.gguf --json \
+	$(VERDICTS) --jsonl $(GUARD_ROWS) --model $(GUARD_WORK)/minilm-ce.int8.gguf --json \
 	  --threads $(TRAIN_THREADS) > $(GUARD_WORK)/minilm-ce.train.jsonl
 	$(TRAIN_PY) tfidf-baseline --train $(abspath $(GUARD_ROWS)) --dev $(DEV) --json $(abspath $(GUARD_WORK))/tfidf-teacher.json \
 	  --dev-verdicts $(abspath $(GUARD_WORK))/tfidf.dev.jsonl --train-verdicts $(abspath $(GUARD_WORK))/tfidf.train.jsonl
@@ -117,6 +122,29 @@ train-edge-tiny: guard-teacher
 	mkdir -p $(TINY_MODEL)
 	cp $(GUARD_WORK)/tiny-kd.int8.gguf $(TINY_MODEL)/model.gguf
 
+# Which linear layers' int8 rounding moves a guard's decisions: $(SENSITIVITY_MODEL) (a trained directory with its
+# float32 bundle and dev verdicts, made by the targets above) converted to int8 with each group of layers kept in
+# float32 in turn, dev classified in the runtime, and each compared with the float32 verdicts at the float32 bundle's
+# threshold (decisions that agree, largest score difference). Groups by kind of layer, then by depth.
+SENSITIVITY_MODEL ?= minilm-kd
+SENSITIVITY_GROUPS := none=none \
+	query-key-value='bert.encoder.layer.*.attention.self.*' attention-output='bert.encoder.layer.*.attention.output.dense' \
+	intermediate='bert.encoder.layer.*.intermediate.dense' output='bert.encoder.layer.*.output.dense' pooler='bert.pooler.dense' \
+	$(foreach i,0 1 2 3 4 5,layer-$(i)='bert.encoder.layer.$(i).**')
+
+.PHONY: int8-sensitivity
+int8-sensitivity:
+	set -f; threshold=$$($(PYTHON) -c "import json; print(json.load(open('$(GUARD_WORK)/$(SENSITIVITY_MODEL).f32.report.json'))['threshold'])"); \
+	for group in $(SENSITIVITY_GROUPS); do \
+	  name=$${group%%=*}; pattern=$${group#*=}; out=$(GUARD_WORK)/$(SENSITIVITY_MODEL).keep-$$name; \
+	  keep=$$([ "$$pattern" = none ] || echo "--keep-float $$pattern"); \
+	  $(EDGEGUARD) convert $(GUARD_WORK)/$(SENSITIVITY_MODEL) -o $$out.gguf --quant int8 $$keep --threshold $$threshold > /dev/null && \
+	  $(VERDICTS) --jsonl $(DEV) --model $$out.gguf --json --threads $(TRAIN_THREADS) > $$out.dev.jsonl && \
+	  ($(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/$(SENSITIVITY_MODEL).f32.dev.jsonl --threshold $$threshold \
+	    --compare $(abspath $(GUARD_WORK))/$(SENSITIVITY_MODEL).keep-$$name.dev.jsonl --json $(abspath $(GUARD_WORK))/$(SENSITIVITY_MODEL).keep-$$name.report.json \
+	    | sed "s|^|$$name ($$(stat -c %s $$out.gguf) bytes): |") || exit 1; \
+	done
+
 # Leave-one-source-out estimates for the response-pair sources with unsafe pairs and two hate/toxicity sources: the
 # default's recipe without source S, but LOSO_STEPS steps instead of GUARD_STEPS (the CPU budget: a lower bound for
 # the shipped recipe), as an int8 bundle in the runtime on all of dev; the threshold is chosen by the default's rule on
@@ -130,7 +158,7 @@ train-loso: pretrained setup-python build $(GUARD_ROWS)
 	    $(GUARD_OVERSAMPLE) $(GUARD_COMMON) --epochs 1 --steps-per-epoch $(LOSO_STEPS) --lr 1e-4 --save-steps 20 \
 	    --output $(abspath $(GUARD_WORK))/loso-$$source) && \
 	  $(EDGEGUARD) convert $(GUARD_WORK)/loso-$$source -o $(GUARD_WORK)/loso-$$source.int8.gguf --quant int8 && \
-	  $(EDGEGUARD) classify --jsonl $(DEV) --model $(GUARD_WORK)/loso-$$source.int8.gguf --json \
+	  $(VERDICTS) --jsonl $(DEV) --model $(GUARD_WORK)/loso-$$source.int8.gguf --json \
 	    --threads $(TRAIN_THREADS) > $(GUARD_WORK)/loso-$$source.dev.jsonl && \
 	  ($(TRAIN_PY) score-report --data $(DEV) --scores $(abspath $(GUARD_WORK))/loso-$$source.dev.jsonl --held-out $$source \
 	    --json $(abspath $(GUARD_WORK))/loso-$$source.report.json) || exit 1; \

@@ -46,11 +46,11 @@ internal sealed class GenerationSetup : IDisposable
 
     public static readonly Option<float> Temperature = new("--temperature")
     {
-        Description = "Sampling temperature; 0 picks the most likely token (greedy).",
+        Description = "Sampling temperature; 0 picks the most likely token (greedy). Options left out take the model's generation_config.json values when it has one.",
         DefaultValueFactory = _ => 1f,
     };
 
-    public static readonly Option<int?> TopK = new("--top-k") { Description = "Sample from the k most likely tokens (default: all)." };
+    public static readonly Option<int?> TopK = new("--top-k") { Description = "Sample from the k most likely tokens (default: all, or the model's generation_config.json)." };
 
     public static readonly Option<double> TopP = new("--top-p")
     {
@@ -72,7 +72,7 @@ internal sealed class GenerationSetup : IDisposable
 
     public static readonly Option<int> MaxTokens = new("--max-tokens")
     {
-        Description = "Most tokens to generate.",
+        Description = "Most tokens to generate (default 256, or the model's generation_config.json max_new_tokens).",
         DefaultValueFactory = _ => 256,
     };
 
@@ -82,6 +82,8 @@ internal sealed class GenerationSetup : IDisposable
     };
 
     public static readonly Option<string> PromptOverflowOption = CreatePromptOverflow();
+
+    public static readonly Option<string> KeyValueCache = CreateKeyValueCache();
 
     public static readonly Option<bool> Int8 = new("--int8")
     {
@@ -116,6 +118,7 @@ internal sealed class GenerationSetup : IDisposable
             MaxNewTokens = parsed.GetValue(MaxTokens),
             StopSequences = parsed.GetValue(Stop) ?? [],
             PromptOverflow = parsed.GetValue(PromptOverflowOption) == "keep-end" ? PromptOverflow.KeepEnd : PromptOverflow.Refuse,
+            KeyValueCache = parsed.GetValue(KeyValueCache) == "f16" ? KeyValueCacheFormat.Float16 : KeyValueCacheFormat.Float32,
         };
         CheckOptions(Options);
 
@@ -131,6 +134,11 @@ internal sealed class GenerationSetup : IDisposable
             }
 
             GenerativeModel b = Open(model, primary: true);
+            if (b.Defaults is { } defaults)
+            {
+                Options = WithModelDefaults(parsed, Options, defaults);
+            }
+
             if (offset is { Length: > 0 })
             {
                 Group = ModelGroup.Offset(b, Open(offset[0], primary: false), Open(offset[1], primary: false), parsed.GetValue(Alpha));
@@ -155,11 +163,11 @@ internal sealed class GenerationSetup : IDisposable
     public ModelGroup Group { get; } = null!;
 
     /// <summary>Sampling, limits, stop sequences, prompt overflow.</summary>
-    public GenerationOptions Options { get; }
+    public GenerationOptions Options { get; private set; }
 
     /// <summary>The options every generating command takes.</summary>
     public static IEnumerable<Option> All =>
-        [Offset, Alpha, ContrastAmateur, Plausibility, Seed, Temperature, TopK, TopP, MinP, RepetitionPenalty, MaxTokens, Stop, PromptOverflowOption, Int8];
+        [Offset, Alpha, ContrastAmateur, Plausibility, Seed, Temperature, TopK, TopP, MinP, RepetitionPenalty, MaxTokens, Stop, PromptOverflowOption, KeyValueCache, Int8];
 
     /// <summary>Opens the models the command line names.</summary>
     /// <exception cref="CliUsageException">Options that contradict each other or are out of range.</exception>
@@ -194,6 +202,29 @@ internal sealed class GenerationSetup : IDisposable
         _pool?.Dispose();
     }
 
+    /// <summary>
+    /// The model's own settings (its generation_config.json) for every sampling option and the token limit the command
+    /// line left out; its end-of-sequence ids end generation too.
+    /// </summary>
+    private static GenerationOptions WithModelDefaults(ParseResult parsed, GenerationOptions options, GenerationDefaults defaults)
+    {
+        bool Given(Option option) => parsed.GetResult(option) is { Implicit: false };
+        SamplingSettings given = options.Sampling, model = defaults.Sampling;
+        return options with
+        {
+            Sampling = given with
+            {
+                Temperature = Given(Temperature) ? given.Temperature : model.Temperature,
+                TopK = Given(TopK) ? given.TopK : model.TopK,
+                TopP = Given(TopP) ? given.TopP : model.TopP,
+                MinP = Given(MinP) ? given.MinP : model.MinP,
+                RepetitionPenalty = Given(RepetitionPenalty) ? given.RepetitionPenalty : model.RepetitionPenalty,
+            },
+            MaxNewTokens = Given(MaxTokens) ? options.MaxNewTokens : defaults.MaxNewTokens ?? options.MaxNewTokens,
+            StopTokenIds = [.. options.StopTokenIds, .. defaults.EndOfSequenceIds],
+        };
+    }
+
     private static void CheckOptions(GenerationOptions options)
     {
         SamplingSettings s = options.Sampling;
@@ -224,6 +255,17 @@ internal sealed class GenerationSetup : IDisposable
             DefaultValueFactory = _ => "refuse",
         };
         option.AcceptOnlyFromAmong("refuse", "keep-end");
+        return option;
+    }
+
+    private static Option<string> CreateKeyValueCache()
+    {
+        var option = new Option<string>("--kv-cache")
+        {
+            Description = "How each model's session stores keys and values: f32, or f16 (half the memory; logits differ by float16 rounding).",
+            DefaultValueFactory = _ => "f32",
+        };
+        option.AcceptOnlyFromAmong("f32", "f16");
         return option;
     }
 }

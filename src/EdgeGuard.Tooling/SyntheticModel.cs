@@ -44,11 +44,11 @@ public static class SyntheticModel
         {
             if (shape.IsDecoder)
             {
-                architecture.LoadDecoder(config, tensors, pool, ModelPrecision.Float32, Kernels.Int8.PackedInt8Matrix.FullWeightLimit);
+                architecture.LoadDecoder(config, tensors, pool, ModelPrecision.Float32, new Int8Plan(Kernels.Int8.PackedInt8Matrix.FullWeightLimit));
             }
             else
             {
-                architecture.LoadClassifier(config, tensors, pool, ModelPrecision.Float32, Kernels.Int8.PackedInt8Matrix.FullWeightLimit);
+                architecture.LoadClassifier(config, tensors, pool, ModelPrecision.Float32, new Int8Plan(Kernels.Int8.PackedInt8Matrix.FullWeightLimit));
             }
         }
 

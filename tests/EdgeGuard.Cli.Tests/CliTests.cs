@@ -362,6 +362,44 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
         }
     }
 
+    [Fact]
+    public void ConvertInt8_KeepFloat_StoresThoseLayersInFloatAndScoresLikeTheFloatBundle()
+    {
+        const string text = "How do I pick a lock?";
+        string path = Path.Combine(model.Root, "int8-mixed.gguf");
+        var convert = CliProcess.Run("convert", model.HfDir, "-o", path, "--quant", "int8", "--keep-float", "deberta.encoder.layer.*.output.dense", "--keep-float", "pooler.dense");
+        Assert.Equal(0, convert.ExitCode);
+        Assert.Contains("kept in float32: deberta.encoder.layer.*.output.dense, pooler.dense", convert.Stdout);
+
+        var inspect = CliProcess.Run("inspect", path);
+        Assert.Equal(0, inspect.ExitCode);
+        Assert.Contains("deberta.encoder.layer.1.output.dense.weight", inspect.Stdout);
+        Assert.DoesNotContain("deberta.encoder.layer.1.intermediate.dense.weight", inspect.Stdout);
+
+        double Score(string bundle)
+        {
+            var r = CliProcess.Run("classify", text, "--model", bundle, "--json");
+            Assert.True(r.ExitCode is 0 or 1, r.Stderr);
+            using var doc = JsonDocument.Parse(r.Stdout);
+            return doc.RootElement.GetProperty("unsafe_score").GetDouble();
+        }
+
+        double reference = Score(model.BundlePath);
+        Assert.InRange(Score(path), reference - 0.03, reference + 0.03);
+    }
+
+    [Theory]
+    [InlineData("int8", "deberta.encoder.layers.*.fc2", "no linear layer of this deberta-v2 model is named like \"deberta.encoder.layers.*.fc2\"")]
+    [InlineData("f32", "pooler.dense", "--keep-float applies to --quant int8 only")]
+    public void Convert_KeepFloatThatCannotApply_IsRefusedAndWritesNothing(string quant, string pattern, string message)
+    {
+        string path = Path.Combine(model.Root, $"refused-keep-{quant}.gguf");
+        var r = CliProcess.Run("convert", model.HfDir, "-o", path, "--quant", quant, "--keep-float", pattern);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Stderr);
+        Assert.False(File.Exists(path));
+    }
+
     [Theory]
     [InlineData("f32", "7", "--quant int8 only")]
     [InlineData("int8", "6", "Argument '6' not recognized")]

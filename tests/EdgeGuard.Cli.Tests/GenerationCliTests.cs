@@ -38,6 +38,29 @@ public sealed class GenerationCliTests : IDisposable
     }
 
     [Fact]
+    public void Generate_ModelWithGenerationConfig_TakesItsSettingsForTheOptionsLeftOut()
+    {
+        string model = ChatModel();
+        JsonElement Run(params string[] options)
+        {
+            CliResult r = CliProcess.Run(["generate", "--model", model, "--json", .. options, "Hello, my name is"]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            return JsonDocument.Parse(r.Stdout).RootElement;
+        }
+
+        int[] greedy = [.. Run("--temperature", "0", "--max-tokens", "3").GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32())];
+        File.WriteAllText(Path.Combine(model, "generation_config.json"), """{"do_sample": false, "max_new_tokens": 3}""");
+        Assert.Equal(greedy, Run().GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32()));
+        Assert.Equal(5, Run("--max-tokens", "5").GetProperty("tokens").GetArrayLength());
+
+        // The file's end-of-sequence ids end generation (the ending token is reported): here the greedy reply's second token.
+        File.WriteAllText(Path.Combine(model, "generation_config.json"), $$"""{"do_sample": false, "eos_token_id": [{{greedy[1]}}]}""");
+        JsonElement stopped = Run();
+        Assert.Equal(greedy[..2], stopped.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32()));
+        Assert.Equal("stop", stopped.GetProperty("finish_reason").GetString());
+    }
+
+    [Fact]
     public void Generate_StopSequence_EndsTheOutputBeforeIt()
     {
         string model = ChatModel();

@@ -69,6 +69,38 @@ public sealed class GenerationApiTests(TinyModels models)
     }
 
     [Fact]
+    public async Task Completions_FieldsLeftOut_TakeTheServedModelsGenerationConfig()
+    {
+        string model = Directory.CreateTempSubdirectory("edgeguard-daemon-genconfig-").FullName;
+        try
+        {
+            foreach (string file in Directory.EnumerateFiles(models.ChatModelDir))
+            {
+                File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+            }
+
+            File.WriteAllText(Path.Combine(model, "generation_config.json"), """{"do_sample": false, "max_new_tokens": 4}""");
+            await using var daemon = await InProcessDaemon.StartAsync(
+                models, models.BundlePath, (_, options) => ScriptedGuards.Create(new SwitchedClassifier(), options), null, ["--generator-model", model]);
+            async Task<JsonElement> Complete(string body)
+            {
+                using var response = await daemon.PostJsonAsync("/v1/completions", body);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+            }
+
+            JsonElement byDefault = await Complete("""{"prompt": "Once upon a time"}""");
+            JsonElement explicitGreedy = await Complete("""{"prompt": "Once upon a time", "temperature": 0, "max_tokens": 4}""");
+            Assert.Equal(4, byDefault.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+            Assert.Equal(explicitGreedy.GetProperty("choices")[0].GetProperty("text").GetString(), byDefault.GetProperty("choices")[0].GetProperty("text").GetString());
+        }
+        finally
+        {
+            Directory.Delete(model, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Completions_ReturnTheLibrarysText_StreamedAndNot()
     {
         await using var daemon = await StartAsync(new SwitchedClassifier());

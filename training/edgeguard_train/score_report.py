@@ -82,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
         agree = sum((a >= threshold) == (b >= threshold) for a, b in zip(scores, other))
         result["compare"] = {"file": args.compare, "decisions_agree": agree, "rows": len(rows),
                              "max_abs_score_diff": max(abs(a - b) for a, b in zip(scores, other)),
+                             "mean_abs_score_diff": sum(abs(a - b) for a, b in zip(scores, other)) / len(rows),
                              "other": report(rows, other, threshold)}
-        fields.update(agree=f"{agree}/{len(rows)}", max_abs_score_diff=result["compare"]["max_abs_score_diff"])
+        fields.update(agree=f"{agree}/{len(rows)}", max_abs_score_diff=result["compare"]["max_abs_score_diff"],
+                      mean_abs_score_diff=result["compare"]["mean_abs_score_diff"])
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=2)

@@ -196,6 +196,7 @@ def test_score_report_reads_runtime_verdicts_and_compares_engines(tmp_path):
     assert result["per_source"]["b"]["tp"] == 1 and result["per_source"]["b"]["tn"] == 1
     assert result["compare"]["decisions_agree"] == 2  # int8 flips both rows of source b at 0.6
     assert result["compare"]["max_abs_score_diff"] == pytest.approx(0.06)
+    assert result["compare"]["mean_abs_score_diff"] == pytest.approx((0.02 + 0.06) / 4)
 
 
 def test_score_report_refuses_verdicts_missing_a_line(tmp_path):

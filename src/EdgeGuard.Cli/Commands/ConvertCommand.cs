@@ -57,6 +57,14 @@ internal static class ConvertCommand
         DefaultValueFactory = _ => "q8_0",
     };
 
+    private static readonly Option<string[]> KeepFloat = new("--keep-float")
+    {
+        Description = "With --quant int8: keep the linear layers whose names match in float32 (mixed precision, for layers whose int8 rounding moves decisions). "
+            + "Names as the weights have them without '.weight', e.g. 'bert.encoder.layer.5.output.dense'; '*' matches within one dot-separated part, "
+            + "'**' across parts. Repeatable.",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     public static Command Create()
     {
         Quant.AcceptOnlyFromAmong("f32", "int8");
@@ -64,7 +72,7 @@ internal static class ConvertCommand
         WordTable.AcceptOnlyFromAmong("q8_0", "f16");
         var command = new Command("convert", "Convert a Hugging Face model directory (classifiers: DeBERTa-v3, BERT, RoBERTa; decoders: Llama, Qwen2, GPT-2) into an EdgeGuard bundle (GGUF).")
         {
-            Source, Output, Threshold, UnsafeLabel, Name, Quant, WeightBits, WordTable,
+            Source, Output, Threshold, UnsafeLabel, Name, Quant, WeightBits, WordTable, KeepFloat,
         };
         CommandRunner.SetAction(command, Run);
         return command;
@@ -91,12 +99,18 @@ internal static class ConvertCommand
             throw new CliUsageException("--weight-bits applies to --quant int8 only.");
         }
 
+        string[] keepFloat = parsed.GetValue(KeepFloat) ?? [];
+        if (!int8 && keepFloat.Length > 0)
+        {
+            throw new CliUsageException("--keep-float applies to --quant int8 only (a float bundle stores every layer in float32).");
+        }
+
         string name = parsed.GetValue(Name) ?? new DirectoryInfo(source).Name;
         using (var probe = ModelSource.Open(source))
         {
             if (!probe.Architecture.IsClassifier)
             {
-                return ConvertDecoder(parsed, probe, source, output, name, int8);
+                return ConvertDecoder(parsed, probe, source, output, name, int8, keepFloat);
             }
         }
 
@@ -119,17 +133,17 @@ internal static class ConvertCommand
             BundleConversion.Write(
                 model, output, new BundleClassifier(labels.Names, labels.UnsafeIndex, threshold), int8, weightLimit, name,
                 Path.GetFileName(Path.GetFullPath(source)), new Progress<double>(p => progress.Report((long)(p * 100))),
-                parsed.GetValue(WordTable) == "f16" ? WordTableFormat.F16 : WordTableFormat.Q8_0);
+                parsed.GetValue(WordTable) == "f16" ? WordTableFormat.F16 : WordTableFormat.Q8_0, keepFloat: keepFloat);
         }
 
         using var bundle = ModelBundle.Open(output);
-        string weights = int8 ? $" ({(bundle.Int8WeightLimit == PackedInt8Matrix.SevenBitWeightLimit ? 7 : 8)}-bit weights)" : string.Empty;
+        string weights = int8 ? $" ({(bundle.Int8WeightLimit == PackedInt8Matrix.SevenBitWeightLimit ? 7 : 8)}-bit weights{FloatLayers(keepFloat)})" : string.Empty;
         Console.Out.WriteLine($"wrote {output}: {bundle.Architecture}, {bundle.Precision}{weights}, format version {bundle.FormatVersion}, {bundle.Tensors.Count} float tensors, {bundle.FileSize / (1024.0 * 1024.0):F1} MiB, labels [{string.Join(", ", labels.Names)}], unsafe = {labels.UnsafeName}, threshold {threshold:F2}");
         return ExitCodes.Ok;
     }
 
     /// <summary>A decoder language model: no classifier metadata; the weights are loaded once as a decoder to validate them first.</summary>
-    private static int ConvertDecoder(ParseResult parsed, ModelSource model, string source, string output, string name, bool int8)
+    private static int ConvertDecoder(ParseResult parsed, ModelSource model, string source, string output, string name, bool int8, string[] keepFloat)
     {
         if (parsed.GetResult(Threshold) is { Implicit: false } || parsed.GetResult(UnsafeLabel) is { Implicit: false })
         {
@@ -145,12 +159,16 @@ internal static class ConvertCommand
         using (var progress = new ProgressBar("convert", 100))
         {
             BundleConversion.Write(
-                model, output, classifier: null, int8, weightLimit, name, Path.GetFileName(Path.GetFullPath(source)), new Progress<double>(p => progress.Report((long)(p * 100))));
+                model, output, classifier: null, int8, weightLimit, name, Path.GetFileName(Path.GetFullPath(source)), new Progress<double>(p => progress.Report((long)(p * 100))),
+                keepFloat: keepFloat);
         }
 
         using var bundle = ModelBundle.Open(output);
-        string weights = int8 ? $" ({(bundle.Int8WeightLimit == PackedInt8Matrix.SevenBitWeightLimit ? 7 : 8)}-bit weights)" : string.Empty;
+        string weights = int8 ? $" ({(bundle.Int8WeightLimit == PackedInt8Matrix.SevenBitWeightLimit ? 7 : 8)}-bit weights{FloatLayers(keepFloat)})" : string.Empty;
         Console.Out.WriteLine($"wrote {output}: {bundle.Architecture} decoder, {bundle.Precision}{weights}, format version {bundle.FormatVersion}, {bundle.Tensors.Count} float tensors, {bundle.FileSize / (1024.0 * 1024.0):F1} MiB");
         return ExitCodes.Ok;
     }
+
+    /// <summary>", layers in float32: P, Q" for a mixed-precision conversion; empty when every linear layer is int8.</summary>
+    private static string FloatLayers(string[] keepFloat) => keepFloat.Length == 0 ? string.Empty : $"; kept in float32: {string.Join(", ", keepFloat)}";
 }

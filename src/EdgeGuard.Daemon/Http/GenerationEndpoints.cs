@@ -190,7 +190,10 @@ internal sealed class GenerationEndpoints(
         return new Plan(created, created.EncodePrompt(prompt), prompt, Chat: false, stream);
     }
 
-    /// <summary>The request's sampling fields within the daemon's limits; <c>max_tokens</c> is capped to the configured most.</summary>
+    /// <summary>
+    /// The request's sampling fields within the daemon's limits, the served model's own settings for the rest;
+    /// <c>max_tokens</c> is capped to the configured most.
+    /// </summary>
     private GenerationOptions Options(GenerationRequest request, out bool stream)
     {
         var limits = settings.Generator!;
@@ -210,17 +213,23 @@ internal sealed class GenerationEndpoints(
         }
 
         stream = request.Stream ?? false;
+
+        // What the request leaves out comes from the model's generation_config.json when it has one (as vLLM serves),
+        // else OpenAI's defaults (temperature 1, top_p 1).
+        GenerationDefaults? defaults = generator.Group!.Primary.Defaults;
+        SamplingSettings model = defaults?.Sampling ?? new SamplingSettings();
         return new GenerationOptions
         {
-            Sampling = new SamplingSettings
+            Sampling = model with
             {
-                Temperature = request.Temperature ?? 1f,
-                TopP = request.TopP ?? 1.0,
+                Temperature = request.Temperature ?? model.Temperature,
+                TopP = request.TopP ?? model.TopP,
 
                 // OpenAI samples afresh without a seed; with one, the same request gives the same reply.
                 Seed = request.Seed ?? (ulong)Random.Shared.NextInt64(),
             },
-            MaxNewTokens = Math.Min(request.MaxTokens ?? limits.MaxTokens, limits.MaxTokens),
+            MaxNewTokens = Math.Min(request.MaxTokens ?? defaults?.MaxNewTokens ?? limits.MaxTokens, limits.MaxTokens),
+            StopTokenIds = defaults?.EndOfSequenceIds ?? [],
             StopSequences = StopSequences(request.Stop),
             PromptOverflow = limits.KeepPromptEnd ? PromptOverflow.KeepEnd : PromptOverflow.Refuse,
         };

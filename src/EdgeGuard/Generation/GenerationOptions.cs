@@ -36,6 +36,9 @@ public sealed record GenerationOptions
     /// <summary>What a prompt longer than the context does.</summary>
     public PromptOverflow PromptOverflow { get; init; } = PromptOverflow.Refuse;
 
+    /// <summary>How the generator's sessions store keys and values (float16 halves the cache's memory).</summary>
+    public Models.KeyValueCacheFormat KeyValueCache { get; init; } = Models.KeyValueCacheFormat.Float32;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the first setting out of range.</summary>
     public void Validate()
     {
@@ -62,6 +65,11 @@ public sealed record GenerationOptions
             {
                 throw new ArgumentOutOfRangeException(nameof(StopTokenIds), id, "A stop token id must not be negative.");
             }
+        }
+
+        if (!Enum.IsDefined(KeyValueCache))
+        {
+            throw new ArgumentOutOfRangeException(nameof(KeyValueCache), KeyValueCache, "The KV cache is Float32 or Float16.");
         }
 
         if (!Enum.IsDefined(PromptOverflow))

@@ -18,12 +18,13 @@ public sealed class GenerativeModel : IDisposable
     /// <param name="name">How the user knows the model (a path or a configured name), for messages.</param>
     /// <param name="tokenizer">The model's tokenizer, or null for a model driven by token ids alone.</param>
     /// <exception cref="ArgumentException">The tokenizer produces ids the model has no embedding for.</exception>
-    public GenerativeModel(string name, DecoderModel model, IGenerativeTokenizer? tokenizer)
-        : this(name, model, tokenizer, null)
+    /// <param name="defaults">The model's own generation settings (its <c>generation_config.json</c>), or null.</param>
+    public GenerativeModel(string name, DecoderModel model, IGenerativeTokenizer? tokenizer, GenerationDefaults? defaults = null)
+        : this(name, model, tokenizer, defaults, null)
     {
     }
 
-    private GenerativeModel(string name, DecoderModel model, IGenerativeTokenizer? tokenizer, IDisposable? owned)
+    private GenerativeModel(string name, DecoderModel model, IGenerativeTokenizer? tokenizer, GenerationDefaults? defaults, IDisposable? owned)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(model);
@@ -36,6 +37,7 @@ public sealed class GenerativeModel : IDisposable
         Name = name;
         Model = model;
         Tokenizer = tokenizer;
+        Defaults = defaults;
         _owned = owned;
     }
 
@@ -49,11 +51,17 @@ public sealed class GenerativeModel : IDisposable
     public IGenerativeTokenizer? Tokenizer { get; }
 
     /// <summary>
+    /// The model's own generation settings (its <c>generation_config.json</c>, from the directory or the bundle), or null
+    /// when its files have none. <see cref="GenerationDefaults.ToOptions"/> makes options of them.
+    /// </summary>
+    public GenerationDefaults? Defaults { get; }
+
+    /// <summary>
     /// Opens a decoder bundle or Hugging Face directory and loads it on <paramref name="pool"/> (which stays the caller's and
     /// may be shared by the members of a group: they run one after the other). The tokenizer is the one its files hold; a
     /// directory without tokenizer files gives a model without one unless <paramref name="requireTokenizer"/>.
     /// </summary>
-    /// <exception cref="ModelFileException">The files are missing, invalid, not a decoder, or (when required) hold no tokenizer.</exception>
+    /// <exception cref="ModelFileException">The files are missing, invalid, not a decoder, (when required) hold no tokenizer, or hold a generation_config.json whose settings are invalid.</exception>
     public static GenerativeModel Open(string path, WorkerPool pool, ModelPrecision precision = ModelPrecision.Float32, bool requireTokenizer = true)
     {
         ArgumentNullException.ThrowIfNull(pool);
@@ -73,8 +81,9 @@ public sealed class GenerativeModel : IDisposable
                     ?? throw new ModelFileException($"{path}: its {source.TokenizerFiles.Kind} tokenizer cannot drive a decoder language model.");
             }
 
+            GenerationDefaults? defaults = source.GenerationConfigJson is { } json ? GenerationDefaults.Parse(json, path) : null;
             var model = DecoderModel.Load(source, pool, precision);
-            return new GenerativeModel(path, model, tokenizer, source);
+            return new GenerativeModel(path, model, tokenizer, defaults, source);
         }
         catch
         {

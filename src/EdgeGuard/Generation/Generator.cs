@@ -74,7 +74,7 @@ public sealed class Generator
         _rows = new float[members][];
         for (int i = 0; i < members; i++)
         {
-            _sessions[i] = group.Members[i].Model.CreateSession(ContextLength);
+            _sessions[i] = group.Members[i].Model.CreateSession(ContextLength, options.KeyValueCache);
             _rows[i] = new float[group.VocabularySize];
         }
 

@@ -2,21 +2,22 @@ namespace EdgeGuard.ModelFiles;
 
 /// <summary>
 /// A Hugging Face model directory as the Hub and <c>training/</c> export it: <c>config.json</c>,
-/// <c>model.safetensors</c> and the tokenizer's files. What the config means is the architecture's business
+/// <c>model.safetensors</c> (or its shards and <c>model.safetensors.index.json</c>) and the tokenizer's files. What the config means is the architecture's business
 /// (<c>Models.ModelArchitectures</c>); this type only finds, reads and maps the files.
 /// </summary>
 public sealed class HuggingFaceDirectory : IDisposable
 {
     /// <summary>File names inside the directory.</summary>
-    public const string ConfigFileName = "config.json", WeightsFileName = "model.safetensors";
+    public const string ConfigFileName = "config.json", WeightsFileName = "model.safetensors", GenerationConfigFileName = "generation_config.json";
 
     // A config.json larger than this is not a config: refused before it is read.
     private const long MaxConfigBytes = 4L << 20;
 
-    private HuggingFaceDirectory(string path, string configJson, SafetensorsFile weights)
+    private HuggingFaceDirectory(string path, string configJson, string? generationConfigJson, ITensorSource weights)
     {
         DirectoryPath = path;
         ConfigJson = configJson;
+        GenerationConfigJson = generationConfigJson;
         Weights = weights;
     }
 
@@ -29,8 +30,11 @@ public sealed class HuggingFaceDirectory : IDisposable
     /// <summary>The text of <c>config.json</c>.</summary>
     public string ConfigJson { get; }
 
-    /// <summary>The memory-mapped weights; valid until this object is disposed.</summary>
-    public SafetensorsFile Weights { get; }
+    /// <summary>The text of <c>generation_config.json</c> (a decoder's default generation settings), or null when there is none.</summary>
+    public string? GenerationConfigJson { get; }
+
+    /// <summary>The memory-mapped weights (one file, or every shard of a sharded checkpoint); valid until this object is disposed.</summary>
+    public ITensorSource Weights { get; }
 
     /// <summary>Full path of the file <paramref name="name"/> in the directory, or null when there is none.</summary>
     public string? FindFile(string name)
@@ -57,19 +61,26 @@ public sealed class HuggingFaceDirectory : IDisposable
         }
 
         string weightsPath = Path.Combine(path, WeightsFileName);
-        if (!File.Exists(weightsPath))
+        string indexPath = Path.Combine(path, ShardedSafetensors.IndexFileName);
+        bool single = File.Exists(weightsPath), sharded = File.Exists(indexPath);
+        if (single && sharded)
         {
-            string hint = File.Exists(Path.Combine(path, "model.safetensors.index.json"))
-                ? "sharded checkpoints are not supported; save the model as one model.safetensors"
-                : File.Exists(Path.Combine(path, "pytorch_model.bin"))
-                    ? "only safetensors weights are read; convert pytorch_model.bin (save_pretrained(..., safe_serialization=True))"
-                    : "the weights file is required";
+            throw new ModelFileException($"{path}: both {WeightsFileName} and {ShardedSafetensors.IndexFileName} are present; keep the checkpoint you mean and remove the other.");
+        }
+
+        if (!single && !sharded)
+        {
+            string hint = File.Exists(Path.Combine(path, "pytorch_model.bin"))
+                ? "only safetensors weights are read; convert pytorch_model.bin (save_pretrained(..., safe_serialization=True))"
+                : "the weights file is required";
             throw new ModelFileException($"{path}: {WeightsFileName} is missing ({hint}).");
         }
 
         string configJson = ReadConfig(configPath);
-        SafetensorsFile weights = SafetensorsFile.Open(weightsPath);
-        return new HuggingFaceDirectory(path, configJson, weights);
+        string generationConfigPath = Path.Combine(path, GenerationConfigFileName);
+        string? generationConfigJson = File.Exists(generationConfigPath) ? ReadConfig(generationConfigPath) : null;
+        ITensorSource weights = single ? SafetensorsFile.Open(weightsPath) : ShardedSafetensors.Open(indexPath);
+        return new HuggingFaceDirectory(path, configJson, generationConfigJson, weights);
     }
 
     /// <inheritdoc />

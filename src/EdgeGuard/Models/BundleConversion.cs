@@ -17,11 +17,12 @@ public static class BundleConversion
     /// <param name="weightLimit"><see cref="PackedInt8Matrix.FullWeightLimit"/> (8-bit) or <see cref="PackedInt8Matrix.SevenBitWeightLimit"/> (7-bit).</param>
     /// <param name="wordTable">With <paramref name="int8"/>: how the word embedding table is stored.</param>
     /// <param name="weights">The tensors to store in place of the model's own (its weights changed, e.g. pruned); null for its own.</param>
+    /// <param name="keepFloat">With <paramref name="int8"/>: patterns of the linear layers stored in float32 instead (<see cref="Int8Plan"/>; a mixed-precision bundle).</param>
     /// <exception cref="ModelFiles.ModelFileException">The model's weights or tokenizer cannot be read or stored.</exception>
     public static void Write(
         ModelSource model, string output, BundleClassifier? classifier, bool int8, int weightLimit = PackedInt8Matrix.FullWeightLimit,
         string? name = null, string? source = null, IProgress<double>? progress = null, WordTableFormat wordTable = WordTableFormat.Q8_0,
-        ModelFiles.ITensorSource? weights = null)
+        ModelFiles.ITensorSource? weights = null, IReadOnlyList<string>? keepFloat = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (classifier is null && model.Architecture.IsClassifier)
@@ -31,9 +32,15 @@ public static class BundleConversion
 
         var contents = new BundleContents(
             model.Config.ModelType, model.Config.ToJson(), model.ToBundleTokenizer(), classifier,
-            int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, source, model.Architecture.DescribeBundleMetadata(model.Config));
+            int8 ? BundleFormat.PrecisionInt8 : BundleFormat.PrecisionF32, name, source, model.Architecture.DescribeBundleMetadata(model.Config),
+            model.GenerationConfigJson);
         if (!int8)
         {
+            if (keepFloat is { Count: > 0 })
+            {
+                throw new ArgumentException("A float bundle stores every layer in float32 already.", nameof(keepFloat));
+            }
+
             BundleWriter.Write(output, contents, weights ?? model.Weights, progress);
             return;
         }
@@ -45,8 +52,8 @@ public static class BundleConversion
 
         using var pool = new WorkerPool();
         Int8Conversion conversion = model.Architecture.IsClassifier
-            ? model.LoadClassifier(pool, ModelPrecision.Int8, weightLimit).ToInt8Conversion()
-            : model.LoadDecoder(pool, ModelPrecision.Int8, weightLimit).ToInt8Conversion();
+            ? model.LoadClassifier(pool, ModelPrecision.Int8, weightLimit, keepFloat).ToInt8Conversion()
+            : model.LoadDecoder(pool, ModelPrecision.Int8, weightLimit, keepFloat).ToInt8Conversion();
         if (wordTable == WordTableFormat.Q8_0)
         {
             conversion = conversion.WithQ8Tables(model.Weights);

@@ -53,9 +53,12 @@ public abstract class DecoderGraph
     /// <summary>The linear layers of the blocks (not the LM head) in the order a forward pass runs them, with their Hugging Face prefixes.</summary>
     internal IReadOnlyList<DecoderLinears.Named> BlockLinears => [.. LayerLinears];
 
-    /// <summary>A new, empty conversation state holding up to <paramref name="contextLength"/> tokens.</summary>
-    internal DecoderState CreateState(int contextLength) =>
-        new(Shape, contextLength, Pool.DegreeOfParallelism, Precision == ModelPrecision.Int8, FusedWidth);
+    /// <summary>The names of the linear layers int8 can quantise (every layer's and the LM head), in order.</summary>
+    internal IReadOnlyList<string> LinearLayerNames => [.. LayerLinears.Append(_head).Select(l => l.Prefix)];
+
+    /// <summary>A new, empty conversation state holding up to <paramref name="contextLength"/> tokens in a <paramref name="cacheFormat"/> cache.</summary>
+    internal DecoderState CreateState(int contextLength, KeyValueCacheFormat cacheFormat = KeyValueCacheFormat.Float32) =>
+        new(Shape, contextLength, Pool.DegreeOfParallelism, Precision == ModelPrecision.Int8, FusedWidth, cacheFormat);
 
     /// <summary>
     /// Runs <paramref name="tokens"/> after the tokens <paramref name="state"/> holds, appending them to its cache. The

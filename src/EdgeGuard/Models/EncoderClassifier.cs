@@ -55,6 +55,9 @@ public abstract class EncoderClassifier
     /// <summary>The encoder layers, for export.</summary>
     private protected IReadOnlyList<EncoderLayer> Layers => _layers;
 
+    /// <summary>The names of the encoder's and pooler's linear layers (the ones int8 can quantise), in order.</summary>
+    internal IReadOnlyList<string> LinearLayerNames => [.. _layers.SelectMany(l => l.Linears).Append(Pooler).Select(l => l.Name)];
+
     /// <summary>The int8 linear layers (encoder and pooler), for writing them into a bundle.</summary>
     internal IEnumerable<Linear> Int8Linears => _layers.SelectMany(l => l.Linears).Append(Pooler).Where(l => l.Quantized is not null);
 

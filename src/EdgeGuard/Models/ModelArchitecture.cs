@@ -42,9 +42,9 @@ public abstract class ModelArchitecture
     /// Loads the sequence classifier of <paramref name="config"/> from <paramref name="weights"/> (validating every
     /// tensor's name and shape), computing in <paramref name="precision"/>.
     /// </summary>
-    /// <param name="int8WeightLimit">The largest |w| of int8 weights quantised at load (127 or 63); unused in float32.</param>
+    /// <param name="int8Plan">How linear layers are quantised at load (weight limit, layers kept in float32); unused in float32.</param>
     /// <exception cref="ModelFileException">A missing, misshapen or unexpected tensor.</exception>
-    public abstract EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit);
+    public abstract EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, Int8Plan int8Plan);
 
     /// <summary>Whether <see cref="LoadClassifier"/> loads a sequence classifier (a guard can run it).</summary>
     public virtual bool IsClassifier => true;
@@ -56,9 +56,9 @@ public abstract class ModelArchitecture
     /// Loads the decoder language model (the graph <c>Generation.Decoding.DecoderModel</c> runs) of <paramref name="config"/> from <paramref name="weights"/> (validating every
     /// tensor's name and shape), its linear layers computing in <paramref name="precision"/>.
     /// </summary>
-    /// <param name="int8WeightLimit">The largest |w| of int8 weights quantised at load (127 or 63); unused in float32.</param>
+    /// <param name="int8Plan">How linear layers are quantised at load (weight limit, layers kept in float32); unused in float32.</param>
     /// <exception cref="ModelFileException">Not a decoder architecture, or a missing, misshapen or unexpected tensor.</exception>
-    public virtual DecoderGraph LoadDecoder(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit) =>
+    public virtual DecoderGraph LoadDecoder(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, Int8Plan int8Plan) =>
         throw new ModelFileException($"{config.Origin}: model_type={ErrorText.Quote(ModelType)} is a sequence classifier, not a decoder language model; it cannot generate text.");
 
     /// <summary>

@@ -59,6 +59,9 @@ public sealed class ModelSource : IDisposable
     /// <summary>Weight precision as stored: <c>f32</c> for a directory, the bundle's otherwise.</summary>
     public string Precision => Bundle?.Precision ?? BundleFormat.PrecisionF32;
 
+    /// <summary>The model's <c>generation_config.json</c> (from the directory, or as the bundle stores it), or null when it has none.</summary>
+    public string? GenerationConfigJson => Bundle?.GenerationConfigJson ?? Directory?.GenerationConfigJson;
+
     /// <summary>The model's name, if the file gives one.</summary>
     public string? Name => Bundle?.Name;
 
@@ -101,29 +104,70 @@ public sealed class ModelSource : IDisposable
 
     /// <summary>Loads the classifier on <paramref name="pool"/>: an int8 bundle in int8, anything else in <paramref name="precision"/>.</summary>
     /// <param name="int8WeightLimit">For int8 quantised at load: the largest |w|; null for what this CPU's kernel multiplies fastest.</param>
-    public EncoderClassifier LoadClassifier(WorkerPool pool, ModelPrecision precision = ModelPrecision.Float32, int? int8WeightLimit = null)
+    /// <param name="keepFloat">For int8 quantised at load: patterns of the linear layers to keep in float32 (<see cref="Int8Plan"/>); an int8 bundle keeps the ones it stores in float32.</param>
+    public EncoderClassifier LoadClassifier(WorkerPool pool, ModelPrecision precision = ModelPrecision.Float32, int? int8WeightLimit = null, IReadOnlyList<string>? keepFloat = null)
     {
         if (Precision == BundleFormat.PrecisionInt8)
         {
             precision = ModelPrecision.Int8;
         }
 
-        int limit = int8WeightLimit ?? Bundle?.Int8WeightLimit ?? Int8Gemm.PreferredWeightLimit(Int8Gemm.Selected);
-        return Architecture.LoadClassifier(Config, Weights, pool, precision, limit);
+        Int8Plan plan = Int8PlanFor(precision, int8WeightLimit, keepFloat);
+        EncoderClassifier classifier = Architecture.LoadClassifier(Config, Weights, pool, precision, plan);
+        ThrowIfUnmatched(plan, classifier.LinearLayerNames);
+        return classifier;
     }
 
     /// <summary>Loads the decoder language model on <paramref name="pool"/>: an int8 bundle in int8, anything else in <paramref name="precision"/>.</summary>
     /// <param name="int8WeightLimit">For int8 quantised at load: the largest |w|; null for what this CPU's kernel multiplies fastest.</param>
+    /// <param name="keepFloat">For int8 quantised at load: patterns of the linear layers to keep in float32 (<see cref="Int8Plan"/>); an int8 bundle keeps the ones it stores in float32.</param>
     /// <exception cref="ModelFileException">The architecture is not a decoder, or a tensor is missing or misshapen.</exception>
-    public DecoderGraph LoadDecoder(WorkerPool pool, ModelPrecision precision = ModelPrecision.Float32, int? int8WeightLimit = null)
+    public DecoderGraph LoadDecoder(WorkerPool pool, ModelPrecision precision = ModelPrecision.Float32, int? int8WeightLimit = null, IReadOnlyList<string>? keepFloat = null)
     {
         if (Precision == BundleFormat.PrecisionInt8)
         {
             precision = ModelPrecision.Int8;
         }
 
+        Int8Plan plan = Int8PlanFor(precision, int8WeightLimit, keepFloat);
+        DecoderGraph decoder = Architecture.LoadDecoder(Config, Weights, pool, precision, plan);
+        ThrowIfUnmatched(plan, decoder.LinearLayerNames);
+        return decoder;
+    }
+
+    /// <summary>How this source's linear layers are quantised when loaded in int8.</summary>
+    /// <exception cref="ModelFileException">Patterns of layers to keep in float32 for an int8 bundle (its layers are quantised already).</exception>
+    private Int8Plan Int8PlanFor(ModelPrecision precision, int? int8WeightLimit, IReadOnlyList<string>? keepFloat)
+    {
+        if (keepFloat is { Count: > 0 } && precision != ModelPrecision.Int8)
+        {
+            throw new ArgumentException("Layers are kept in float32 only in a model loaded in int8 (the others are float32 already).", nameof(keepFloat));
+        }
+
         int limit = int8WeightLimit ?? Bundle?.Int8WeightLimit ?? Int8Gemm.PreferredWeightLimit(Int8Gemm.Selected);
-        return Architecture.LoadDecoder(Config, Weights, pool, precision, limit);
+        if (Precision != BundleFormat.PrecisionInt8)
+        {
+            return new Int8Plan(limit, keepFloat);
+        }
+
+        if (keepFloat is { Count: > 0 })
+        {
+            throw new ModelFileException($"{Path}: an int8 bundle's layers are quantised already; keep layers in float32 when converting from a float model.");
+        }
+
+        return Int8Plan.AsStored(limit);
+    }
+
+    /// <exception cref="ModelFileException">A pattern of layers to keep in float32 that named none of the model's linear layers.</exception>
+    private void ThrowIfUnmatched(Int8Plan plan, IReadOnlyList<string> layerNames)
+    {
+        string[] unmatched = [.. plan.UnmatchedPatterns];
+        if (unmatched.Length > 0)
+        {
+            throw new ModelFileException(
+                $"{Path}: no linear layer of this {Config.ModelType} model is named like {string.Join(", ", unmatched.Select(ErrorText.Quote))} " +
+                $"(its {layerNames.Count} linear layers are named as their weights are, without '.weight', from {ErrorText.Quote(layerNames[0])} to {ErrorText.Quote(layerNames[^1])}; '*' matches any run of characters within a dot-separated part, '**' across parts).");
+        }
     }
 
     /// <summary>The model's tokenizer, checked against the config's vocabulary.</summary>

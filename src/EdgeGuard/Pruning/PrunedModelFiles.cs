@@ -12,8 +12,6 @@ namespace EdgeGuard.Pruning;
 /// </summary>
 public static class PrunedModelFiles
 {
-    /// <summary>A file a Hugging Face directory may hold beside the model that tells generation defaults; copied when present.</summary>
-    public const string GenerationConfigFileName = "generation_config.json";
 
     /// <summary>Writes <paramref name="weights"/> with <paramref name="original"/>'s config and tokenizer into <paramref name="directory"/>; returns the model file written.</summary>
     /// <exception cref="ModelFileException">A tensor cannot be read as float32, or the files cannot be written.</exception>
@@ -43,9 +41,10 @@ public static class PrunedModelFiles
             File.WriteAllBytes(Path.Combine(directory, file.Key), file.Value.ToArray());
         }
 
-        if (hf.FindFile(GenerationConfigFileName) is { } generationConfig)
+        // Generation defaults travel with the weights.
+        if (hf.FindFile(HuggingFaceDirectory.GenerationConfigFileName) is { } generationConfig)
         {
-            File.Copy(generationConfig, Path.Combine(directory, GenerationConfigFileName), overwrite: true);
+            File.Copy(generationConfig, Path.Combine(directory, HuggingFaceDirectory.GenerationConfigFileName), overwrite: true);
         }
 
         return model;

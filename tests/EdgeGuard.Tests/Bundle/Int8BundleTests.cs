@@ -47,7 +47,7 @@ public sealed class Int8BundleTests
 
         Assert.Equal(PackedInt8Matrix.FullWeightLimit, bundle.Int8WeightLimit);
         var fromBundle = DebertaClassifier.Load(directory.Config, bundle, SharedModels.Pool);
-        var fromFloat = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
+        var fromFloat = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, new Int8Plan(PackedInt8Matrix.FullWeightLimit));
         Assert.Equal(ModelPrecision.Int8, fromBundle.Precision);
         var random = new Random(4);
         int[] ids = [.. Enumerable.Range(0, 2 * 37).Select(_ => random.Next(directory.Config.VocabSize))];
@@ -73,8 +73,8 @@ public sealed class Int8BundleTests
         Assert.Equal(63, stored.Data.ToArray().Max(v => Math.Abs((int)v)));
 
         var fromBundle = DebertaClassifier.Load(directory.Config, bundle, SharedModels.Pool);
-        var sevenBit = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, PackedInt8Matrix.SevenBitWeightLimit);
-        var eightBit = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
+        var sevenBit = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, new Int8Plan(PackedInt8Matrix.SevenBitWeightLimit));
+        var eightBit = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, new Int8Plan(PackedInt8Matrix.FullWeightLimit));
         var random = new Random(6);
         int[] ids = [.. Enumerable.Range(0, 2 * 41).Select(_ => random.Next(directory.Config.VocabSize))];
         float[] expected = new float[4], actual = new float[4], coarser = new float[4];
@@ -127,7 +127,7 @@ public sealed class Int8BundleTests
         var edited = new EditedTensorSource(directory.Weights).Set(table, [directory.Config.VocabSize, directory.Config.HiddenSize], values);
         string path = temp.File("wide.gguf");
         var contents = SampleBundle.Contents() with { ConfigJson = ConfigJson, Precision = BundleFormat.PrecisionInt8 };
-        BundleWriter.WriteInt8(path, contents, edited, DebertaClassifier.Load(directory.Config, edited, SharedModels.Pool, ModelPrecision.Int8, PackedInt8Matrix.FullWeightLimit).ToInt8Conversion());
+        BundleWriter.WriteInt8(path, contents, edited, DebertaClassifier.Load(directory.Config, edited, SharedModels.Pool, ModelPrecision.Int8, new Int8Plan(PackedInt8Matrix.FullWeightLimit)).ToInt8Conversion());
         using ModelBundle bundle = ModelBundle.Open(path);
         Assert.Equal(TensorDType.F32, bundle.Find(table)!.DType);
         Assert.Equal(70000f, bundle.ReadFloat32(table).Span[5]);
@@ -195,7 +195,7 @@ public sealed class Int8BundleTests
     {
         string path = temp.File("int8.gguf");
         var contents = SampleBundle.Contents() with { ConfigJson = ConfigJson, Precision = BundleFormat.PrecisionInt8 };
-        BundleWriter.WriteInt8(path, contents, directory.Weights, DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, weightLimit).ToInt8Conversion());
+        BundleWriter.WriteInt8(path, contents, directory.Weights, DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, new Int8Plan(weightLimit)).ToInt8Conversion());
         return path;
     }
 }

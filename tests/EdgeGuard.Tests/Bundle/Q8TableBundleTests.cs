@@ -96,7 +96,7 @@ public sealed class Q8TableBundleTests
             ConfigJson = File.ReadAllText(Path.Combine(RepoPaths.Fixture(SharedModels.Xsmall), "config.json")),
             Precision = BundleFormat.PrecisionInt8,
         };
-        var inMemory = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, PackedInt8Matrix.FullWeightLimit);
+        var inMemory = DebertaClassifier.Load(directory.Config, directory.Weights, SharedModels.Pool, ModelPrecision.Int8, new Int8Plan(PackedInt8Matrix.FullWeightLimit));
         Int8Conversion conversion = inMemory.ToInt8Conversion().WithQ8Tables(directory.Weights);
         Assert.Empty(conversion.HalfTables);
         BundleWriter.WriteInt8(path, contents, directory.Weights, conversion);

@@ -185,22 +185,40 @@ public sealed class DecoderTokenizerGoldenTests
         string text = string.Join(' ', Golden(name).Cases.Where(c => !c.NfcChanged).Select(c => c.Text).Take(40));
         var ids = new List<int>(100_000);
         sut.Encode(text, ids);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++)
+
+        // The fewest bytes of three tries: the scratch arrays come from ArrayPool.Shared, which a gen-2 collection caused by
+        // tests running beside this one may trim, so one try can pay a refill; an allocation of Encode's own shows in all.
+        long Allocated(Action run)
         {
-            ids.Clear();
-            sut.Encode(text, ids);
+            long fewest = long.MaxValue;
+            for (int attempt = 0; attempt < 3 && fewest > 0; attempt++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                run();
+                fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+
+            return fewest;
         }
 
-        long perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / 10;
+        long perCall = Allocated(() =>
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                ids.Clear();
+                sut.Encode(text, ids);
+            }
+        }) / 10;
         foreach (var c in Golden(name).Cases.Where(c => !c.NfcChanged))
         {
             ids.Clear();
             sut.Encode(c.Text, ids);
-            long b = GC.GetAllocatedBytesForCurrentThread();
-            ids.Clear();
-            sut.Encode(c.Text, ids);
-            Assert.True(GC.GetAllocatedBytesForCurrentThread() == b, $"{name} {c.Name}: {GC.GetAllocatedBytesForCurrentThread() - b} bytes");
+            long bytes = Allocated(() =>
+            {
+                ids.Clear();
+                sut.Encode(c.Text, ids);
+            });
+            Assert.True(bytes == 0, $"{name} {c.Name}: {bytes} bytes");
         }
 
         Assert.True(perCall == 0, $"{name}: {perCall} bytes allocated per Encode call");

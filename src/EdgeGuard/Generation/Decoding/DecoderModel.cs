@@ -62,27 +62,34 @@ public sealed class DecoderModel : IDisposable
 
     /// <summary>Loads the decoder of <paramref name="source"/> on <paramref name="pool"/>; both stay the caller's.</summary>
     /// <exception cref="ModelFileException">The architecture is not a decoder, or a tensor is missing or misshapen.</exception>
-    public static DecoderModel Load(ModelSource source, WorkerPool pool, ModelPrecision precision = ModelPrecision.Float32, int? int8WeightLimit = null)
+    /// <param name="keepFloat">In int8: patterns of the linear layers kept in float32 (<see cref="Int8Plan"/>).</param>
+    public static DecoderModel Load(ModelSource source, WorkerPool pool, ModelPrecision precision = ModelPrecision.Float32, int? int8WeightLimit = null, IReadOnlyList<string>? keepFloat = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(pool);
-        return new DecoderModel(source.LoadDecoder(pool, precision, int8WeightLimit), null);
+        return new DecoderModel(source.LoadDecoder(pool, precision, int8WeightLimit, keepFloat), null);
     }
 
     /// <summary>
     /// A new conversation with its own KV cache, holding at most <paramref name="contextLength"/> tokens (0: the
-    /// model's <see cref="MaxContextLength"/>). The cache grows with the conversation, up to that limit.
+    /// model's <see cref="MaxContextLength"/>). The cache grows with the conversation, up to that limit; it stores keys
+    /// and values as <paramref name="cacheFormat"/> says.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="contextLength"/> is negative or beyond the model's positions.</exception>
-    public DecoderSession CreateSession(int contextLength = 0)
+    public DecoderSession CreateSession(int contextLength = 0, KeyValueCacheFormat cacheFormat = KeyValueCacheFormat.Float32)
     {
+        if (!Enum.IsDefined(cacheFormat))
+        {
+            throw new ArgumentOutOfRangeException(nameof(cacheFormat), cacheFormat, "The KV cache is Float32 or Float16.");
+        }
+
         if (contextLength < 0 || contextLength > MaxContextLength)
         {
             throw new ArgumentOutOfRangeException(
                 nameof(contextLength), contextLength, $"A session's context must be 1 to {MaxContextLength} tokens (the model's positions), or 0 for all of them.");
         }
 
-        return new DecoderSession(this, contextLength == 0 ? MaxContextLength : contextLength);
+        return new DecoderSession(this, contextLength == 0 ? MaxContextLength : contextLength, cacheFormat);
     }
 
     /// <inheritdoc />

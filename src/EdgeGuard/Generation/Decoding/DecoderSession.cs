@@ -1,10 +1,11 @@
+using EdgeGuard.Models;
 using EdgeGuard.Models.Layers;
 
 namespace EdgeGuard.Generation.Decoding;
 
 /// <summary>
 /// One conversation with a <see cref="DecoderModel"/>: the tokens so far, held as every layer's keys and values (a
-/// float32 KV cache), so each new token costs one position's work. <see cref="Prefill"/> runs a prompt,
+/// float32 or float16 KV cache, <see cref="KeyValueCacheFormat"/>), so each new token costs one position's work. <see cref="Prefill"/> runs a prompt,
 /// <see cref="Step"/> one token; both return the logits of the last position.
 /// </summary>
 /// <remarks>
@@ -16,11 +17,14 @@ public sealed class DecoderSession
 {
     private readonly DecoderState _state;
 
-    internal DecoderSession(DecoderModel model, int contextLength)
+    internal DecoderSession(DecoderModel model, int contextLength, KeyValueCacheFormat cacheFormat)
     {
         Model = model;
-        _state = model.Graph.CreateState(contextLength);
+        _state = model.Graph.CreateState(contextLength, cacheFormat);
     }
+
+    /// <summary>How the session stores keys and values.</summary>
+    public KeyValueCacheFormat CacheFormat => _state.CacheFormat;
 
     /// <summary>The model this conversation runs.</summary>
     public DecoderModel Model { get; }

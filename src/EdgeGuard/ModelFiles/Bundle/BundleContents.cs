@@ -14,6 +14,7 @@ namespace EdgeGuard.ModelFiles.Bundle;
 /// Optional keys the architecture describes itself with for other GGUF tools (llama.cpp's <c>llama.block_count</c> …),
 /// each under <c>{Architecture}.</c>; they carry no meaning for this runtime, which reads the config.
 /// </param>
+/// <param name="GenerationConfigJson">Optional: the model's <c>generation_config.json</c> text (a JSON object). Stored compact.</param>
 public sealed record BundleContents(
     string Architecture,
     string ConfigJson,
@@ -22,7 +23,8 @@ public sealed record BundleContents(
     string Precision,
     string? Name,
     string? Source,
-    IReadOnlyList<KeyValuePair<string, GgufValue>>? ArchitectureMetadata = null);
+    IReadOnlyList<KeyValuePair<string, GgufValue>>? ArchitectureMetadata = null,
+    string? GenerationConfigJson = null);
 
 /// <summary>A tokenizer as a bundle carries it: its kind and its files, byte for byte.</summary>
 /// <param name="Kind">The tokenizer kind (<c>spm-unigram</c>, <c>wordpiece</c>, <c>bpe-bytelevel</c>).</param>

@@ -18,6 +18,9 @@ public static class BundleKeys
     /// <summary>string, required: the model's Hugging Face <c>config.json</c>, compact.</summary>
     public const string ConfigJson = "edgeguard.config_json";
 
+    /// <summary>string, optional: the model's Hugging Face <c>generation_config.json</c>, compact (a decoder's default generation settings).</summary>
+    public const string GenerationConfigJson = "edgeguard.generation_config_json";
+
     /// <summary>string array, required in versions 1 and 2, in version 3 for classifiers (with <see cref="UnsafeLabel"/> and <see cref="Threshold"/>): class names, index = class id.</summary>
     public const string Labels = "edgeguard.labels";
 

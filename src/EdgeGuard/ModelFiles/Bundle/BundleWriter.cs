@@ -170,6 +170,11 @@ public static class BundleWriter
         }
 
         gguf.AddMetadata(BundleKeys.ConfigJson, GgufValue.FromString(ConfigJsonText.Canonicalize(contents.ConfigJson)));
+        if (contents.GenerationConfigJson is not null)
+        {
+            gguf.AddMetadata(BundleKeys.GenerationConfigJson, GgufValue.FromString(ConfigJsonText.Canonicalize(contents.GenerationConfigJson)));
+        }
+
         gguf.AddMetadata(BundleKeys.TokenizerKind, GgufValue.FromString(contents.Tokenizer.Kind));
         string[] fileNames = [.. contents.Tokenizer.Files.Keys.Order(StringComparer.Ordinal)];
         gguf.AddMetadata(BundleKeys.TokenizerFiles, GgufValue.FromArray(GgufArray.FromStrings(fileNames)));
@@ -196,6 +201,11 @@ public static class BundleWriter
         if (ConfigJsonText.Problem(contents.ConfigJson) is { } configProblem)
         {
             return configProblem;
+        }
+
+        if (contents.GenerationConfigJson is not null && ConfigJsonText.Problem(contents.GenerationConfigJson) is { } generationProblem)
+        {
+            return $"GenerationConfigJson: {generationProblem}";
         }
 
         if (contents.Tokenizer is null || string.IsNullOrEmpty(contents.Tokenizer.Kind) || contents.Tokenizer.Kind.Length > BundleFormat.MaxNameLength)

@@ -107,6 +107,12 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
             (TokenizerKind, TokenizerFiles) = ReadTokenizer();
         }
 
+        GenerationConfigJson = OptionalString(BundleKeys.GenerationConfigJson);
+        if (GenerationConfigJson is not null && ConfigJsonText.Problem(GenerationConfigJson) is { } generationProblem)
+        {
+            Fail($"{BundleKeys.GenerationConfigJson}: {generationProblem}");
+        }
+
         Name = OptionalString(BundleKeys.Name);
         Source = OptionalString(BundleKeys.Source);
         _tensors = ReadTensors();
@@ -133,6 +139,9 @@ public sealed class ModelBundle : ITensorSource, IInt8WeightSource
 
     /// <summary>The model's Hugging Face <c>config.json</c>, compact.</summary>
     public string ConfigJson { get; }
+
+    /// <summary>The model's Hugging Face <c>generation_config.json</c>, compact, or null when the bundle has none.</summary>
+    public string? GenerationConfigJson { get; }
 
     /// <summary>The model's Hugging Face <c>model_type</c> (<c>general.architecture</c>).</summary>
     public string Architecture { get; }

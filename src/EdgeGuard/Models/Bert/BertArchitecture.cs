@@ -47,8 +47,8 @@ public sealed class BertArchitecture : ModelArchitecture
     public override void CheckWeights(IModelConfig config, ITensorSource weights) => Expect<BertConfig>(config).ValidateAgainst(weights);
 
     /// <inheritdoc />
-    public override EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit) =>
-        BertClassifier.Load(Expect<BertConfig>(config), weights, pool, precision, int8WeightLimit);
+    public override EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, Int8Plan int8Plan) =>
+        BertClassifier.Load(Expect<BertConfig>(config), weights, pool, precision, int8Plan);
 }
 
 /// <summary>The <c>model_type</c> of RoBERTa checkpoints; its registry entry is <see cref="BertArchitecture.Roberta"/>.</summary>

@@ -37,9 +37,9 @@ public sealed class BertClassifier : EncoderClassifier
     /// <c>bert.pooler.dense</c> and <c>classifier</c>, or <c>roberta.*</c> with <c>classifier.dense</c> and
     /// <c>classifier.out_proj</c>.
     /// </summary>
-    /// <param name="precision">float32 (the reference), or int8 encoder and pooler layers quantised at load to ±<paramref name="int8WeightLimit"/>.</param>
+    /// <param name="precision">float32 (the reference), or int8 encoder and pooler layers quantised at load as <paramref name="int8Plan"/> says.</param>
     /// <exception cref="ModelFileException">An unsupported config, a missing or misshapen tensor, or weights for more layers than the config has.</exception>
-    public static BertClassifier Load(BertConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit)
+    public static BertClassifier Load(BertConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, Int8Plan int8Plan)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
@@ -68,7 +68,7 @@ public sealed class BertClassifier : EncoderClassifier
                 PostNormFeedForward.Load(layer, hidden, config.IntermediateSize, eps));
             if (precision == ModelPrecision.Int8)
             {
-                layers[i] = layers[i].WithInt8Weights(int8WeightLimit);
+                layers[i] = layers[i].WithInt8Weights(int8Plan);
             }
         }
 
@@ -76,13 +76,13 @@ public sealed class BertClassifier : EncoderClassifier
         var pooler = Linear.Load(roberta ? head.Child("dense") : root.Child("bert").Child("pooler").Child("dense"), hidden, hidden);
         if (precision == ModelPrecision.Int8)
         {
-            pooler = pooler.WithInt8Weights(int8WeightLimit);
+            pooler = pooler.WithInt8Weights(int8Plan);
         }
 
         var classifier = Linear.Load(roberta ? head.Child("out_proj") : head, hidden, config.NumLabels);
 
         // A bundle's int8 layers run in int8 whatever was asked.
-        bool int8 = precision == ModelPrecision.Int8 || (layers.Length > 0 && layers[0].IsInt8);
+        bool int8 = precision == ModelPrecision.Int8 || layers.Any(l => l.IsInt8) || pooler.Quantized is not null;
         return new BertClassifier(config, pool, embeddings, layers, pooler, classifier, int8 ? ModelPrecision.Int8 : ModelPrecision.Float32);
     }
 

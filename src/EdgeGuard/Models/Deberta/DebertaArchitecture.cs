@@ -28,6 +28,6 @@ public sealed class DebertaArchitecture : ModelArchitecture
     public override void CheckWeights(IModelConfig config, ITensorSource weights) => Expect<DebertaConfig>(config).ValidateAgainst(weights);
 
     /// <inheritdoc />
-    public override EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit) =>
-        DebertaClassifier.Load(Expect<DebertaConfig>(config), weights, pool, precision, int8WeightLimit);
+    public override EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, Int8Plan int8Plan) =>
+        DebertaClassifier.Load(Expect<DebertaConfig>(config), weights, pool, precision, int8Plan);
 }

@@ -88,15 +88,15 @@ public sealed class DebertaClassifier : EncoderClassifier
     public static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision) =>
         Load(config, weights, pool, RelativePositionRule.HuggingFace, precision);
 
-    /// <summary>As <see cref="Load(DebertaConfig, ITensorSource, WorkerPool, ModelPrecision)"/>, int8 weights quantised to ±<paramref name="int8WeightLimit"/>.</summary>
-    /// <param name="int8WeightLimit"><see cref="PackedInt8Matrix.FullWeightLimit"/> or <see cref="PackedInt8Matrix.SevenBitWeightLimit"/>; unused in float32 and for layers a bundle stores as int8.</param>
-    public static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit) =>
-        Load(config, weights, pool, RelativePositionRule.HuggingFace, precision, int8WeightLimit);
+    /// <summary>As <see cref="Load(DebertaConfig, ITensorSource, WorkerPool, ModelPrecision)"/>, int8 weights quantised as <paramref name="int8Plan"/> says.</summary>
+    /// <param name="int8Plan">The weight limit (<see cref="PackedInt8Matrix.FullWeightLimit"/> or <see cref="PackedInt8Matrix.SevenBitWeightLimit"/>) and the layers kept in float32; unused in float32 and for layers a bundle stores as int8.</param>
+    public static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, Int8Plan int8Plan) =>
+        Load(config, weights, pool, RelativePositionRule.HuggingFace, precision, int8Plan);
 
     internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule, ModelPrecision precision) =>
-        Load(config, weights, pool, rule, precision, Int8Gemm.PreferredWeightLimit(Int8Gemm.Selected));
+        Load(config, weights, pool, rule, precision, new Int8Plan(Int8Gemm.PreferredWeightLimit(Int8Gemm.Selected)));
 
-    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule, ModelPrecision precision, int int8WeightLimit)
+    internal static DebertaClassifier Load(DebertaConfig config, ITensorSource weights, WorkerPool pool, RelativePositionRule rule, ModelPrecision precision, Int8Plan int8Plan)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
@@ -131,20 +131,20 @@ public sealed class DebertaClassifier : EncoderClassifier
                 PostNormFeedForward.Load(layer, hidden, config.IntermediateSize, eps));
             if (precision == ModelPrecision.Int8)
             {
-                layers[i] = layers[i].WithInt8Weights(int8WeightLimit);
+                layers[i] = layers[i].WithInt8Weights(int8Plan);
             }
         }
 
         var pooler = Linear.Load(root.Child("pooler").Child("dense"), hidden, hidden);
         if (precision == ModelPrecision.Int8)
         {
-            pooler = pooler.WithInt8Weights(int8WeightLimit);
+            pooler = pooler.WithInt8Weights(int8Plan);
         }
 
         var classifier = Linear.Load(root.Child("classifier"), hidden, config.NumLabels);
         var buckets = new RelativePositionBuckets(config.PositionBuckets, config.EffectiveMaxRelativePositions, rule);
         // A bundle's int8 layers run in int8 whatever was asked.
-        bool int8 = precision == ModelPrecision.Int8 || (layers.Length > 0 && layers[0].IsInt8);
+        bool int8 = precision == ModelPrecision.Int8 || layers.Any(l => l.IsInt8) || pooler.Quantized is not null;
         return new DebertaClassifier(config, pool, embeddings, layers, pooler, classifier, buckets, int8 ? ModelPrecision.Int8 : ModelPrecision.Float32);
     }
 

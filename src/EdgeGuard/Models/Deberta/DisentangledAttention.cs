@@ -111,8 +111,8 @@ internal sealed class DisentangledAttention : IEncoderAttention
     }
 
     /// <summary>This attention with int8 Q/K/V projections (the position projections stay the float32 ones computed at load).</summary>
-    public IEncoderAttention WithInt8Weights(int weightLimit) =>
-        new DisentangledAttention(_projections.WithInt8Weights(weightLimit), _positionKeyT, _positionQueryT, _relRows, _config);
+    public IEncoderAttention WithInt8Weights(Int8Plan plan) =>
+        new DisentangledAttention(_projections.WithInt8Weights(plan), _positionKeyT, _positionQueryT, _relRows, _config);
 
     /// <summary>[rows, hidden] → [head][head_size][rows].</summary>
     private static float[] TransposePerHead(float[] projected, int rows, DebertaConfig config)

@@ -38,12 +38,12 @@ public sealed class Gpt2Architecture : ModelArchitecture
     public override void CheckWeights(IModelConfig config, ITensorSource weights) => Expect<Gpt2Config>(config).ValidateAgainst(weights);
 
     /// <inheritdoc />
-    public override EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit) =>
+    public override EncoderClassifier LoadClassifier(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, Int8Plan int8Plan) =>
         throw DecoderArchitectures.NotAClassifier(config, ModelType);
 
     /// <inheritdoc />
-    public override DecoderGraph LoadDecoder(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit) =>
-        Gpt2Decoder.Load(Expect<Gpt2Config>(config), weights, pool, precision, int8WeightLimit);
+    public override DecoderGraph LoadDecoder(IModelConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, Int8Plan int8Plan) =>
+        Gpt2Decoder.Load(Expect<Gpt2Config>(config), weights, pool, precision, int8Plan);
 
     /// <inheritdoc />
     public override IReadOnlyList<KeyValuePair<string, GgufValue>> DescribeBundleMetadata(IModelConfig config)

@@ -40,7 +40,7 @@ public sealed class Gpt2Decoder : DecoderGraph
 
     /// <summary>Validates <paramref name="config"/> against <paramref name="weights"/> and loads every tensor, under either naming.</summary>
     /// <exception cref="ModelFileException">An unsupported config, or a missing or misshapen tensor.</exception>
-    public static Gpt2Decoder Load(Gpt2Config config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit)
+    public static Gpt2Decoder Load(Gpt2Config config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, Int8Plan int8Plan)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
@@ -69,11 +69,12 @@ public sealed class Gpt2Decoder : DecoderGraph
 
         WeightLoader wte = body.Child("wte");
         DecoderLinears.Named head = LmHead.Load(root, config.TieWordEmbeddings, shape.Vocabulary, hidden, wte);
-        bool int8 = precision == ModelPrecision.Int8 || head.Layer.Quantized is not null;
-        if (int8)
+        // A bundle's int8 layers run in int8 whatever was asked (and the layers it stores in float32 as they are).
+        bool int8 = precision == ModelPrecision.Int8 || head.Layer.Quantized is not null || blocks.Any(b => b.IsInt8);
+        if (precision == ModelPrecision.Int8)
         {
-            blocks = [.. blocks.Select(b => b.WithInt8Weights(int8WeightLimit))];
-            head = DecoderLinears.WithInt8Weights(head, int8WeightLimit);
+            blocks = [.. blocks.Select(b => b.WithInt8Weights(int8Plan))];
+            head = DecoderLinears.WithInt8Weights(head, int8Plan);
         }
 
         return new Gpt2Decoder(
@@ -101,13 +102,16 @@ public sealed class Gpt2Decoder : DecoderGraph
         Project(b.Attention.Layer, state, normed, rows, state.Fused);
 
         // c_attn's output rows are [q | k | v]; keys and values go to the cache at their positions.
+        Span<float> keys = state.NewKeys(layer, start, rows), values = state.NewValues(layer, start, rows);
         for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<float> fused = state.Fused.AsSpan(r * 3 * hidden, 3 * hidden);
             fused[..hidden].CopyTo(state.Query.AsSpan(r * hidden, hidden));
-            fused.Slice(hidden, hidden).CopyTo(state.Keys[layer].AsSpan((start + r) * hidden, hidden));
-            fused.Slice(2 * hidden, hidden).CopyTo(state.Values[layer].AsSpan((start + r) * hidden, hidden));
+            fused.Slice(hidden, hidden).CopyTo(keys.Slice(r * hidden, hidden));
+            fused.Slice(2 * hidden, hidden).CopyTo(values.Slice(r * hidden, hidden));
         }
+
+        state.StoreNew(layer, start, rows);
 
         CausalSelfAttention.Forward(Pool, Shape, state, layer, rows, start, _scale);
         Project(b.AttentionOutput.Layer, state, state.Context, rows, state.Normed);
@@ -130,8 +134,11 @@ public sealed class Gpt2Decoder : DecoderGraph
         DecoderLinears.Named FeedForward,
         DecoderLinears.Named FeedForwardOutput)
     {
-        public Block WithInt8Weights(int limit) => new(
-            Norm1, DecoderLinears.WithInt8Weights(Attention, limit), DecoderLinears.WithInt8Weights(AttentionOutput, limit), Norm2,
-            DecoderLinears.WithInt8Weights(FeedForward, limit), DecoderLinears.WithInt8Weights(FeedForwardOutput, limit));
+        /// <summary>Whether any of the block's linears runs in int8.</summary>
+        public bool IsInt8 => new[] { Attention, AttentionOutput, FeedForward, FeedForwardOutput }.Any(l => l.Layer.Quantized is not null);
+
+        public Block WithInt8Weights(Int8Plan plan) => new(
+            Norm1, DecoderLinears.WithInt8Weights(Attention, plan), DecoderLinears.WithInt8Weights(AttentionOutput, plan), Norm2,
+            DecoderLinears.WithInt8Weights(FeedForward, plan), DecoderLinears.WithInt8Weights(FeedForwardOutput, plan));
     }
 }

@@ -25,19 +25,19 @@ internal static class CausalSelfAttention
         pool.For(shape.Heads * blocks, new HeadBlockTask(shape, state, layer, rows, start, scale, blocks));
     }
 
-    private static void AttendBlock(DecoderShape shape, DecoderState state, int layer, int head, int firstRow, int rows, int start, float scale, float[] scratch)
+    private static void AttendBlock(DecoderShape shape, DecoderState state, int layer, int head, int firstRow, int rows, int start, float scale, int worker)
     {
         int headSize = shape.HeadSize;
-        int queryWidth = shape.QueryWidth, kvWidth = shape.KeyValueWidth;
+        int queryWidth = shape.QueryWidth;
         int kvHead = head / (shape.Heads / shape.KeyValueHeads);
         int keys = start + firstRow + rows; // the last row's keys; earlier rows see a prefix
         ReadOnlySpan<float> query = state.Query.AsSpan((firstRow * queryWidth) + (head * headSize));
-        ReadOnlySpan<float> key = state.Keys[layer].AsSpan(kvHead * headSize);
-        ReadOnlySpan<float> value = state.Values[layer].AsSpan(kvHead * headSize);
-        Span<float> scores = scratch.AsSpan(0, rows * keys);
+        (ReadOnlyMemory<float> keyCache, ReadOnlyMemory<float> valueCache) = state.HeadCache(layer, kvHead, keys, state.KeyValueScratch[worker], out int stride);
+        ReadOnlySpan<float> key = keyCache.Span, value = valueCache.Span;
+        Span<float> scores = state.AttentionScratch[worker].AsSpan(0, rows * keys);
 
         // scores[i, j] = Qᵢ·Kⱼ, then × scale and softmax over the keys row i sees
-        Gemm.MultiplyTransposed(query, queryWidth, key, kvWidth, default, scores, keys, rows, keys, headSize);
+        Gemm.MultiplyTransposed(query, queryWidth, key, stride, default, scores, keys, rows, keys, headSize);
         for (int i = 0; i < rows; i++)
         {
             int visible = start + firstRow + i + 1;
@@ -46,7 +46,7 @@ internal static class CausalSelfAttention
             Softmax.MaskedRow(row, visible);
         }
 
-        Gemm.Multiply(scores, keys, value, kvWidth, state.Context.AsSpan((firstRow * queryWidth) + (head * headSize)), queryWidth, rows, headSize, keys);
+        Gemm.Multiply(scores, keys, value, stride, state.Context.AsSpan((firstRow * queryWidth) + (head * headSize)), queryWidth, rows, headSize, keys);
     }
 
     private readonly struct HeadBlockTask(DecoderShape shape, DecoderState state, int layer, int rows, int start, float scale, int blocks) : IParallelBody
@@ -56,7 +56,7 @@ internal static class CausalSelfAttention
             int head = index / blocks;
             int firstRow = (index % blocks) * DecoderState.AttentionBlockRows;
             int count = Math.Min(DecoderState.AttentionBlockRows, rows - firstRow);
-            AttendBlock(shape, state, layer, head, firstRow, count, start, scale, state.AttentionScratch[workerIndex]);
+            AttendBlock(shape, state, layer, head, firstRow, count, start, scale, workerIndex);
         }
     }
 }

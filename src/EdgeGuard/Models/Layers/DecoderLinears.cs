@@ -56,20 +56,21 @@ internal static class DecoderLinears
     }
 
     /// <summary>
-    /// The layer with int8 weights quantised to ±<paramref name="weightLimit"/> (unchanged when it has them), its float
-    /// weights dropped: a decoder's int8 engine never multiplies them (a transposed <c>Conv1D</c> would otherwise stay on
-    /// the heap). A layer without a bias gets zeros: the int8 kernel's epilogue always adds one.
+    /// The layer with int8 weights quantised as <paramref name="plan"/> says (unchanged when it has them or the plan keeps
+    /// it in float32), its float weights dropped: a decoder's int8 engine never multiplies them (a transposed
+    /// <c>Conv1D</c> would otherwise stay on the heap). A layer without a bias gets zeros: the int8 kernel's epilogue
+    /// always adds one.
     /// </summary>
-    public static Named WithInt8Weights(Named layer, int weightLimit)
+    public static Named WithInt8Weights(Named layer, Int8Plan plan)
     {
         Linear linear = layer.Layer;
-        if (linear.Quantized is not null)
+        if (linear.Quantized is not null || plan.KeepsFloat(layer.Prefix))
         {
             return layer;
         }
 
         ReadOnlyMemory<float> bias = linear.Bias.IsEmpty ? new float[linear.OutFeatures] : linear.Bias;
-        PackedInt8Matrix packed = PackedInt8Matrix.Quantize(linear.Weight.Span, linear.InFeatures, linear.OutFeatures, linear.InFeatures, weightLimit);
+        PackedInt8Matrix packed = PackedInt8Matrix.Quantize(linear.Weight.Span, linear.InFeatures, linear.OutFeatures, linear.InFeatures, plan.WeightLimit);
         return layer with { Layer = new Linear(ReadOnlyMemory<float>.Empty, bias, linear.InFeatures, linear.OutFeatures, packed) };
     }
 

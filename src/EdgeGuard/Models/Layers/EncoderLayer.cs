@@ -11,11 +11,11 @@ internal sealed class EncoderLayer(IEncoderAttention attention, PostNormFeedForw
     /// <summary>Every linear layer, for export.</summary>
     public IEnumerable<Linear> Linears => [.. attention.Linears, .. feedForward.Linears];
 
-    /// <summary>Whether the dense layers run in int8.</summary>
-    public bool IsInt8 => feedForward.IsInt8;
+    /// <summary>Whether any of the dense layers runs in int8.</summary>
+    public bool IsInt8 => Linears.Any(l => l.Quantized is not null);
 
-    /// <summary>This layer with int8 dense layers (attention projections, attention output, FFN).</summary>
-    public EncoderLayer WithInt8Weights(int weightLimit) => new(attention.WithInt8Weights(weightLimit), feedForward.WithInt8Weights(weightLimit));
+    /// <summary>This layer with int8 dense layers (attention projections, attention output, FFN), as <paramref name="plan"/> quantises them.</summary>
+    public EncoderLayer WithInt8Weights(Int8Plan plan) => new(attention.WithInt8Weights(plan), feedForward.WithInt8Weights(plan));
 
     /// <summary>Transforms <see cref="EncoderWorkspace.Hidden"/> in place (through the workspace's other buffers).</summary>
     public void Forward(WorkerPool pool, EncoderWorkspace workspace)

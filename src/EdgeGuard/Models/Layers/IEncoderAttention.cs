@@ -8,8 +8,8 @@ internal interface IEncoderAttention
     /// <summary>The Q/K/V projections, for export.</summary>
     IEnumerable<Linear> Linears { get; }
 
-    /// <summary>This attention with int8 projections quantised to ±<paramref name="weightLimit"/>.</summary>
-    IEncoderAttention WithInt8Weights(int weightLimit);
+    /// <summary>This attention with int8 projections, as <paramref name="plan"/> quantises them.</summary>
+    IEncoderAttention WithInt8Weights(Int8Plan plan);
 
     /// <summary>
     /// Reads <see cref="EncoderWorkspace.Hidden"/>, writes <see cref="EncoderWorkspace.Context"/>: for every token, or

@@ -40,9 +40,14 @@ internal sealed class Linear(ReadOnlyMemory<float> weight, ReadOnlyMemory<float>
         return new(weights.Matrix("weight", outFeatures, inFeatures), bias, inFeatures, outFeatures) { Name = weights.Prefix };
     }
 
-    /// <summary>This layer with int8 weights quantised to ±<paramref name="weightLimit"/> from its float32 ones (kept for load-time float products).</summary>
-    public Linear WithInt8Weights(int weightLimit) =>
-        Quantized is not null ? this : new(Weight, Bias, InFeatures, OutFeatures, PackedInt8Matrix.Quantize(Weight.Span, InFeatures, OutFeatures, InFeatures, weightLimit)) { Name = Name };
+    /// <summary>
+    /// This layer with int8 weights quantised by <paramref name="plan"/> from its float32 ones (kept for load-time float
+    /// products), or as it is when it has them already or the plan keeps it in float32.
+    /// </summary>
+    public Linear WithInt8Weights(Int8Plan plan) =>
+        Quantized is not null || plan.KeepsFloat(Name)
+            ? this
+            : new(Weight, Bias, InFeatures, OutFeatures, PackedInt8Matrix.Quantize(Weight.Span, InFeatures, OutFeatures, InFeatures, plan.WeightLimit)) { Name = Name };
 
     /// <summary><paramref name="rows"/> rows of <see cref="InFeatures"/> in, as many rows of <see cref="OutFeatures"/> out, in float32.</summary>
     public void Forward(WorkerPool pool, ReadOnlySpan<float> x, int rows, Span<float> y) =>
@@ -56,6 +61,32 @@ internal sealed class Linear(ReadOnlyMemory<float> weight, ReadOnlyMemory<float>
     {
         PackedInt8Matrix weights = Quantized ?? throw new InvalidOperationException("This layer has no int8 weights.");
         Int8Gemm.Multiply(pool, x, weights, Bias.Span, epilogue, residual, y);
+    }
+
+    /// <summary>
+    /// <paramref name="rows"/> float rows through the layer and <paramref name="epilogue"/>: in int8 (quantising
+    /// <paramref name="x"/> into <paramref name="scratch"/>) when the layer is int8, in float32 otherwise, the epilogue
+    /// the same either way — so a model whose layers mix the two precisions runs each layer as it is stored.
+    /// </summary>
+    public void Forward(WorkerPool pool, ReadOnlySpan<float> x, int rows, Span<float> y, QuantizedRows scratch, Int8Epilogue epilogue, ReadOnlySpan<float> residual = default)
+    {
+        if (Quantized is not null)
+        {
+            scratch.Quantize(pool, x, InFeatures, rows, InFeatures);
+            Forward(pool, scratch, y, epilogue, residual);
+            return;
+        }
+
+        Span<float> output = y[..(rows * OutFeatures)];
+        Forward(pool, x, rows, output);
+        if (epilogue == Int8Epilogue.BiasGelu)
+        {
+            Gelu.Apply(pool, output);
+        }
+        else if (epilogue == Int8Epilogue.BiasResidual)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Add(output, residual[..output.Length], output);
+        }
     }
 
     /// <summary>Quantises <paramref name="x"/> into <paramref name="scratch"/> when the layer is int8, then runs it; float32 otherwise.</summary>

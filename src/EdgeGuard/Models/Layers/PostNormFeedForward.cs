@@ -28,18 +28,18 @@ internal sealed class PostNormFeedForward(Linear attentionOutput, LayerNormWeigh
     /// <summary>Every linear layer, for export.</summary>
     public IEnumerable<Linear> Linears => [attentionOutput, intermediate, output];
 
-    /// <summary>Whether the dense layers run in int8.</summary>
-    public bool IsInt8 => intermediate.Quantized is not null;
+    /// <summary>Whether any of the dense layers runs in int8 (a mixed-precision model keeps some in float32).</summary>
+    public bool IsInt8 => attentionOutput.Quantized is not null || intermediate.Quantized is not null || output.Quantized is not null;
 
-    /// <summary>These layers with int8 dense layers.</summary>
-    public PostNormFeedForward WithInt8Weights(int weightLimit) =>
-        new(attentionOutput.WithInt8Weights(weightLimit), attentionNorm, intermediate.WithInt8Weights(weightLimit), output.WithInt8Weights(weightLimit), outputNorm);
+    /// <summary>These layers with int8 dense layers, as <paramref name="plan"/> quantises them.</summary>
+    public PostNormFeedForward WithInt8Weights(Int8Plan plan) =>
+        new(attentionOutput.WithInt8Weights(plan), attentionNorm, intermediate.WithInt8Weights(plan), output.WithInt8Weights(plan), outputNorm);
 
     /// <summary>
     /// Attention output and FFN on <paramref name="rows"/> rows of <see cref="EncoderWorkspace.Context"/>, with
     /// <paramref name="state"/> (the layer's input for those rows) as the residual, overwritten by the layer's output.
     /// int8: each input is quantised once per row, the residual adds and the GELU happen in the GEMM epilogue, so the
-    /// layer norms see the sums directly.
+    /// layer norms see the sums directly; a layer kept in float32 adds them after its product.
     /// </summary>
     public void Forward(WorkerPool pool, EncoderWorkspace workspace, int rows, float[] state)
     {
@@ -59,15 +59,10 @@ internal sealed class PostNormFeedForward(Linear attentionOutput, LayerNormWeigh
         }
 
         QuantizedRows q = workspace.QuantizedActivations;
-        q.Quantize(pool, workspace.Context, hidden, rows, hidden);
-        attentionOutput.Forward(pool, q, attended, Int8Epilogue.BiasResidual, layerOutput);
+        attentionOutput.Forward(pool, workspace.Context, rows, attended, q, Int8Epilogue.BiasResidual, layerOutput);
         attentionNorm.Forward(pool, attended, default, attended, rows);
-
-        q.Quantize(pool, attended, hidden, rows, hidden);
-        intermediate.Forward(pool, q, inner, Int8Epilogue.BiasGelu);
-
-        q.Quantize(pool, inner, _intermediateSize, rows, _intermediateSize);
-        output.Forward(pool, q, layerOutput, Int8Epilogue.BiasResidual, attended);
+        intermediate.Forward(pool, attended, rows, inner, q, Int8Epilogue.BiasGelu);
+        output.Forward(pool, inner, rows, layerOutput, q, Int8Epilogue.BiasResidual, attended);
         outputNorm.Forward(pool, layerOutput, default, layerOutput, rows);
     }
 }

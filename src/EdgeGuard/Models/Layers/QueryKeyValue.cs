@@ -19,14 +19,15 @@ internal sealed class QueryKeyValue(Linear query, Linear key, Linear value)
     public static QueryKeyValue Load(WeightLoader weights, int hidden, string queryName = "query", string keyName = "key", string valueName = "value") =>
         new(Linear.Load(weights.Child(queryName), hidden, hidden), Linear.Load(weights.Child(keyName), hidden, hidden), Linear.Load(weights.Child(valueName), hidden, hidden));
 
-    /// <summary>These projections in int8.</summary>
-    public QueryKeyValue WithInt8Weights(int weightLimit) =>
-        new(query.WithInt8Weights(weightLimit), key.WithInt8Weights(weightLimit), value.WithInt8Weights(weightLimit));
+    /// <summary>These projections in int8, as <paramref name="plan"/> quantises them.</summary>
+    public QueryKeyValue WithInt8Weights(Int8Plan plan) =>
+        new(query.WithInt8Weights(plan), key.WithInt8Weights(plan), value.WithInt8Weights(plan));
 
     /// <summary>
     /// Keys and values of every token of <see cref="EncoderWorkspace.Hidden"/>, queries of every token or, with
     /// <paramref name="classTokensOnly"/>, of <see cref="EncoderWorkspace.Cls"/> only. int8 quantises the input once for
-    /// all three (the queries' own rows again when they are fewer).
+    /// the projections that run in int8 (the queries' own rows again when they are fewer); a projection kept in
+    /// float32 reads the float input.
     /// </summary>
     public void Project(WorkerPool pool, EncoderWorkspace workspace, bool classTokensOnly)
     {
@@ -34,24 +35,40 @@ internal sealed class QueryKeyValue(Linear query, Linear key, Linear value)
         int tokens = workspace.Tokens;
         float[] queryInput = classTokensOnly ? workspace.Cls : workspace.Hidden;
         int queries = classTokensOnly ? workspace.Batch : tokens;
-        if (query.Quantized is not null)
-        {
-            QuantizedRows q = workspace.QuantizedActivations;
-            q.Quantize(pool, workspace.Hidden, hidden, tokens, hidden);
-            key.Forward(pool, q, workspace.Key);
-            value.Forward(pool, q, workspace.Value);
-            if (classTokensOnly)
-            {
-                q.Quantize(pool, queryInput, hidden, queries, hidden);
-            }
-
-            query.Forward(pool, q, workspace.Query);
-        }
-        else
+        QuantizedRows q = workspace.QuantizedActivations;
+        bool hiddenQuantized = false;
+        ProjectTokens(pool, key, workspace, workspace.Key, ref hiddenQuantized);
+        ProjectTokens(pool, value, workspace, workspace.Value, ref hiddenQuantized);
+        if (query.Quantized is null)
         {
             query.Forward(pool, queryInput, queries, workspace.Query);
-            key.Forward(pool, workspace.Hidden, tokens, workspace.Key);
-            value.Forward(pool, workspace.Hidden, tokens, workspace.Value);
+            return;
         }
+
+        if (classTokensOnly || !hiddenQuantized)
+        {
+            q.Quantize(pool, queryInput, hidden, queries, hidden);
+        }
+
+        query.Forward(pool, q, workspace.Query);
+    }
+
+    /// <summary><paramref name="layer"/> on every token of <see cref="EncoderWorkspace.Hidden"/>, quantising them first if no earlier projection did.</summary>
+    private static void ProjectTokens(WorkerPool pool, Linear layer, EncoderWorkspace workspace, float[] output, ref bool hiddenQuantized)
+    {
+        int hidden = layer.InFeatures, tokens = workspace.Tokens;
+        if (layer.Quantized is null)
+        {
+            layer.Forward(pool, workspace.Hidden, tokens, output);
+            return;
+        }
+
+        if (!hiddenQuantized)
+        {
+            workspace.QuantizedActivations.Quantize(pool, workspace.Hidden, hidden, tokens, hidden);
+            hiddenQuantized = true;
+        }
+
+        layer.Forward(pool, workspace.QuantizedActivations, output);
     }
 }

@@ -36,7 +36,7 @@ internal sealed class ScaledDotProductAttention : IEncoderAttention
 
     public IEnumerable<Linear> Linears => _projections.Linears;
 
-    public IEncoderAttention WithInt8Weights(int weightLimit) => new ScaledDotProductAttention(_projections.WithInt8Weights(weightLimit), _heads);
+    public IEncoderAttention WithInt8Weights(Int8Plan plan) => new ScaledDotProductAttention(_projections.WithInt8Weights(plan), _heads);
 
     public void Forward(WorkerPool pool, EncoderWorkspace workspace, bool classTokensOnly = false)
     {

@@ -38,9 +38,9 @@ public sealed class LlamaDecoder : DecoderGraph
         _layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.GateProjection, l.UpProjection, l.DownProjection });
 
     /// <summary>Validates <paramref name="config"/> against <paramref name="weights"/> and loads every tensor by its Hugging Face name.</summary>
-    /// <param name="precision">float32 (the reference), or int8 linear layers (the LM head included) quantised at load to ±<paramref name="int8WeightLimit"/>.</param>
+    /// <param name="precision">float32 (the reference), or int8 linear layers (the LM head included) quantised at load as <paramref name="int8Plan"/> says.</param>
     /// <exception cref="ModelFileException">An unsupported config, or a missing or misshapen tensor.</exception>
-    public static LlamaDecoder Load(LlamaConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, int int8WeightLimit)
+    public static LlamaDecoder Load(LlamaConfig config, ITensorSource weights, WorkerPool pool, ModelPrecision precision, Int8Plan int8Plan)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
@@ -73,11 +73,12 @@ public sealed class LlamaDecoder : DecoderGraph
 
         WeightLoader embedding = model.Child("embed_tokens");
         DecoderLinears.Named head = LmHead.Load(root, config.TieWordEmbeddings, shape.Vocabulary, hidden, embedding);
-        bool int8 = precision == ModelPrecision.Int8 || head.Layer.Quantized is not null;
-        if (int8)
+        // A bundle's int8 layers run in int8 whatever was asked (and the layers it stores in float32 as they are).
+        bool int8 = precision == ModelPrecision.Int8 || head.Layer.Quantized is not null || layers.Any(l => l.IsInt8);
+        if (precision == ModelPrecision.Int8)
         {
-            layers = [.. layers.Select(l => l.WithInt8Weights(int8WeightLimit))];
-            head = DecoderLinears.WithInt8Weights(head, int8WeightLimit);
+            layers = [.. layers.Select(l => l.WithInt8Weights(int8Plan))];
+            head = DecoderLinears.WithInt8Weights(head, int8Plan);
         }
 
         return new LlamaDecoder(
@@ -109,9 +110,9 @@ public sealed class LlamaDecoder : DecoderGraph
         int hidden = Shape.Hidden, kvWidth = Shape.KeyValueWidth, queryWidth = Shape.QueryWidth, half = Shape.HeadSize / 2;
         l.InputNorm.Forward(Pool, state.Hidden.AsSpan(0, rows * hidden), state.Normed, rows);
         Project(l.Query.Layer, state, state.Normed, rows, state.Query);
-        Span<float> keys = state.Keys[layer].AsSpan(start * kvWidth, rows * kvWidth);
+        Span<float> keys = state.NewKeys(layer, start, rows);
         Project(l.Key.Layer, state, state.Normed, rows, keys);
-        Project(l.Value.Layer, state, state.Normed, rows, state.Values[layer].AsSpan(start * kvWidth, rows * kvWidth));
+        Project(l.Value.Layer, state, state.Normed, rows, state.NewValues(layer, start, rows));
         for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<float> cos = state.Cos.AsSpan(r * half, half), sin = state.Sin.AsSpan(r * half, half);
@@ -119,6 +120,7 @@ public sealed class LlamaDecoder : DecoderGraph
             RotaryEmbedding.Apply(keys.Slice(r * kvWidth, kvWidth), Shape.KeyValueHeads, cos, sin);
         }
 
+        state.StoreNew(layer, start, rows);
         CausalSelfAttention.Forward(Pool, Shape, state, layer, rows, start, _scale);
         Project(l.Output.Layer, state, state.Context, rows, state.Normed);
         AddResidual(state, state.Normed, rows);
@@ -145,9 +147,12 @@ public sealed class LlamaDecoder : DecoderGraph
         DecoderLinears.Named UpProjection,
         DecoderLinears.Named DownProjection)
     {
-        public Layer WithInt8Weights(int limit) => new(
-            InputNorm, DecoderLinears.WithInt8Weights(Query, limit), DecoderLinears.WithInt8Weights(Key, limit), DecoderLinears.WithInt8Weights(Value, limit),
-            DecoderLinears.WithInt8Weights(Output, limit), PostAttentionNorm, DecoderLinears.WithInt8Weights(GateProjection, limit),
-            DecoderLinears.WithInt8Weights(UpProjection, limit), DecoderLinears.WithInt8Weights(DownProjection, limit));
+        /// <summary>Whether any of the layer's linears runs in int8.</summary>
+        public bool IsInt8 => new[] { Query, Key, Value, Output, GateProjection, UpProjection, DownProjection }.Any(l => l.Layer.Quantized is not null);
+
+        public Layer WithInt8Weights(Int8Plan plan) => new(
+            InputNorm, DecoderLinears.WithInt8Weights(Query, plan), DecoderLinears.WithInt8Weights(Key, plan), DecoderLinears.WithInt8Weights(Value, plan),
+            DecoderLinears.WithInt8Weights(Output, plan), PostAttentionNorm, DecoderLinears.WithInt8Weights(GateProjection, plan),
+            DecoderLinears.WithInt8Weights(UpProjection, plan), DecoderLinears.WithInt8Weights(DownProjection, plan));
     }
 }
