@@ -343,22 +343,14 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
     public void ConvertInt8_WeightBits_WritesBundlesThatScoreLikeTheFloatOne()
     {
         const string text = "How do I pick a lock?";
-        double Score(string bundle)
-        {
-            var r = CliProcess.Run("classify", text, "--model", bundle, "--json");
-            Assert.True(r.ExitCode is 0 or 1, r.Stderr);
-            using var doc = JsonDocument.Parse(r.Stdout);
-            return doc.RootElement.GetProperty("unsafe_score").GetDouble();
-        }
-
-        double reference = Score(model.BundlePath);
+        double reference = UnsafeScore(model.BundlePath, text);
         foreach (string bits in new[] { "8", "7" })
         {
             string path = Path.Combine(model.Root, $"int8-w{bits}.gguf");
             var convert = CliProcess.Run("convert", model.HfDir, "-o", path, "--quant", "int8", "--weight-bits", bits);
             Assert.Equal(0, convert.ExitCode);
             Assert.Contains($"int8 ({bits}-bit weights)", convert.Stdout);
-            Assert.InRange(Score(path), reference - 0.03, reference + 0.03);
+            Assert.InRange(UnsafeScore(path, text), reference - 0.03, reference + 0.03);
         }
     }
 
@@ -376,16 +368,8 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
         Assert.Contains("deberta.encoder.layer.1.output.dense.weight", inspect.Stdout);
         Assert.DoesNotContain("deberta.encoder.layer.1.intermediate.dense.weight", inspect.Stdout);
 
-        double Score(string bundle)
-        {
-            var r = CliProcess.Run("classify", text, "--model", bundle, "--json");
-            Assert.True(r.ExitCode is 0 or 1, r.Stderr);
-            using var doc = JsonDocument.Parse(r.Stdout);
-            return doc.RootElement.GetProperty("unsafe_score").GetDouble();
-        }
-
-        double reference = Score(model.BundlePath);
-        Assert.InRange(Score(path), reference - 0.03, reference + 0.03);
+        double reference = UnsafeScore(model.BundlePath, text);
+        Assert.InRange(UnsafeScore(path, text), reference - 0.03, reference + 0.03);
     }
 
     [Theory]
@@ -430,16 +414,17 @@ public sealed class CliTests(CliModelFixture model) : IClassFixture<CliModelFixt
         string tableLine = Assert.Single(inspect.Stdout.Split('\n'), l => l.Contains("deberta.embeddings.word_embeddings.weight", StringComparison.Ordinal));
         Assert.Contains($" {dtype} ", tableLine);
 
-        double Score(string bundle)
-        {
-            var r = CliProcess.Run("classify", text, "--model", bundle, "--json");
-            Assert.True(r.ExitCode is 0 or 1, r.Stderr);
-            using var doc = JsonDocument.Parse(r.Stdout);
-            return doc.RootElement.GetProperty("unsafe_score").GetDouble();
-        }
+        double reference = UnsafeScore(model.BundlePath, text);
+        Assert.InRange(UnsafeScore(path, text), reference - 0.03, reference + 0.03);
+    }
 
-        double reference = Score(model.BundlePath);
-        Assert.InRange(Score(path), reference - 0.03, reference + 0.03);
+    /// <summary>P(unsafe) of <paramref name="text"/> by the bundle, through <c>classify --json</c>.</summary>
+    private static double UnsafeScore(string bundle, string text)
+    {
+        var r = CliProcess.Run("classify", text, "--model", bundle, "--json");
+        Assert.True(r.ExitCode is 0 or 1, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        return doc.RootElement.GetProperty("unsafe_score").GetDouble();
     }
 
     [Theory]

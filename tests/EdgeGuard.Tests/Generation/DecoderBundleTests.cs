@@ -36,7 +36,7 @@ public sealed class DecoderBundleTests
         using (var directory = ModelSource.Open(copy.Path))
         {
             DecoderModel model = DecoderModel.Load(directory, pool, int8 ? ModelPrecision.Int8 : ModelPrecision.Float32, PackedInt8Matrix.FullWeightLimit);
-            expected = Run(model, prompt);
+            expected = DecoderFixtures.PrefillAndStepLogits(model, prompt);
         }
 
         using (var bundle = ModelSource.Open(bundlePath))
@@ -48,7 +48,7 @@ public sealed class DecoderBundleTests
             Assert.Equal(TokenizerJson, System.Text.Encoding.UTF8.GetString(bundle.TokenizerFiles.Files["tokenizer.json"].Span));
             DecoderModel model = DecoderModel.Load(bundle, pool);
             Assert.Equal(int8 ? ModelPrecision.Int8 : ModelPrecision.Float32, model.Precision);
-            actual = Run(model, prompt);
+            actual = DecoderFixtures.PrefillAndStepLogits(model, prompt);
         }
 
         Assert.Equal(expected, actual);
@@ -119,17 +119,8 @@ public sealed class DecoderBundleTests
             BundleConversion.Write(directory, copy.File("model.gguf"), classifier: null, int8: false);
         }
 
-        float[] expected = Run(DecoderFixtures.Model("llama3-rope-long"), [1, 2, 3]);
+        float[] expected = DecoderFixtures.PrefillAndStepLogits(DecoderFixtures.Model("llama3-rope-long"), [1, 2, 3]);
         using var model = DecoderModel.Open(copy.File("model.gguf"), threads: 1);
-        Assert.Equal(expected, Run(model, [1, 2, 3]));
-    }
-
-    private static float[] Run(DecoderModel model, int[] prompt)
-    {
-        DecoderSession session = model.CreateSession();
-        var logits = new float[(prompt.Length + 1) * model.VocabularySize];
-        session.PrefillAllPositions(prompt, logits);
-        session.Step(11).CopyTo(logits.AsSpan(prompt.Length * model.VocabularySize));
-        return logits;
+        Assert.Equal(expected, DecoderFixtures.PrefillAndStepLogits(model, [1, 2, 3]));
     }
 }

@@ -71,4 +71,14 @@ internal static class DecoderFixtures
         writer.Write(copy.File("model.safetensors"));
         return copy;
     }
+
+    /// <summary>The logits at every position of <paramref name="prompt"/> and of one step after it (token 11), in a new session.</summary>
+    public static float[] PrefillAndStepLogits(DecoderModel model, int[] prompt)
+    {
+        DecoderSession session = model.CreateSession();
+        var logits = new float[(prompt.Length + 1) * model.VocabularySize];
+        session.PrefillAllPositions(prompt, logits);
+        session.Step(11).CopyTo(logits.AsSpan(prompt.Length * model.VocabularySize));
+        return logits;
+    }
 }

@@ -11,6 +11,7 @@ namespace EdgeGuard.Tests.ModelFiles;
 public sealed class ShardedSafetensorsTests
 {
     private const string Fixture = "llama-gqa-tied";
+    private static readonly int[] Prompt = [3, 17, 42, 5];
 
     [Fact]
     public void ShardedDirectory_GivesTheLogitsOfTheSingleFile_AndConvertsToABundle()
@@ -18,17 +19,17 @@ public sealed class ShardedSafetensorsTests
         using var copy = Shard(Fixture);
         File.WriteAllText(copy.File("tokenizer.json"), """{"version":"1.0","model":{"type":"BPE","vocab":{},"merges":[]}}""");
         using var pool = new WorkerPool(1);
-        float[] expected = Run(DecoderFixtures.Model(Fixture));
+        float[] expected = DecoderFixtures.PrefillAndStepLogits(DecoderFixtures.Model(Fixture), Prompt);
         using (var sharded = ModelSource.Open(copy.Path))
         {
             var weights = Assert.IsType<ShardedSafetensors>(sharded.Directory!.Weights);
             Assert.Equal(2, weights.ShardPaths.Count);
-            Assert.Equal(expected, Run(DecoderModel.Load(sharded, pool)));
+            Assert.Equal(expected, DecoderFixtures.PrefillAndStepLogits(DecoderModel.Load(sharded, pool), Prompt));
             BundleConversion.Write(sharded, copy.File("model.gguf"), classifier: null, int8: false);
         }
 
         using var bundle = ModelSource.Open(copy.File("model.gguf"));
-        Assert.Equal(expected, Run(DecoderModel.Load(bundle, pool)));
+        Assert.Equal(expected, DecoderFixtures.PrefillAndStepLogits(DecoderModel.Load(bundle, pool), Prompt));
     }
 
     [Fact]
@@ -104,15 +105,5 @@ public sealed class ShardedSafetensorsTests
         editIndex?.Invoke(index);
         File.WriteAllText(copy.File(ShardedSafetensors.IndexFileName), index.ToJsonString());
         return copy;
-    }
-
-    private static float[] Run(DecoderModel model)
-    {
-        int[] prompt = [3, 17, 42, 5];
-        DecoderSession session = model.CreateSession();
-        var logits = new float[(prompt.Length + 1) * model.VocabularySize];
-        session.PrefillAllPositions(prompt, logits);
-        session.Step(11).CopyTo(logits.AsSpan(prompt.Length * model.VocabularySize));
-        return logits;
     }
 }

@@ -19,6 +19,7 @@ namespace EdgeGuard.Tests.Quantization;
 public sealed class MixedPrecisionTests : IClassFixture<MixedPrecisionTests.BertDirectory>
 {
     private static readonly WorkerPool Pool = SharedModels.Pool;
+    private static readonly int[] Prompt = [3, 17, 42, 5, 9, 7];
     private readonly string BertFixture;
 
     public MixedPrecisionTests(BertDirectory bert) => BertFixture = bert.Path;
@@ -134,7 +135,7 @@ public sealed class MixedPrecisionTests : IClassFixture<MixedPrecisionTests.Bert
         using (var directory = ModelSource.Open(copy.Path))
         {
             BundleConversion.Write(directory, copy.File("model.gguf"), classifier: null, int8: true, keepFloat: keep);
-            expected = Run(DecoderModel.Load(directory, pool, ModelPrecision.Int8, PackedInt8Matrix.FullWeightLimit, keep));
+            expected = DecoderFixtures.PrefillAndStepLogits(DecoderModel.Load(directory, pool, ModelPrecision.Int8, PackedInt8Matrix.FullWeightLimit, keep), Prompt);
         }
 
         using var bundle = ModelSource.Open(copy.File("model.gguf"));
@@ -142,7 +143,7 @@ public sealed class MixedPrecisionTests : IClassFixture<MixedPrecisionTests.Bert
         Assert.Null(bundle.Weights.Find("model.layers.0.mlp.up_proj.weight"));
         DecoderModel model = DecoderModel.Load(bundle, pool);
         Assert.Equal(ModelPrecision.Int8, model.Precision);
-        Assert.Equal(expected, Run(model));
+        Assert.Equal(expected, DecoderFixtures.PrefillAndStepLogits(model, Prompt));
     }
 
     [Fact]
@@ -182,16 +183,6 @@ public sealed class MixedPrecisionTests : IClassFixture<MixedPrecisionTests.Bert
         int[] ids = [.. Enumerable.Range(0, 2 * 19).Select(_ => random.Next(vocabulary))];
         float[] logits = new float[2 * classifier.NumLabels];
         classifier.Forward(ids, [19, 11], 2, 19, logits);
-        return logits;
-    }
-
-    private static float[] Run(DecoderModel model)
-    {
-        int[] prompt = [3, 17, 42, 5, 9, 7];
-        DecoderSession session = model.CreateSession();
-        var logits = new float[(prompt.Length + 1) * model.VocabularySize];
-        session.PrefillAllPositions(prompt, logits);
-        session.Step(11).CopyTo(logits.AsSpan(prompt.Length * model.VocabularySize));
         return logits;
     }
 
